@@ -1,0 +1,84 @@
+"""Run configuration: the `demo` and `full` profiles, dataset paths, epochs, device and seed of one run."""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+PROFILES: dict[str, dict[str, Any]] = {
+    # The embedded default: small images and few epochs so the whole book builds on a 2-core CPU in minutes.
+    "demo": dict(image_size=64, sfer_epochs=4, expert_epochs=2, fusion_epochs=2, dfer_epochs=12,
+                 batch_size=64, clip_batch_size=16, partitions=5, max_frames=32),
+    # The paper's settings (Section IV.B): 224x224 faces, 60 SFER epochs, 20 expert epochs, 20 DFER epochs.
+    "full": dict(image_size=224, sfer_epochs=60, expert_epochs=20, fusion_epochs=20, dfer_epochs=20,
+                 batch_size=64, clip_batch_size=16, partitions=5, max_frames=None),
+}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a run needs to know; notebooks build one from their `parameters` cell."""
+
+    profile: str = "demo"
+    run_dir: Path = Path("runs/demo")
+    affectnet_root: Path | None = None
+    cremad_root: Path | None = None
+    msp_improv_root: Path | None = None
+    imagenet_weights: Path | None = None
+    image_size: int = 64
+    sfer_epochs: int = 4
+    expert_epochs: int = 2
+    fusion_epochs: int = 2
+    dfer_epochs: int = 12
+    batch_size: int = 64
+    clip_batch_size: int = 16
+    partitions: int = 5
+    max_frames: int | None = 32
+    learning_rate: float = 1e-3
+    device: str = "auto"
+    seed: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def for_profile(cls, profile: str, **overrides: Any) -> "RunConfig":
+        """Build the configuration of `profile` ('demo' or 'full'), then apply non-None `overrides`."""
+        if profile not in PROFILES:
+            raise ValueError(f"unknown profile {profile!r}; choose one of {sorted(PROFILES)}")
+        values: dict[str, Any] = dict(PROFILES[profile], profile=profile, run_dir=Path("runs") / profile)
+        values.update({k: v for k, v in overrides.items() if v is not None and v != ""})
+        for key in ("run_dir", "affectnet_root", "cremad_root", "msp_improv_root", "imagenet_weights"):
+            if values.get(key) is not None:
+                values[key] = Path(values[key]).expanduser()
+        return cls(**values)
+
+    def with_(self, **changes: Any) -> "RunConfig":
+        """Return a copy with `changes` applied."""
+        return replace(self, **changes)
+
+    def torch_device(self) -> str:
+        """Resolve 'auto' to 'cuda' when a GPU is available, else 'cpu'."""
+        if self.device != "auto":
+            return self.device
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the configuration as JSON-friendly values."""
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
+
+
+def seed_everything(seed: int) -> int:
+    """Seed Python, NumPy and torch (CPU and CUDA) and return the seed, so callers can report it."""
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    return seed

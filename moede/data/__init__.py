@@ -1,0 +1,1 @@
+"""Emotion vocabularies, dataset adapters and the embedded demo corpora."""

@@ -1,0 +1,43 @@
+"""Atomic file writing: everything is written to a temporary sibling, then renamed into place."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path next to `target`; rename it onto `target` only if the block succeeds."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp" + target.suffix, dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_json(data: Any, target: str | os.PathLike[str]) -> Path:
+    """Write `data` as indented JSON to `target` atomically."""
+    with atomic_path(target) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    return Path(target)
+
+
+def write_csv(frame: pd.DataFrame, target: str | os.PathLike[str], index: bool = False) -> Path:
+    """Write a DataFrame as CSV to `target` atomically."""
+    with atomic_path(target) as tmp:
+        frame.to_csv(tmp, index=index)
+    return Path(target)
