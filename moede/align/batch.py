@@ -1,0 +1,195 @@
+"""Align many images or a video's frames to PNG crops plus a manifest.csv, atomically, skipping finished items."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import time
+import warnings
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from moede.align.face import AlignedFace, NoFaceError, align_face
+from moede.align.video import align_video
+from moede.io import atomic_path, write_csv
+
+MANIFEST = "manifest.csv"
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+IMAGE_COLUMNS = ["sample_id", "source", "crop", "status", "size", "landmarks"]
+VIDEO_COLUMNS = ["source", "frame", "crop", "status", "size", "landmarks"]
+ALIGNED = ("detected", "box", "given")  # image statuses that produced a crop; the others are "no_face", "unreadable"
+FLUSH_SECONDS = 60.0
+
+
+def landmarks_to_text(points: np.ndarray) -> str:
+    """Format (68, 2) landmarks as "x1;y1;x2;y2;..." (AffectNet's facial_landmarks style), 2 decimals."""
+    return ";".join(f"{v:.2f}" for v in np.asarray(points, dtype=np.float64).ravel())
+
+
+def text_to_landmarks(text: str) -> np.ndarray:
+    """Parse "x1;y1;x2;y2;..." back into (68, 2) float32 landmarks."""
+    values = np.array([float(v) for v in str(text).split(";")], dtype=np.float32)
+    if values.size != 136:
+        raise ValueError(f"expected 136 landmark coordinates, got {values.size}")
+    return values.reshape(68, 2)
+
+
+def _optional(value: Any) -> Any:
+    """Return None for a missing cell (None / NaN), else the value."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    return value
+
+
+def _crop_name(sample_id: str) -> str:
+    """A file-system-safe, collision-free PNG name for a sample id."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", sample_id).strip("._") or "sample"
+    if safe != sample_id:
+        safe += "-" + hashlib.sha1(sample_id.encode()).hexdigest()[:8]
+    return safe + ".png"
+
+
+def write_png(image: np.ndarray, target: Path) -> None:
+    """Write an RGB uint8 image as PNG atomically."""
+    with atomic_path(target) as tmp:
+        if not cv2.imwrite(str(tmp), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
+            raise OSError(f"OpenCV could not write {target}")
+
+
+def read_rgb(path: str | os.PathLike[str]) -> np.ndarray | None:
+    """Read an image file as RGB uint8 (None if OpenCV cannot decode it); FileNotFoundError if it is missing."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"image {path} does not exist; check the dataset root")
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    return None if image is None else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def _finished(manifest: Path, size: int) -> dict[str, dict[str, Any]]:
+    """Rows of an existing manifest that are complete for this output size, by sample id."""
+    if not manifest.is_file():
+        return {}
+    rows = pd.read_csv(manifest, dtype={"sample_id": str}, keep_default_na=False).to_dict("records")
+    return {
+        row["sample_id"]: row for row in rows
+        if int(row["size"]) == size and (row["status"] not in ALIGNED or Path(str(row["crop"])).is_file())
+    }
+
+
+def _align_row(row: dict[str, Any], crop: Path, size: int, detect_scale: int | None,
+               model: str | os.PathLike[str] | None) -> dict[str, Any]:
+    """Align one data-frame row to `crop`; return its manifest record."""
+    record = {"sample_id": row["sample_id"], "source": str(row["path"]), "crop": "", "size": size, "landmarks": ""}
+    image = read_rgb(row["path"])
+    if image is None:
+        return record | {"status": "unreadable"}
+    landmarks, box = _optional(row.get("landmarks")), _optional(row.get("box"))
+    try:
+        face: AlignedFace = align_face(image, landmarks=landmarks, box=box, size=size, source=row["path"],
+                                       detect_scale=detect_scale, model=model)
+    except NoFaceError:
+        return record | {"status": "no_face"}
+    write_png(face.image, crop)
+    status = "given" if landmarks is not None else ("box" if box is not None else "detected")
+    return record | {"status": status, "crop": str(crop), "landmarks": landmarks_to_text(face.source_landmarks)}
+
+
+def _write_manifest(records: Iterable[dict[str, Any]], target: Path, columns: list[str]) -> None:
+    write_csv(pd.DataFrame(list(records), columns=columns), target)
+
+
+def align_images(frame: pd.DataFrame, out_dir: str | os.PathLike[str], size: int = 224, *,
+                 detect_scale: int | None = None, model: str | os.PathLike[str] | None = None) -> pd.DataFrame:
+    """Align each row's image (its landmarks/box used when given) to out_dir/<id>.png with a manifest.csv; items
+    already in the manifest are skipped. Returns the aligned rows with `path` = crop and `source_path` = original;
+    rows without a face (attrs["no_face"]) or with an undecodable image (attrs["unreadable"]) are dropped."""
+    missing = {"sample_id", "path"} - set(frame.columns)
+    if missing:
+        raise ValueError(f"data frame lacks column(s) {sorted(missing)}; see the schema in moede/data")
+    if frame["sample_id"].duplicated().any():
+        raise ValueError("sample_id values must be unique")
+    out_dir = Path(out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    manifest = out_dir / MANIFEST
+    records = _finished(manifest, size)
+    last_flush = time.monotonic()
+    for row in tqdm(frame.to_dict("records"), desc=f"aligning faces -> {out_dir.name}", unit="img"):
+        sample_id = str(row["sample_id"])
+        done = records.get(sample_id)
+        if done is not None and done["source"] == str(row["path"]):
+            continue
+        records[sample_id] = _align_row(row | {"sample_id": sample_id}, out_dir / _crop_name(sample_id), size,
+                                        detect_scale, model)
+        if time.monotonic() - last_flush > FLUSH_SECONDS:  # an interrupted run keeps what it finished
+            _write_manifest(records.values(), manifest, IMAGE_COLUMNS)
+            last_flush = time.monotonic()
+    _write_manifest(records.values(), manifest, IMAGE_COLUMNS)
+
+    status = frame["sample_id"].astype(str).map(lambda s: records[s]["status"])
+    result = frame.loc[status.isin(ALIGNED).to_numpy()].copy()
+    result["source_path"] = result["path"].astype(str)
+    result["path"] = result["sample_id"].astype(str).map(lambda s: records[s]["crop"])
+    result.attrs.update(frame.attrs)
+    result.attrs.update(
+        no_face=int((status == "no_face").sum()), unreadable=int((status == "unreadable").sum()),
+        aligned_dir=str(out_dir), manifest=str(manifest), size=size,
+    )
+    if result.attrs["no_face"] or result.attrs["unreadable"]:
+        warnings.warn(
+            f"{result.attrs['no_face']} image(s) without a detected face and {result.attrs['unreadable']} "
+            f"undecodable image(s) of {len(frame)} were dropped (status in {manifest})", stacklevel=2,
+        )
+    return result
+
+
+def align_folder(folder: str | os.PathLike[str], out_dir: str | os.PathLike[str], size: int = 224,
+                 **options: Any) -> pd.DataFrame:
+    """Align every image under `folder` (recursively) into out_dir; sample ids are the relative paths."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"image folder {folder} does not exist")
+    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not paths:
+        raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found under {folder}")
+    frame = pd.DataFrame({"sample_id": [p.relative_to(folder).as_posix() for p in paths],
+                          "path": [str(p.resolve()) for p in paths]})
+    return align_images(frame, out_dir, size, **options)
+
+
+def align_video_to_folder(path: str | os.PathLike[str], out_dir: str | os.PathLike[str], size: int = 224,
+                          landmarks: np.ndarray | None = None, max_frames: int | None = None,
+                          **options: Any) -> pd.DataFrame:
+    """Align a video's frames to out_dir/<frame>.png plus a manifest.csv (source, frame, crop, status in
+    detected/tracked/given/reused, landmarks); a complete earlier result for the same source and size is reused
+    (delete out_dir to redo it with other options)."""
+    out_dir = Path(out_dir).resolve()
+    manifest = out_dir / MANIFEST
+    source = str(Path(path).resolve())
+    if manifest.is_file():
+        done = pd.read_csv(manifest, keep_default_na=False)
+        if (len(done) and (done["source"] == source).all() and (done["size"] == size).all()
+                and all(Path(c).is_file() for c in done["crop"])):
+            return done
+    video = align_video(path, size, landmarks=landmarks, max_frames=max_frames, **options)
+    records = []
+    for index in tqdm(range(video.n_frames), desc=f"writing {Path(path).name}", unit="frame", leave=False):
+        crop = out_dir / f"{index:06d}.png"
+        write_png(video.frames[index], crop)
+        if not video.detected[index]:
+            status = "reused"
+        elif landmarks is not None:
+            status = "given"
+        else:
+            status = "tracked" if video.tracked[index] else "detected"
+        records.append({"source": source, "frame": index, "crop": str(crop), "status": status, "size": size,
+                        "landmarks": landmarks_to_text(video.landmarks[index])})
+    frame = pd.DataFrame(records, columns=VIDEO_COLUMNS)
+    write_csv(frame, manifest)
+    frame.attrs.update(n_reused=video.n_reused, source=source)
+    return frame
