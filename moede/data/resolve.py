@@ -1,0 +1,82 @@
+"""Pick the data of a run: the user's corpus path, else the shared real stand-in (static only), else the demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from moede.config import RunConfig
+from moede.data.affectnet import read_affectnet
+from moede.data.cremad import read_cremad
+from moede.data.demo import demo_cremad, demo_msp_improv, demo_static
+from moede.data.imagefolder import read_image_folder
+from moede.data.mspimprov import read_msp_improv
+from moede.sources import DataSource, shared_data_root
+
+
+def _with_source(frame: pd.DataFrame, source: DataSource) -> pd.DataFrame:
+    """Record where the table came from in attrs['source']."""
+    frame.attrs["source"] = source
+    return frame
+
+
+def _user_root(path: Path | None, name: str) -> Path | None:
+    """The user's corpus path, checked to exist."""
+    if path is None:
+        return None
+    path = Path(path).expanduser()
+    if not path.is_dir():
+        raise FileNotFoundError(f"the {name} path {path} does not exist; fix the path or leave it empty to use the "
+                                "embedded demo data")
+    return path
+
+
+def resolve_static(cfg: RunConfig) -> pd.DataFrame:
+    """AffectNet at cfg.affectnet_root, else ../shared/data/facial_expressions, else the generated demo corpus."""
+    root = _user_root(cfg.affectnet_root, "AffectNet")
+    if root is not None:
+        if (root / "labels.csv").is_file():
+            return _with_source(read_image_folder(root, seed=cfg.seed), DataSource("image folder", "corpus", str(root)))
+        return _with_source(read_affectnet(root), DataSource("AffectNet", "corpus", str(root)))
+    shared = shared_data_root()
+    if shared is not None and (shared / "facial_expressions" / "labels.csv").is_file():
+        folder = shared / "facial_expressions"
+        return _with_source(read_image_folder(folder, seed=cfg.seed),
+                            DataSource("facial_expressions", "shared", str(folder)))
+    root = demo_static(Path(cfg.run_dir) / "data" / "affectnet_demo", seed=cfg.seed)
+    return _with_source(read_affectnet(root), DataSource("AffectNet-layout demo", "demo", str(root)))
+
+
+def resolve_cremad(cfg: RunConfig) -> pd.DataFrame:
+    """CREMA-D clips at cfg.cremad_root, else the generated demo corpus (partitions: `cremad_partitions`).
+
+    attrs['partitions_dir'] names the folder of published partition files when the user's root has them
+    (root or root/partitions holding label_consensus_1.csv), else None (generated partitions).
+    """
+    from moede.data.cremad import find_partitions_dir
+
+    root = _user_root(cfg.cremad_root, "CREMA-D")
+    if root is not None:
+        frame = _with_source(read_cremad(root), DataSource("CREMA-D", "corpus", str(root)))
+        partitions = find_partitions_dir(root)
+        frame.attrs["partitions_dir"] = str(partitions) if partitions else None
+        return frame
+    root = demo_cremad(Path(cfg.run_dir) / "data" / "cremad_demo", seed=cfg.seed)
+    frame = _with_source(read_cremad(root), DataSource("CREMA-D-layout demo", "demo", str(root)))
+    frame.attrs["partitions_dir"] = None
+    return frame
+
+
+def resolve_msp_improv(cfg: RunConfig) -> pd.DataFrame:
+    """MSP-IMPROV clips at cfg.msp_improv_root (partition files from root/partitions when present), else the demo."""
+    root = _user_root(cfg.msp_improv_root, "MSP-IMPROV")
+    if root is not None:
+        partitions = root / "partitions" if (root / "partitions" / "labels_consensus_1.csv").is_file() else None
+        frame = _with_source(read_msp_improv(root, partitions), DataSource("MSP-IMPROV", "corpus", str(root)))
+        frame.attrs["partitions_dir"] = str(partitions) if partitions else None
+        return frame
+    root = demo_msp_improv(Path(cfg.run_dir) / "data" / "msp_improv_demo", seed=cfg.seed)
+    frame = _with_source(read_msp_improv(root), DataSource("MSP-IMPROV-like demo", "demo", str(root)))
+    frame.attrs["partitions_dir"] = None
+    return frame

@@ -1,0 +1,58 @@
+"""Choosing a run's data: user corpus, shared stand-in, or the generated demo (reused); the source is recorded."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import pytest
+
+import moede.data.resolve as resolve
+from moede.config import RunConfig
+from moede.data.emotions import AFFECTNET
+
+
+@pytest.fixture
+def small_demos(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(resolve, "shared_data_root", lambda: None)
+    monkeypatch.setattr(resolve, "demo_static", functools.partial(
+        resolve.demo_static, per_class={e: 2 for e in AFFECTNET}, dev_per_class=1, size=64))
+    monkeypatch.setattr(resolve, "demo_cremad", functools.partial(
+        resolve.demo_cremad, n_actors=3, sentences=1, frames=(6, 7), size=64))
+    monkeypatch.setattr(resolve, "demo_msp_improv", functools.partial(
+        resolve.demo_msp_improv, per_speaker=1, frames=(6, 7), size=64))
+
+
+def test_demo_is_generated_once_and_recorded(tmp_path: Path, small_demos: None) -> None:
+    cfg = RunConfig.for_profile("demo", run_dir=tmp_path)
+    static = resolve.resolve_static(cfg)
+    assert static.attrs["source"].kind == "demo" and set(static["split"]) == {"train", "dev"}
+    marker = tmp_path / "data" / "affectnet_demo" / ".moede_demo.json"
+    stamp = marker.stat().st_mtime_ns
+    assert len(resolve.resolve_static(cfg)) == len(static) and marker.stat().st_mtime_ns == stamp
+    clips = resolve.resolve_cremad(cfg)
+    assert clips.attrs["source"].kind == "demo" and clips.attrs["partitions_dir"] is None
+    msp = resolve.resolve_msp_improv(cfg)
+    assert msp.attrs["source"].kind == "demo" and msp["speaker"].nunique() == 12
+
+
+def test_user_corpus_wins(tmp_path: Path, small_demos: None) -> None:
+    corpus = resolve.demo_static(tmp_path / "my_affectnet")
+    cfg = RunConfig.for_profile("demo", run_dir=tmp_path / "run", affectnet_root=corpus)
+    frame = resolve.resolve_static(cfg)
+    assert frame.attrs["source"].kind == "corpus" and frame.attrs["source"].root == str(corpus)
+    assert not (tmp_path / "run" / "data").exists()
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        resolve.resolve_cremad(cfg.with_(cremad_root=tmp_path / "nowhere"))
+
+
+def test_shared_stand_in_for_static(tmp_path: Path, shared_data: Path) -> None:
+    frame = resolve.resolve_static(RunConfig.for_profile("demo", run_dir=tmp_path))
+    assert frame.attrs["source"].kind == "shared" and "facial_expressions" in frame.attrs["source"].root
+
+
+def test_user_cremad_root_with_partitions(tmp_path: Path, shared_data: Path) -> None:
+    cfg = RunConfig.for_profile("demo", run_dir=tmp_path, cremad_root=shared_data / "crema-d")
+    clips = resolve.resolve_cremad(cfg)
+    assert clips.attrs["source"].kind == "corpus"
+    assert clips.attrs["partitions_dir"] == str(shared_data / "crema-d" / "partitions")
