@@ -1,0 +1,54 @@
+"""Fusion of the emotion experts for 8-class static recognition (paper Table 3): FFE (frozen) and FTFE (fine-tuned).
+
+Per expert a fully connected layer 1280 -> 256, the eight 256-d vectors concatenated to 2048, then a linear
+8-class layer (softmax in the loss). The paper names no non-linearity between the two layers; we put a ReLU
+there (without it the two layers collapse into one rank-limited linear map).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from moede.models.experts import ExpertBank
+from moede.models.mobilenet import FEATURE_DIM
+
+
+class ExpertFusion(nn.Module):
+    """Expert bank + per-expert projection + linear classifier; `fine_tune` False keeps the bank frozen (FFE)."""
+
+    def __init__(self, bank: ExpertBank, n_classes: int = 8, hidden: int = 256, fine_tune: bool = False) -> None:
+        super().__init__()
+        self.bank = bank
+        self.fine_tune = fine_tune
+        self.hidden = hidden
+        self.project = nn.ModuleList(nn.Linear(FEATURE_DIM, hidden) for _ in range(bank.n_experts))
+        self.classifier = nn.Linear(hidden * bank.n_experts, n_classes)
+        if not fine_tune:
+            bank.freeze()
+
+    def train(self, mode: bool = True) -> "ExpertFusion":
+        """Set training mode; a frozen bank (FFE) always stays in eval mode (batch norm running statistics)."""
+        super().train(mode)
+        if not self.fine_tune:
+            self.bank.eval()
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return class logits (B, n_classes) for images x (B,3,H,W)."""
+        features = self.bank(x)
+        parts = [torch.relu(layer(features[:, i])) for i, layer in enumerate(self.project)]
+        return self.classifier(torch.cat(parts, dim=1))
+
+    def spec(self) -> dict[str, Any]:
+        """Return the constructor arguments needed to rebuild this model before loading its state dict."""
+        return {"architecture": "expert_fusion", "n_experts": self.bank.n_experts,
+                "n_classes": self.classifier.out_features, "hidden": self.hidden, "fine_tune": self.fine_tune}
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> "ExpertFusion":
+        """Build an untrained model with the shape described by `spec` (see `spec`)."""
+        return cls(ExpertBank.blank(spec["n_experts"]), n_classes=spec["n_classes"], hidden=spec["hidden"],
+                   fine_tune=spec["fine_tune"])

@@ -1,0 +1,58 @@
+"""Paper Tables 1-4 from this run's static models, with the paper's row and column labels.
+
+Each function returns a DataFrame in percent (Table 4: cosine fractions) rounded to 2 decimals, with
+attrs["source"] = the data banner, so `moede.results.paper.paper_vs_run(table, "tableN")` lines it up.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from moede.data.emotions import PAPER_NAMES
+from moede.evaluation.metrics import BINARY_COLUMNS, binary_row, class_table
+from moede.evaluation.similarity import similarity_frame
+
+if TYPE_CHECKING:
+    from moede.stages.static import ExpertsResult, FusionResult, StaticResult
+
+
+def _tag(table: pd.DataFrame, banner: str, caption: str) -> pd.DataFrame:
+    table.attrs.update(source=banner, caption=caption)
+    return table
+
+
+def table2(sfer: "StaticResult") -> pd.DataFrame:
+    """Table 2: per-class Precision, Recall, F1-score, Accuracy (= recall) of the 8-class SFER on dev + Average."""
+    rows = [PAPER_NAMES[c] for c in sfer.classes]
+    table = class_table(sfer.predictions["target"], sfer.predictions["prediction"], rows)
+    return _tag(table, sfer.source.banner(), "8-class SFER (MobileNetV2) on the development set")
+
+
+def table1(experts: "ExpertsResult") -> pd.DataFrame:
+    """Table 1: each binary expert's P (target emotion) / N (other emotions) metrics on dev, plus an Average row."""
+    rows = {PAPER_NAMES[emotion]: binary_row(result.predictions["target"], result.predictions["prediction"])
+            for emotion, result in experts.experts.items()}
+    table = pd.DataFrame.from_dict(rows, orient="index")[list(BINARY_COLUMNS)]
+    table.loc["Average"] = table.mean()
+    return _tag(table.round(2), experts.source.banner(),
+                "Binary emotion experts on the development set (P: target emotion, N: other emotions)")
+
+
+def table3(fusion: "FusionResult") -> pd.DataFrame:
+    """Table 3: FFE and FTFE per-class P, R, F1, Ac (= recall) on dev side by side, plus an Average row."""
+    short = {"Precision": "P", "Recall": "R", "F1-score": "F1", "Accuracy": "Ac"}
+    parts = []
+    for label, result in (("FFE", fusion.ffe), ("FTFE", fusion.ftfe)):
+        rows = [PAPER_NAMES[c] for c in result.classes]
+        part = class_table(result.predictions["target"], result.predictions["prediction"], rows)
+        parts.append(part.rename(columns={k: f"{label} {v}" for k, v in short.items()}))
+    return _tag(pd.concat(parts, axis=1), fusion.ffe.source.banner(),
+                "Fusion of the eight experts: FFE (frozen) vs FTFE (fine-tuned)")
+
+
+def table4(experts: "ExpertsResult") -> pd.DataFrame:
+    """Table 4: mean over dev images of the cosine between two experts' 1280-d features (Neu, Hap, ... labels)."""
+    return _tag(similarity_frame(experts.similarity, experts.emotions), experts.source.banner(),
+                "Cosine similarity between the experts' features on the development set")

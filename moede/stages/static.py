@@ -1,0 +1,315 @@
+"""Static-FER stages for the notebooks: align, train the SFER, the eight experts, and the FFE/FTFE fusion.
+
+Each stage works in `cfg.run_dir` and reuses its checkpoint + metrics JSON when they exist and were made with
+the same settings (the `key` stored in the metrics JSON), so notebooks can run separately and be re-run cheaply.
+Layout: aligned/static/ (crops, manifest.csv, frame.csv), models/<name>.pt, results/<name>/{metrics.json,
+history.csv, dev_predictions.csv}, results/table{1,2,3,4}.csv.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from moede.config import RunConfig, seed_everything
+from moede.data.emotions import AFFECTNET, class_index
+from moede.evaluation.metrics import summary
+from moede.evaluation.similarity import expert_cosine_matrix
+from moede.io import atomic_path, write_csv, write_json
+from moede.models.checkpoint import checkpoint_digest, load_checkpoint, save_checkpoint
+from moede.models.experts import ExpertBank
+from moede.models.fusion import ExpertFusion
+from moede.models.mobilenet import build_mobilenet_v2, replace_head
+from moede.sources import DataSource
+from moede.training.images import FaceImageDataset, load_face_images
+from moede.training.sampling import BalancedEpochSampler
+from moede.training.static import TrainResult, class_weights, train_classifier
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+log = logging.getLogger(__name__)
+
+FRAME_COLUMNS = ["sample_id", "path", "label", "speaker", "split"]
+
+
+@dataclass
+class StaticResult:
+    """One trained static classifier with its dev-set predictions and provenance."""
+
+    name: str
+    model: nn.Module
+    classes: tuple[str, ...]
+    history: pd.DataFrame
+    predictions: pd.DataFrame  # dev set: sample_id, path, label, target, prediction, prob_<class>...
+    metrics: dict[str, Any]
+    source: DataSource
+    checkpoint: Path
+    reused: bool = False
+
+    @property
+    def seed(self) -> int:
+        """The seed the model was trained with."""
+        return int(self.metrics["seed"])
+
+
+@dataclass
+class ExpertsResult:
+    """The eight binary emotion experts (AffectNet order) and the cosine similarity of their dev features."""
+
+    experts: dict[str, StaticResult]
+    similarity: np.ndarray
+    source: DataSource
+    dev: pd.DataFrame = field(repr=False)
+
+    @property
+    def emotions(self) -> tuple[str, ...]:
+        """The experts' target emotions, in order."""
+        return tuple(self.experts)
+
+    def models(self) -> list[nn.Module]:
+        """The experts' MobileNetV2 models, in order."""
+        return [e.model for e in self.experts.values()]
+
+
+@dataclass
+class FusionResult:
+    """The FFE (frozen experts) and FTFE (fine-tuned experts) fusion classifiers."""
+
+    ffe: StaticResult
+    ftfe: StaticResult
+
+
+def _frame_source(frame: pd.DataFrame) -> DataSource:
+    """Return the DataSource recorded in a sample table's attrs (a clear error when absent)."""
+    source = frame.attrs.get("source")
+    if not isinstance(source, DataSource):
+        raise ValueError("the sample table has no attrs['source'] DataSource; build it with moede.data")
+    return source
+
+
+def _data_digest(frame: pd.DataFrame) -> str:
+    """Short digest of the sample ids, labels and splits (part of every cache key)."""
+    text = frame[["sample_id", "label", "split"]].astype(str).to_csv(index=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def prepare_static(cfg: RunConfig) -> pd.DataFrame:
+    """Resolve the static corpus (user's AffectNet, shared facial_expressions, or demo) and align its faces.
+
+    Crops go to run_dir/aligned/static at cfg.image_size; the aligned table is cached as frame.csv there.
+    """
+    out = cfg.run_dir / "aligned" / "static"
+    cached, meta_file = out / "frame.csv", out / "frame.json"
+    if cached.is_file() and meta_file.is_file():
+        meta = json.loads(meta_file.read_text())
+        if meta["image_size"] == cfg.image_size:
+            frame = pd.read_csv(cached, dtype={"sample_id": str, "speaker": str})
+            frame.attrs.update(source=DataSource(**meta["source"]), no_face=meta["no_face"])
+            return frame
+    from moede.align import align_images
+    from moede.data.resolve import resolve_static
+
+    raw = resolve_static(cfg)
+    source = _frame_source(raw)
+    aligned = align_images(raw, out, cfg.image_size)
+    frame = aligned[FRAME_COLUMNS].reset_index(drop=True)
+    write_csv(frame, cached)
+    write_json({"image_size": cfg.image_size, "source": source.as_dict(),
+                "no_face": int(aligned.attrs.get("no_face", 0))}, meta_file)
+    frame.attrs.update(source=source, no_face=int(aligned.attrs.get("no_face", 0)))
+    return frame
+
+
+@lru_cache(maxsize=2)
+def _images(paths: tuple[str, ...], image_size: int) -> torch.Tensor:
+    """Load (and keep in memory for the next stage) the face images at `paths`."""
+    return load_face_images(paths, image_size)
+
+
+def _datasets(frame: pd.DataFrame, cfg: RunConfig) -> tuple[FaceImageDataset, FaceImageDataset, pd.DataFrame]:
+    """Return the augmented 8-class train set, the dev set and the dev rows of `frame`."""
+    train, dev = frame[frame["split"] == "train"], frame[frame["split"] == "dev"].reset_index(drop=True)
+    if train.empty or dev.empty:
+        raise ValueError(f"the static corpus needs train and dev rows; got {len(train)} train, {len(dev)} dev")
+    make = lambda part, augment: FaceImageDataset(_images(tuple(part["path"]), cfg.image_size),  # noqa: E731
+                                                  class_index(part["label"], AFFECTNET), augment)
+    return make(train, True), make(dev, False), dev
+
+
+def _key(cfg: RunConfig, frame: pd.DataFrame, stage: str, epochs: int, **more: Any) -> dict[str, Any]:
+    """The settings a cached result must match to be reused."""
+    return {"stage": stage, "epochs": epochs, "image_size": cfg.image_size, "learning_rate": cfg.learning_rate,
+            "batch_size": cfg.batch_size, "seed": cfg.seed, "data": _data_digest(frame),
+            "imagenet_weights": str(cfg.imagenet_weights) if cfg.imagenet_weights else None, **more}
+
+
+def _predictions(dev: pd.DataFrame, result: TrainResult, classes: tuple[str, ...]) -> pd.DataFrame:
+    """Dev-set predictions table: ids, labels, integer target and prediction, class probabilities."""
+    probs = torch.softmax(torch.from_numpy(result.dev_logits), dim=1).numpy()
+    table = dev[["sample_id", "path", "label"]].copy()
+    table["target"], table["prediction"] = result.dev_targets, result.dev_predictions
+    for i, name in enumerate(classes):
+        table[f"prob_{name}"] = probs[:, i]
+    return table
+
+
+def _train_or_reuse(cfg: RunConfig, name: str, key: dict[str, Any], classes: tuple[str, ...], source: DataSource,
+                    dev: pd.DataFrame, train: Callable[[], TrainResult]) -> StaticResult:
+    """Load run_dir/models/<name>.pt and its results when made with `key`; otherwise train, save and return."""
+    checkpoint = cfg.run_dir / "models" / f"{name}.pt"
+    folder = cfg.run_dir / "results" / name
+    metrics_file = folder / "metrics.json"
+    if checkpoint.is_file() and metrics_file.is_file():
+        metrics = json.loads(metrics_file.read_text())
+        if metrics.get("key") == key:
+            model, _ = load_checkpoint(checkpoint)
+            return StaticResult(name, model, classes, pd.read_csv(folder / "history.csv"),
+                                pd.read_csv(folder / "dev_predictions.csv", dtype={"sample_id": str}), metrics,
+                                source, checkpoint, reused=True)
+        log.info("%s: cached result made with other settings; retraining", name)
+    seed = seed_everything(cfg.seed)
+    result = train()
+    metrics = {"key": key, "seed": seed, "best_epoch": result.best_epoch, "seconds": result.seconds,
+               "init": getattr(result.model, "moede_init", None), "n_dev": len(dev),
+               "dev": summary(result.dev_targets, result.dev_predictions, len(classes))}
+    predictions = _predictions(dev, result, classes)
+    save_checkpoint(result.model, checkpoint, config=cfg.as_dict(), classes=classes, metrics=metrics, source=source)
+    write_csv(result.history, folder / "history.csv")
+    write_csv(predictions, folder / "dev_predictions.csv")
+    write_json(metrics, metrics_file)
+    log.info("%s: trained in %.1f s (seed %d), best dev epoch %d", name, result.seconds, seed, result.best_epoch)
+    return StaticResult(name, result.model, classes, result.history, predictions, metrics, source, checkpoint)
+
+
+def train_sfer_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> StaticResult:
+    """Train (or reuse) the 8-class SFER: MobileNetV2, weighted cross-entropy, Adam, best dev epoch; Table 2."""
+    frame = prepare_static(cfg) if frame is None else frame
+    source = _frame_source(frame)
+    train, dev, dev_rows = _datasets(frame, cfg)
+
+    def fit() -> TrainResult:
+        model = build_mobilenet_v2(len(AFFECTNET), cfg.imagenet_weights)
+        result = train_classifier(model, train, dev, n_classes=len(AFFECTNET), epochs=cfg.sfer_epochs,
+                                  learning_rate=cfg.learning_rate, batch_size=cfg.batch_size,
+                                  device=cfg.torch_device(), loss_weights=class_weights(train.targets, len(AFFECTNET)),
+                                  seed=cfg.seed, desc="SFER")
+        result.model.moede_init = model.moede_init
+        return result
+
+    key = _key(cfg, frame, "sfer", cfg.sfer_epochs)
+    sfer = _train_or_reuse(cfg, "sfer", key, AFFECTNET, source, dev_rows, fit)
+    from moede.results.static_tables import table2
+
+    write_csv(table2(sfer), cfg.run_dir / "results" / "table2.csv", index=True)
+    return sfer
+
+
+def _train_expert(cfg: RunConfig, sfer: nn.Module, train: FaceImageDataset, dev: FaceImageDataset,
+                  index: int, emotion: str) -> TrainResult:
+    """Fine-tune a copy of the SFER with a 2-class head on balanced 'emotion vs rest' epochs."""
+    model = replace_head(copy.deepcopy(sfer), 2)
+    model.moede_init = f"sfer:{getattr(sfer, 'moede_init', None)}"
+    binary_train = train.relabel((train.targets == index).long())
+    binary_dev = dev.relabel((dev.targets == index).long())
+    if int(binary_train.targets.sum()) == 0:
+        raise ValueError(f"no '{emotion}' images in the training split: the {emotion} expert cannot be trained; "
+                         "use a corpus (or split) with training samples of every AffectNet emotion")
+    sampler = BalancedEpochSampler(binary_train.targets, positive=1, seed=cfg.seed + index)
+    result = train_classifier(model, binary_train, binary_dev, n_classes=2, epochs=cfg.expert_epochs,
+                              learning_rate=cfg.learning_rate, batch_size=cfg.batch_size, device=cfg.torch_device(),
+                              sampler=sampler, seed=cfg.seed + index, desc=f"expert {emotion}")
+    result.model.moede_init = model.moede_init
+    return result
+
+
+@torch.no_grad()
+def expert_features(bank: ExpertBank, dataset: FaceImageDataset, batch_size: int = 64,
+                    device: str = "cpu") -> torch.Tensor:
+    """Return the bank's features of every image of `dataset` (no augmentation): (N, n_experts, 1280)."""
+    bank.to(device).eval()
+    loader = torch.utils.data.DataLoader(dataset.relabel(dataset.targets, augment=False), batch_size=batch_size)
+    return torch.cat([bank(images.to(device)).cpu() for images, _ in tqdm(loader, desc="expert features",
+                                                                            leave=False)])
+
+
+def train_experts_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> ExpertsResult:
+    """Train (or reuse) the eight binary emotion experts from the SFER; Table 1 and Table 4 (cosine similarity)."""
+    frame = prepare_static(cfg) if frame is None else frame
+    sfer = train_sfer_stage(cfg, frame)
+    train, dev, dev_rows = _datasets(frame, cfg)
+    parent = checkpoint_digest(sfer.checkpoint)
+    experts = {}
+    for index, emotion in enumerate(AFFECTNET):
+        key = _key(cfg, frame, f"expert_{emotion}", cfg.expert_epochs, sfer=parent)
+        experts[emotion] = _train_or_reuse(
+            cfg, f"expert_{emotion}", key, ("other", emotion), sfer.source, dev_rows,
+            lambda index=index, emotion=emotion: _train_expert(cfg, sfer.model, train, dev, index, emotion))
+    similarity_file = cfg.run_dir / "results" / "experts_similarity.json"
+    digests = [checkpoint_digest(e.checkpoint) for e in experts.values()]
+    cached = json.loads(similarity_file.read_text()) if similarity_file.is_file() else {}
+    if cached.get("experts") == digests:
+        similarity = np.asarray(cached["matrix"])
+    else:
+        bank = ExpertBank([e.model for e in experts.values()]).freeze()
+        similarity = expert_cosine_matrix(expert_features(bank, dev, cfg.batch_size, cfg.torch_device()))
+        write_json({"experts": digests, "emotions": list(AFFECTNET), "matrix": similarity.tolist()}, similarity_file)
+    result = ExpertsResult(experts, similarity, sfer.source, dev_rows)
+    from moede.results.static_tables import table1, table4
+
+    write_csv(table1(result), cfg.run_dir / "results" / "table1.csv", index=True)
+    write_csv(table4(result), cfg.run_dir / "results" / "table4.csv", index=True)
+    return result
+
+
+def train_fusion_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> FusionResult:
+    """Train (or reuse) the FFE and FTFE fusions of the eight experts for 8-class recognition; Table 3."""
+    frame = prepare_static(cfg) if frame is None else frame
+    experts = train_experts_stage(cfg, frame)
+    train, dev, dev_rows = _datasets(frame, cfg)
+    parents = [checkpoint_digest(e.checkpoint) for e in experts.experts.values()]
+    results = {}
+    for name, fine_tune in (("ffe", False), ("ftfe", True)):
+        def fit(fine_tune: bool = fine_tune, name: str = name) -> TrainResult:
+            model = ExpertFusion(ExpertBank(experts.models()), n_classes=len(AFFECTNET), fine_tune=fine_tune)
+            return train_classifier(model, train, dev, n_classes=len(AFFECTNET), epochs=cfg.fusion_epochs,
+                                    learning_rate=cfg.learning_rate, batch_size=cfg.batch_size,
+                                    device=cfg.torch_device(),
+                                    loss_weights=class_weights(train.targets, len(AFFECTNET)), seed=cfg.seed,
+                                    desc=name.upper())
+
+        key = _key(cfg, frame, name, cfg.fusion_epochs, experts=parents)
+        results[name] = _train_or_reuse(cfg, name, key, AFFECTNET, experts.source, dev_rows, fit)
+    fusion = FusionResult(results["ffe"], results["ftfe"])
+    from moede.results.static_tables import table3
+
+    write_csv(table3(fusion), cfg.run_dir / "results" / "table3.csv", index=True)
+    return fusion
+
+
+def figure2_stage(cfg: RunConfig, experts: ExpertsResult, emotion: str = "happy") -> Figure:
+    """Figure 2: the experts' CAMs on the first dev face labelled `emotion`; also saved as results/figure2.png."""
+    from moede.results.figures import figure2_cams
+
+    faces = experts.dev[experts.dev["label"] == emotion]
+    if faces.empty:
+        raise ValueError(f"no dev image labelled {emotion!r} for Figure 2; choose one of "
+                         f"{sorted(experts.dev['label'].unique())}")
+    fig = figure2_cams(experts.models(), experts.emotions, faces.iloc[0]["path"], cfg.image_size,
+                       experts.source.banner())
+    target = cfg.run_dir / "results" / "figure2.png"
+    with atomic_path(target) as tmp:
+        fig.savefig(tmp, format="png", dpi=150)
+    return fig

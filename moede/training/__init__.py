@@ -1,0 +1,1 @@
+"""Training loops, datasets of aligned face images and samplers."""

@@ -1,0 +1,84 @@
+"""In-memory datasets of aligned face crops: RGB (grey faces repeated to 3 channels), resized, ImageNet-normalised."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+from torchvision.transforms import v2
+from tqdm.auto import tqdm
+
+from moede.data.emotions import class_index
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+# The paper's "4% random shear" read as a shear factor of 0.04, i.e. a shear angle of atan(0.04) = 2.29 degrees
+# (torchvision's RandomAffine takes the shear as an angle in degrees).
+SHEAR_DEGREES = math.degrees(math.atan(0.04))
+
+
+def augmentation() -> v2.Transform:
+    """The paper's augmentation: up to 15 degrees rotation, 10% translation, 4% shear (RandomAffine)."""
+    return v2.RandomAffine(degrees=15, translate=(0.1, 0.1), shear=SHEAR_DEGREES)
+
+
+def load_face_images(paths: Sequence[str], image_size: int) -> torch.Tensor:
+    """Read image files as RGB, resize to image_size x image_size; return a uint8 tensor (N,3,S,S)."""
+    out = torch.empty((len(paths), 3, image_size, image_size), dtype=torch.uint8)
+    for i, path in enumerate(tqdm(paths, desc=f"loading {len(paths)} faces", leave=False, disable=len(paths) < 200)):
+        try:
+            with Image.open(path) as image:
+                image = image.convert("RGB")
+                if image.size != (image_size, image_size):
+                    image = image.resize((image_size, image_size), Image.Resampling.BILINEAR)
+                out[i] = torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1)
+        except OSError as error:
+            raise FileNotFoundError(f"cannot read face image {path}: {error}; rerun the alignment stage") from error
+    return out
+
+
+class FaceImageDataset(Dataset):
+    """Face crops held in memory with integer targets; `augment` applies the paper's random affine per sample."""
+
+    def __init__(self, images: torch.Tensor, targets: Sequence[int], augment: bool = False) -> None:
+        if len(images) != len(targets):
+            raise ValueError(f"{len(images)} images but {len(targets)} targets")
+        self.images = images
+        self.targets = torch.as_tensor(np.asarray(targets), dtype=torch.long)
+        self.augment = augment
+        self._affine = augmentation()
+        self._normalise = v2.Compose([v2.ToDtype(torch.float32, scale=True),
+                                      v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, classes: Sequence[str], image_size: int,
+                   augment: bool = False) -> "FaceImageDataset":
+        """Load the images of `frame` (columns path, label) with targets = index of the label in `classes`."""
+        return cls(load_face_images(list(frame["path"]), image_size), class_index(frame["label"], classes), augment)
+
+    def relabel(self, targets: Sequence[int], augment: bool | None = None) -> "FaceImageDataset":
+        """Return a dataset sharing these images with new targets (e.g. binary 'emotion vs rest')."""
+        return FaceImageDataset(self.images, targets, self.augment if augment is None else augment)
+
+    def subset(self, indices: Sequence[int] | np.ndarray, augment: bool | None = None) -> "FaceImageDataset":
+        """Return a dataset of the rows at `indices`."""
+        index = torch.as_tensor(np.asarray(indices), dtype=torch.long)
+        return FaceImageDataset(self.images[index], self.targets[index], self.augment if augment is None else augment)
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        image = self.images[index]
+        if self.augment:
+            image = self._affine(image)
+        return self._normalise(image), self.targets[index]
+
+    def normalised(self, index: int) -> torch.Tensor:
+        """Return image `index` normalised and without augmentation, shape (3,S,S)."""
+        return self._normalise(self.images[index])

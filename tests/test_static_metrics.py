@@ -1,0 +1,84 @@
+"""Metrics against scikit-learn on a hand-made confusion matrix; the experts' cosine-similarity matrix."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
+
+from moede.evaluation.metrics import BINARY_COLUMNS, binary_row, class_table, confusion, summary
+from moede.evaluation.similarity import expert_cosine_matrix, mean_off_diagonal
+
+# rows: true class, columns: predicted; class 3 is never predicted (precision 0 by convention)
+HAND_MADE = np.array([[5, 1, 0, 0],
+                      [2, 7, 1, 0],
+                      [0, 3, 4, 0],
+                      [1, 0, 2, 1]])
+
+
+def _labels(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Expand a confusion matrix into (y_true, y_pred)."""
+    pairs = [(t, p) for t in range(len(matrix)) for p in range(len(matrix)) for _ in range(matrix[t, p])]
+    true, pred = zip(*pairs)
+    return np.array(true), np.array(pred)
+
+
+def test_confusion_rebuilds_hand_made() -> None:
+    y_true, y_pred = _labels(HAND_MADE)
+    assert np.array_equal(confusion(y_true, y_pred, 4), HAND_MADE)
+
+
+def test_class_table_matches_sklearn() -> None:
+    y_true, y_pred = _labels(HAND_MADE)
+    table = class_table(y_true, y_pred, ["A", "B", "C", "D"])
+    p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, labels=range(4), zero_division=0)
+    assert np.allclose(table.loc[["A", "B", "C", "D"], "Precision"], 100 * p, atol=0.01)
+    assert np.allclose(table.loc[["A", "B", "C", "D"], "Recall"], 100 * r, atol=0.01)
+    assert np.allclose(table.loc[["A", "B", "C", "D"], "F1-score"], 100 * f, atol=0.01)
+    assert np.allclose(table["Accuracy"], table["Recall"])  # the paper's per-class accuracy is recall
+    assert table.loc["Average", "F1-score"] == pytest.approx(100 * f.mean(), abs=0.01)
+    assert list(table.columns) == ["Precision", "Recall", "F1-score", "Accuracy"]
+
+
+def test_summary_matches_sklearn() -> None:
+    y_true, y_pred = _labels(HAND_MADE)
+    scores = summary(y_true, y_pred, 4)
+    assert scores["accuracy"] == pytest.approx(100 * accuracy_score(y_true, y_pred))
+    assert scores["f1_macro"] == pytest.approx(100 * f1_score(y_true, y_pred, average="macro", zero_division=0))
+    assert scores["f1_weighted"] == pytest.approx(
+        100 * f1_score(y_true, y_pred, average="weighted", zero_division=0))
+
+
+def test_binary_row_positive_is_target_emotion() -> None:
+    y_true = np.array([1, 1, 1, 0, 0, 0, 0, 0, 0, 0])
+    y_pred = np.array([1, 1, 0, 1, 0, 0, 0, 0, 0, 0])
+    row = binary_row(y_true, y_pred)
+    assert list(row) == list(BINARY_COLUMNS)
+    assert row["P Precision"] == pytest.approx(100 * 2 / 3)
+    assert row["P Recall"] == pytest.approx(100 * 2 / 3)
+    assert row["N Recall"] == pytest.approx(100 * 6 / 7)
+    assert row["Accuracy"] == pytest.approx(80.0)
+    assert row["F1-weighted"] == pytest.approx(100 * f1_score(y_true, y_pred, average="weighted"))
+
+
+def test_cosine_matrix_symmetric_unit_diagonal() -> None:
+    generator = torch.Generator().manual_seed(0)
+    features = torch.rand(20, 4, 16, generator=generator)
+    features[:, 1] = 3 * features[:, 0]  # expert 1 is a scaled copy of expert 0: cosine 1
+    matrix = expert_cosine_matrix(features)
+    assert matrix.shape == (4, 4)
+    assert np.allclose(matrix, matrix.T)
+    assert np.allclose(np.diag(matrix), 1.0)
+    assert matrix[0, 1] == pytest.approx(1.0)
+    assert np.all(matrix <= 1 + 1e-9) and np.all(matrix >= -1 - 1e-9)
+    one_image = torch.nn.functional.cosine_similarity(features[3, 2], features[3, 3], dim=0)
+    per_image = [torch.nn.functional.cosine_similarity(features[n, 2], features[n, 3], dim=0) for n in range(20)]
+    assert matrix[2, 3] == pytest.approx(float(torch.stack(per_image).mean()), abs=1e-6)
+    assert float(one_image) != pytest.approx(matrix[2, 3], abs=1e-9)  # it is a mean over images
+    assert 0 < mean_off_diagonal(matrix) < 1
+
+
+def test_cosine_matrix_rejects_bad_shape() -> None:
+    with pytest.raises(ValueError, match=r"\(N, E, D\)"):
+        expert_cosine_matrix(np.zeros((3, 4)))

@@ -1,0 +1,138 @@
+"""MobileNetV2 construction, the batched expert bank, fusion (FFE/FTFE) and checkpoint round trips."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import torch
+import torchvision
+
+from moede.models import (ExpertBank, ExpertFusion, build_mobilenet_v2, checkpoint_digest,
+                          extract_features_sequential, load_checkpoint, save_checkpoint)
+from moede.models.experts import extract_features_vmap
+from moede.models.mobilenet import replace_head
+from moede.sources import DataSource
+
+
+def _random_experts(n: int, seed: int = 0) -> list[torch.nn.Module]:
+    """n MobileNetV2 experts with distinct weights and non-trivial batch-norm statistics, in eval mode."""
+    torch.manual_seed(seed)
+    experts = []
+    for _ in range(n):
+        model = replace_head(torchvision.models.mobilenet_v2(weights=None), 2)
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.normal_(0, 0.1)
+                module.running_var.uniform_(0.5, 1.5)
+                module.weight.data.uniform_(0.5, 1.5)
+        experts.append(model.eval())
+    return experts
+
+
+def test_build_without_weights_records_random(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        model = build_mobilenet_v2(8)
+    assert model.moede_init == "random"
+    assert "random initialisation" in caplog.text
+    assert model.classifier[-1].out_features == 8
+
+
+def test_build_with_local_state_dict_loads_it(tmp_path) -> None:
+    source = torchvision.models.mobilenet_v2(weights=None)
+    path = tmp_path / "imagenet.pth"
+    torch.save(source.state_dict(), path)
+    model = build_mobilenet_v2(8, path)
+    assert model.moede_init == f"imagenet:{path}"
+    assert torch.equal(model.features[0][0].weight, source.features[0][0].weight)
+    assert torch.equal(model.features[-1][1].running_var, source.features[-1][1].running_var)
+    assert model.classifier[-1].out_features == 8
+
+
+def test_build_rejects_wrong_file(tmp_path) -> None:
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        build_mobilenet_v2(8, tmp_path / "absent.pth")
+    wrong = tmp_path / "resnet.pth"
+    torch.save({"conv1.weight": torch.zeros(1)}, wrong)
+    with pytest.raises(ValueError, match="mobilenet_v2"):
+        build_mobilenet_v2(8, wrong)
+
+
+def test_bank_matches_sequential_and_vmap() -> None:
+    experts = _random_experts(3)
+    x = torch.randn(2, 3, 64, 64)
+    bank = ExpertBank(experts).freeze()
+    with torch.no_grad():
+        expected = extract_features_sequential(experts, x)
+        batched = bank(x)
+        vmapped = extract_features_vmap(experts, x)
+    assert batched.shape == (2, 3, 1280)
+    assert torch.allclose(batched, expected, atol=1e-4)
+    assert torch.allclose(vmapped, expected, atol=1e-4)
+    assert not torch.allclose(expected[:, 0], expected[:, 1], atol=1e-3)  # the experts really differ
+
+
+def test_bank_subset_and_single_extractor() -> None:
+    experts = _random_experts(3, seed=1)
+    x = torch.randn(2, 3, 32, 32)
+    bank = ExpertBank(experts).freeze()
+    with torch.no_grad():
+        full = bank(x)
+        sub = bank.subset([2, 0]).freeze()(x)
+        single = ExpertBank([experts[1]]).freeze()(x)
+    assert torch.allclose(sub, full[:, [2, 0]], atol=1e-5)
+    assert single.shape == (2, 1, 1280)
+    assert torch.allclose(single[:, 0], full[:, 1], atol=1e-5)
+
+
+def test_checkpoint_round_trip_identical_outputs(tmp_path) -> None:
+    model = _random_experts(1)[0]
+    path = save_checkpoint(model, tmp_path / "m.pt", config={"seed": 0}, classes=("other", "happy"),
+                           metrics={"accuracy": 50.0}, source=DataSource("test", "demo"))
+    loaded, meta = load_checkpoint(path)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(model(x), loaded(x))
+    assert meta["classes"] == ["other", "happy"]
+    assert meta["metrics"] == {"accuracy": 50.0}
+    assert meta["source"]["corpus"] == "test"
+    assert meta["code_version"].startswith("0.")
+    assert meta["sha256"] == checkpoint_digest(path) and len(meta["sha256"]) == 64
+
+
+def test_checkpoint_round_trip_fusion(tmp_path) -> None:
+    model = ExpertFusion(ExpertBank(_random_experts(2)), n_classes=8, fine_tune=True).eval()
+    path = save_checkpoint(model, tmp_path / "f.pt", config={}, classes=list("abcdefgh"), metrics={}, source=None)
+    loaded, meta = load_checkpoint(path)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(model(x), loaded(x))
+    assert meta["spec"]["fine_tune"] is True and meta["spec"]["n_experts"] == 2
+
+
+def test_load_checkpoint_errors(tmp_path) -> None:
+    with pytest.raises(FileNotFoundError):
+        load_checkpoint(tmp_path / "none.pt")
+    other = tmp_path / "other.pt"
+    torch.save({"weights": torch.zeros(2)}, other)
+    with pytest.raises(ValueError, match="not a moede checkpoint"):
+        load_checkpoint(other)
+
+
+@pytest.mark.parametrize("fine_tune", [False, True])
+def test_ffe_keeps_experts_ftfe_changes_them(fine_tune: bool) -> None:
+    model = ExpertFusion(ExpertBank(_random_experts(2, seed=2)), n_classes=3, fine_tune=fine_tune)
+    before = {k: v.clone() for k, v in model.bank.state_dict().items()}
+    head_before = model.classifier.weight.clone()
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    model.train()
+    assert model.bank.training is fine_tune
+    for _ in range(2):
+        loss = torch.nn.functional.cross_entropy(model(torch.randn(4, 3, 32, 32)), torch.tensor([0, 1, 2, 0]))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    after = model.bank.state_dict()
+    unchanged = all(torch.equal(before[k], after[k]) for k in before)
+    assert unchanged is (not fine_tune)
+    assert not torch.equal(head_before, model.classifier.weight)

@@ -1,0 +1,66 @@
+"""The static stages end to end on a handful of real faces: SFER, 8 experts, FFE/FTFE, Tables 1-4, Figure 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from moede.config import RunConfig
+from moede.data.emotions import AFFECTNET, SYNONYMS
+from moede.results.paper import paper_table, paper_vs_run
+from moede.results.static_tables import table1, table2, table3, table4
+from moede.sources import DataSource
+from moede.stages.static import figure2_stage, train_experts_stage, train_fusion_stage, train_sfer_stage
+
+
+def _tiny_frame(root: Path) -> pd.DataFrame:
+    """Three train and one dev image of every emotion from facial_expressions, in the sample-table schema."""
+    labels = pd.read_csv(root / "facial_expressions" / "labels.csv")
+    labels["label"] = labels["emotion"].str.lower().map(SYNONYMS)
+    rows = labels.groupby("label", sort=False).head(4).copy()
+    rows["split"] = np.where(rows.groupby("label").cumcount() < 3, "train", "dev")
+    frame = pd.DataFrame({"sample_id": rows["image"].str.replace(".jpg", "", regex=False),
+                          "path": [str(root / "facial_expressions" / "images" / n) for n in rows["image"]],
+                          "label": rows["label"], "speaker": rows["image"], "split": rows["split"]})
+    frame.attrs["source"] = DataSource("facial_expressions (test subset)", "shared", str(root))
+    return frame.reset_index(drop=True)
+
+
+@pytest.mark.slow
+def test_static_stages_end_to_end_and_reuse(shared_data: Path, tmp_path: Path) -> None:
+    frame = _tiny_frame(shared_data)
+    cfg = RunConfig.for_profile("demo", run_dir=tmp_path / "run", image_size=32, sfer_epochs=1, expert_epochs=1,
+                                fusion_epochs=1, batch_size=16, device="cpu")
+    fusion = train_fusion_stage(cfg, frame)
+    results = cfg.run_dir / "results"
+    for name in ("table1.csv", "table2.csv", "table3.csv", "table4.csv", "experts_similarity.json"):
+        assert (results / name).is_file(), name
+    assert (cfg.run_dir / "models" / "ftfe.pt").is_file()
+
+    sfer = train_sfer_stage(cfg, frame)
+    experts = train_experts_stage(cfg, frame)
+    assert sfer.reused and all(e.reused for e in experts.experts.values())
+    assert sfer.metrics["init"] == "random" and sfer.seed == cfg.seed
+    assert list(experts.experts) == list(AFFECTNET)
+
+    for table, name in ((table1(experts), "table1"), (table2(sfer), "table2"), (table3(fusion), "table3"),
+                        (table4(experts), "table4")):
+        paper = paper_table(name)
+        assert list(table.index) == list(paper.index), name
+        assert list(table.columns) == list(paper.columns), name
+        assert table.attrs["source"].startswith("Data: facial_expressions")
+        assert paper_vs_run(table, name).shape == (len(paper), 2 * len(paper.columns))
+    t2 = table2(sfer)
+    assert ((t2.values >= 0) & (t2.values <= 100)).all()
+    t4 = table4(experts).to_numpy()
+    assert np.allclose(t4, t4.T) and np.allclose(np.diag(t4), 1)
+
+    fig = figure2_stage(cfg, experts, emotion="happy")
+    assert len(fig.axes) == len(AFFECTNET) + 1
+    assert (results / "figure2.png").stat().st_size > 0
+
+    changed = cfg.with_(sfer_epochs=2)
+    assert not train_sfer_stage(changed, frame).reused  # other settings: retrained, not reused
