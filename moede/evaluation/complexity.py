@@ -1,0 +1,96 @@
+"""Model complexity of MoEDE (Section IV.C): parameters, fp32 storage and FLOPs of a 60-frame clip, beside the paper.
+
+FLOPs are measured with `torch.utils.flop_counter.FlopCounterMode` on the "meta" device (shapes only, no compute),
+which counts 2 FLOPs per multiply-accumulate of convolutions and matrix products and nothing else. It does not
+count `nn.LSTM` at all (aten's fused lstm op has no FLOP formula: it reports 0), so each LSTM is measured as one
+step of an `nn.LSTMCell` of the same sizes under the counter (its gate matmuls: 2 * 4 * hidden * (input + hidden)
+FLOPs) times the number of frames. Elementwise work (batch norm, ReLU6, residual adds, LSTM gate
+non-linearities) is not counted by the counter; `elementwise_flops` estimates it separately for the explanation.
+"""
+
+from __future__ import annotations
+
+import torch
+import torchvision
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from moede.data.emotions import CANONICAL, CREMAD
+from moede.models.dfer import FEATURE_DIM, HIDDEN, MoEDE
+
+PAPER_FRAMES = 60  # "processing 2 seconds of video data (60 frames)"
+PAPER_SIZE = 224
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Number of parameters (trainable or not) of a module."""
+    return sum(p.numel() for p in module.parameters())
+
+
+def expert_network(device: str | torch.device = "cpu") -> nn.Module:
+    """One expert as the paper defines it: torchvision's MobileNetV2 with a 2-class head (random weights)."""
+    with torch.device(device):
+        model = torchvision.models.mobilenet_v2(weights=None)
+        model.classifier[-1] = nn.Linear(model.classifier[-1].in_features, 2)
+    return model
+
+
+def count_flops(module: nn.Module, *inputs: torch.Tensor) -> int:
+    """FLOPs (2 per multiply-accumulate of convolutions and matmuls) of module(*inputs), from FlopCounterMode."""
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        module(*inputs)
+    return int(counter.get_total_flops())
+
+
+def lstm_flops(lstm: nn.LSTM, steps: int) -> int:
+    """FLOPs of a single-layer LSTM over `steps` frames: FlopCounterMode's count for one step of an equivalent
+    LSTMCell (FlopCounterMode counts 0 for nn.LSTM itself), times `steps` (every step costs the same)."""
+    if lstm.num_layers != 1 or lstm.bidirectional:
+        raise ValueError("lstm_flops handles single-layer unidirectional LSTMs")
+    with torch.device("meta"):
+        cell = nn.LSTMCell(lstm.input_size, lstm.hidden_size)
+        x, h, c = torch.empty(1, lstm.input_size), torch.empty(1, lstm.hidden_size), torch.empty(1, lstm.hidden_size)
+    return steps * count_flops(cell, x, (h, c))
+
+
+def elementwise_flops(frames: int = PAPER_FRAMES, size: int = PAPER_SIZE, n_experts: int = len(CANONICAL)) -> int:
+    """Estimate of the experts' elementwise FLOPs that FlopCounterMode leaves out, for n_experts x frames images:
+    2 per batch-norm output element (scale, shift), 2 per ReLU6 element (two comparisons), 1 per residual add."""
+    model = expert_network("meta").features
+    counts = {"bn": 0, "relu": 0}
+
+    def hook(kind: str):
+        return lambda module, args, out: counts.__setitem__(kind, counts[kind] + out.numel())
+
+    for module in model.modules():
+        if isinstance(module, (nn.BatchNorm2d, nn.ReLU6)):
+            module.register_forward_hook(hook("bn" if isinstance(module, nn.BatchNorm2d) else "relu"))
+    adds, x = 0, torch.empty(1, 3, size, size, device="meta")
+    with torch.no_grad():
+        for block in model:
+            x = block(x)
+            adds += x.numel() if getattr(block, "use_res_connect", False) else 0
+    return n_experts * frames * (2 * counts["bn"] + 2 * counts["relu"] + adds)
+
+
+def complexity_numbers(n_classes: int = len(CREMAD), frames: int = PAPER_FRAMES, size: int = PAPER_SIZE) -> dict:
+    """Parameters, fp32 storage and FLOPs of MoEDE with 8 experts for a `frames`-frame clip at `size` x `size`."""
+    n = len(CANONICAL)
+    expert = expert_network("meta")
+    fusion = MoEDE(n_experts=n, feature_dim=FEATURE_DIM, hidden=HIDDEN, n_classes=n_classes, auxiliary=True)
+    lstms = count_parameters(fusion.lstm_emo) + count_parameters(fusion.lstm_mix)
+    backbone = count_parameters(expert.features)
+    expert_flops = count_flops(expert.features, torch.empty(n * frames, 3, size, size, device="meta"))
+    rnn_flops = sum(lstm_flops(lstm, frames) for lstm in fusion.lstm_emo) + lstm_flops(fusion.lstm_mix, frames)
+    head_flops = 2 * HIDDEN * n_classes * (1 + n)
+    fusion_params = count_parameters(fusion)
+    total = n * backbone + fusion_params
+    return dict(
+        expert_with_head=count_parameters(expert), expert_backbone=backbone, eight_backbones=n * backbone,
+        eight_with_heads=n * count_parameters(expert), fusion=fusion_params, fusion_lstms=lstms,
+        fusion_without_aux=fusion_params - n * (HIDDEN * n_classes + n_classes),
+        fusion_8class_heads=lstms + (1 + n) * (HIDDEN * 8 + 8), total=total,
+        storage_mb=total * 4 / 1e6, storage_mib=total * 4 / 2**20,
+        expert_flops=expert_flops, lstm_flops=rnn_flops, head_flops=head_flops,
+        flops=expert_flops + rnn_flops + head_flops, elementwise_flops=elementwise_flops(frames, size, n),
+        frames=frames, size=size, n_classes=n_classes)

@@ -1,0 +1,110 @@
+"""Per-frame expert features of a clip: aligned uint8 frames -> normalised tensors -> ExpertBank -> (T, E, 1280)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from moede.training.images import IMAGENET_MEAN, IMAGENET_STD
+
+FramesFn = Callable[[pd.Series], np.ndarray]
+"""Maps one clip row of a data frame to its aligned frames (T, size, size, 3) uint8 RGB."""
+
+
+def frames_to_tensor(frames: np.ndarray) -> torch.Tensor:
+    """Turn aligned frames (T, H, W, 3) uint8 RGB into a (T, 3, H, W) float tensor normalised with ImageNet statistics,
+    the normalisation the MobileNetV2 experts were trained with."""
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+        raise ValueError(f"expected aligned frames (T, H, W, 3) uint8, got {frames.shape} {frames.dtype}")
+    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float().div_(255.0)
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+class SequentialExperts(nn.Module):
+    """The experts of an ExpertBank run one after another in channels_last memory format: the same (B, E, 1280)
+    features as the grouped bank up to float rounding, and several times faster on CPU (benchmarks/bench_dfer.py)."""
+
+    def __init__(self, blocks: list[nn.Module]) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList(b.to(memory_format=torch.channels_last) for b in blocks)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return (B, n_experts, 1280) globally average-pooled features of images x (B, 3, H, W)."""
+        x = x.contiguous(memory_format=torch.channels_last)
+        return torch.stack([block(x).mean(dim=(2, 3)) for block in self.blocks], dim=1)
+
+
+def fast_extractor(bank: nn.Module) -> nn.Module:
+    """A frozen, eval-mode module computing `bank`'s features fastest: an ExpertBank becomes SequentialExperts;
+    anything else (frames (B,3,H,W) -> (B, E, D)) is used as it is."""
+    from moede.models.experts import ExpertBank
+
+    fast = SequentialExperts(bank.unstack()) if isinstance(bank, ExpertBank) else bank
+    return fast.eval().requires_grad_(False)
+
+
+@torch.inference_mode()
+def extract_clip_features(bank: nn.Module, frames: np.ndarray, batch_size: int = 64,
+                          device: str | torch.device = "cpu") -> np.ndarray:
+    """Run `bank` (frames (B,3,H,W) -> (B, E, D)) over a clip's aligned frames in chunks; return (T, E, D) float16."""
+    bank.eval()
+    x = frames_to_tensor(frames)
+    chunks = [bank(x[i:i + batch_size].to(device)).float().cpu() for i in range(0, len(x), batch_size)]
+    out = torch.cat(chunks)
+    if out.dim() != 3 or out.shape[0] != len(frames):
+        raise ValueError(f"the expert bank must return (frames, experts, features); got {tuple(out.shape)}")
+    return out.numpy().astype(np.float16)
+
+
+def row_landmarks(row: pd.Series) -> np.ndarray | None:
+    """A clip row's given landmarks (T, 68, 2): the `landmarks` array itself or the .npy file it names (the demo
+    corpora's sidecars); None when absent, so that dlib finds them."""
+    given = row.get("landmarks")
+    if isinstance(given, np.ndarray):
+        return given
+    if isinstance(given, (str, Path)) and str(given):
+        if not Path(given).is_file():
+            raise FileNotFoundError(f"landmarks file {given} of clip {row['sample_id']} does not exist")
+        return np.load(given)
+    return None
+
+
+def aligned_frames_fn(size: int, max_frames: int | None, frame_step: int = 1) -> FramesFn:
+    """Return a FramesFn that aligns a clip row's video with moede.align.align_video at `size` x `size`, using the
+    row's given landmarks (row_landmarks) when present, else dlib; it keeps every `frame_step`-th frame (1: all, 3:
+    30 fps -> 10 fps) and at most `max_frames` of those (None: all)."""
+    from moede.align import align_video
+
+    if frame_step < 1:
+        raise ValueError(f"frame_step must be >= 1, got {frame_step}")
+    read = None if max_frames is None else max_frames * frame_step
+
+    def frames(row: pd.Series) -> np.ndarray:
+        video = align_video(row["path"], size=size, landmarks=row_landmarks(row), max_frames=read)
+        return video.frames[::frame_step][:max_frames]
+
+    return frames
+
+
+class OnlineFeatures:
+    """Features recomputed from aligned frames by the expert bank at every access (what the cache avoids); the same
+    `clip(sample_id)` interface as FeatureCache, for the benchmark."""
+
+    def __init__(self, frames: Mapping[str, np.ndarray], bank: nn.Module, batch_size: int = 64,
+                 device: str | torch.device = "cpu") -> None:
+        self.frames, self.batch_size, self.device = frames, batch_size, device
+        self.bank = fast_extractor(bank).to(device)
+
+    def clip(self, sample_id: str) -> np.ndarray:
+        """Return the (T, E, D) float16 features of one clip, computed now."""
+        return extract_clip_features(self.bank, self.frames[sample_id], self.batch_size, self.device)
+
+    def __contains__(self, sample_id: object) -> bool:
+        return sample_id in self.frames

@@ -1,0 +1,143 @@
+"""Dynamic FER models on per-frame expert features: MoEDE (Section III.B, Fig. 1b) and the single-extractor baseline.
+
+Both take a zero post-padded batch of feature sequences `x` (B, T, E, 1280) plus each clip's number of real frames
+`lengths` (B,), and classify each clip from the LSTM state at its OWN last real frame: every LSTM runs on a
+`PackedSequence`, so padded steps never enter a recurrence and `h_n` is the state after the last valid step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+
+from moede.data.emotions import CANONICAL
+
+N_EXPERTS = len(CANONICAL)
+FEATURE_DIM = 1280
+HIDDEN = 256
+
+
+@dataclass
+class DFEROutput:
+    """What a DFER model returns for a batch of clips."""
+
+    logits: torch.Tensor  # (B, n_classes) from the last valid step of LSTM_mix (or of the single LSTM)
+    aux_logits: torch.Tensor | None  # (B, n_kept, n_classes) from each LSTM_emo's last valid step, if auxiliary
+    emo_last: torch.Tensor  # (B, n_kept, hidden) the last-valid-step outputs of the LSTM_emo (Table 6)
+
+
+def _pack(x: torch.Tensor, lengths: torch.Tensor) -> PackedSequence:
+    return pack_padded_sequence(x, lengths.detach().cpu(), batch_first=True, enforce_sorted=False)
+
+
+def _check_input(x: torch.Tensor, lengths: torch.Tensor, n_experts: int, feature_dim: int) -> None:
+    if x.dim() != 4 or x.shape[2] != n_experts or x.shape[3] != feature_dim:
+        raise ValueError(f"expected features (B, T, {n_experts}, {feature_dim}), got {tuple(x.shape)}")
+    if lengths.shape != (x.shape[0],) or int(lengths.min()) < 1 or int(lengths.max()) > x.shape[1]:
+        raise ValueError(f"lengths must be (B,) in 1..T={x.shape[1]}, got {lengths.tolist()}")
+
+
+class MoEDE(nn.Module):
+    """Eight LSTM_emo (1280->256), their per-frame outputs concatenated into LSTM_mix (8*256->256), a classifier on its
+    last valid step, and optionally one auxiliary classifier on the last valid step of each LSTM_emo.
+
+    `experts_kept` (indices into the input's expert axis) drops experts for the leave-one-expert-out ablation: the
+    model still takes all `n_experts` input features and uses only the kept ones (7 kept -> LSTM_mix input 1792).
+    """
+
+    def __init__(self, n_experts: int = N_EXPERTS, feature_dim: int = FEATURE_DIM, hidden: int = HIDDEN,
+                 n_classes: int = 6, auxiliary: bool = True, experts_kept: Sequence[int] | None = None) -> None:
+        super().__init__()
+        kept = list(range(n_experts)) if experts_kept is None else sorted(int(i) for i in experts_kept)
+        if not kept or len(set(kept)) != len(kept) or kept[0] < 0 or kept[-1] >= n_experts:
+            raise ValueError(f"experts_kept must be distinct indices in 0..{n_experts - 1}, got {experts_kept}")
+        self.n_experts, self.feature_dim, self.hidden, self.n_classes = n_experts, feature_dim, hidden, n_classes
+        self.auxiliary = auxiliary
+        self.register_buffer("experts_kept", torch.tensor(kept, dtype=torch.long), persistent=False)
+        self.lstm_emo = nn.ModuleList(nn.LSTM(feature_dim, hidden, batch_first=True) for _ in kept)
+        self.lstm_mix = nn.LSTM(hidden * len(kept), hidden, batch_first=True)
+        self.classifier = nn.Linear(hidden, n_classes)
+        self.aux_classifiers = nn.ModuleList(nn.Linear(hidden, n_classes) for _ in kept) if auxiliary else None
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> DFEROutput:
+        """Classify zero post-padded clips `x` (B, T, n_experts, feature_dim) with `lengths` real frames each."""
+        _check_input(x, lengths, self.n_experts, self.feature_dim)
+        steps, lasts = [], []
+        for lstm, expert in zip(self.lstm_emo, self.experts_kept.tolist()):
+            out, (h_n, _) = lstm(_pack(x[:, :, expert], lengths))
+            steps.append(pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])[0])
+            lasts.append(h_n[-1])
+        _, (h_mix, _) = self.lstm_mix(_pack(torch.cat(steps, dim=-1), lengths))
+        emo_last = torch.stack(lasts, dim=1)
+        aux = None
+        if self.aux_classifiers is not None:
+            aux = torch.stack([head(h) for head, h in zip(self.aux_classifiers, lasts)], dim=1)
+        return DFEROutput(logits=self.classifier(h_mix[-1]), aux_logits=aux, emo_last=emo_last)
+
+    def config(self) -> dict:
+        """Return the constructor arguments (stored in checkpoints)."""
+        return dict(kind="MoEDE", n_experts=self.n_experts, feature_dim=self.feature_dim, hidden=self.hidden,
+                    n_classes=self.n_classes, auxiliary=self.auxiliary, experts_kept=self.experts_kept.tolist())
+
+
+class SingleExtractorLSTM(nn.Module):
+    """The single-feature-extractor (SFE) baseline: one LSTM (1280->256) on one extractor's features, then a classifier
+    on its last valid step. Input (B, T, 1, feature_dim), the same layout as MoEDE's with one expert."""
+
+    def __init__(self, feature_dim: int = FEATURE_DIM, hidden: int = HIDDEN, n_classes: int = 6) -> None:
+        super().__init__()
+        self.feature_dim, self.hidden, self.n_classes = feature_dim, hidden, n_classes
+        self.lstm = nn.LSTM(feature_dim, hidden, batch_first=True)
+        self.classifier = nn.Linear(hidden, n_classes)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> DFEROutput:
+        """Classify zero post-padded clips `x` (B, T, 1, feature_dim) with `lengths` real frames each."""
+        _check_input(x, lengths, 1, self.feature_dim)
+        _, (h_n, _) = self.lstm(_pack(x[:, :, 0], lengths))
+        return DFEROutput(logits=self.classifier(h_n[-1]), aux_logits=None, emo_last=h_n[-1].unsqueeze(1))
+
+    def config(self) -> dict:
+        """Return the constructor arguments (stored in checkpoints)."""
+        return dict(kind="SingleExtractorLSTM", feature_dim=self.feature_dim, hidden=self.hidden,
+                    n_classes=self.n_classes)
+
+
+def build_dfer_model(config: dict) -> nn.Module:
+    """Rebuild a DFER model from its `config()` dict."""
+    config = dict(config)
+    kind = config.pop("kind", None)
+    if kind == "MoEDE":
+        return MoEDE(**config)
+    if kind == "SingleExtractorLSTM":
+        return SingleExtractorLSTM(**config)
+    raise ValueError(f"unknown DFER model kind {kind!r} in checkpoint config; "
+                     "expected 'MoEDE' or 'SingleExtractorLSTM'")
+
+
+def dfer_loss(output: DFEROutput, target: torch.Tensor, aux_weight: float = 1.0) -> torch.Tensor:
+    """Cross-entropy of the main classifier plus `aux_weight` times the SUM of the auxiliary classifiers'
+    cross-entropies.
+
+    The paper (Section III.B) adds the auxiliary softmax classifiers as extra tasks without a weighting, i.e. a plain
+    sum with weight 1.0 each, which is the default. A model without auxiliary classifiers gets the main loss only.
+    """
+    loss = nn.functional.cross_entropy(output.logits, target)
+    if output.aux_logits is not None and aux_weight:
+        n_aux = output.aux_logits.shape[1]
+        aux = nn.functional.cross_entropy(output.aux_logits.flatten(0, 1), target.repeat_interleave(n_aux),
+                                          reduction="sum") / target.shape[0]
+        loss = loss + aux_weight * aux
+    return loss
+
+
+def collate_clips(batch: Sequence[tuple[torch.Tensor, int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Zero post-pad a list of (features (T, E, D), label) to the longest clip: returns (x (B,Tmax,E,D), lengths, y)."""
+    feats = [torch.as_tensor(f, dtype=torch.float32) for f, _ in batch]
+    lengths = torch.tensor([f.shape[0] for f in feats], dtype=torch.long)
+    x = nn.utils.rnn.pad_sequence(feats, batch_first=True, padding_value=0.0)
+    y = torch.tensor([int(label) for _, label in batch], dtype=torch.long)
+    return x, lengths, y

@@ -1,0 +1,333 @@
+"""Dynamic-FER stages for the notebooks: expert features of the clips, Table 5 (+ t-test, Table 6), the Table 7
+ablation and Table 8 (MSP-IMPROV).
+
+Every stage works in `cfg.run_dir` and reuses what exists:
+- the static stages' checkpoints models/expert_<emotion>.pt (FFE bank), models/ftfe.pt (its fine-tuned bank = FTFE)
+  and models/sfer.pt (SFE); when one is missing, `moede.stages.static.train_fusion_stage(cfg)` trains them;
+- features/<dataset>_<bank>.json + .f16: the feature caches (moede.features.cache), keyed by checkpoint digests,
+  alignment size, max_frames and frame_step and the clip list;
+- dfer/<dataset>/<model>/partition_<k>.pt: each trained DFER model with its history and test predictions, keyed by
+  everything it depends on (features key, model config, epochs, lr, batch size, seed, the partition's split);
+- results/: table5.csv, significance.csv, table6.csv, table7.csv, table8.csv, complexity.csv, dfer_runs.csv.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import torch
+from torch import nn
+
+from moede.config import RunConfig, seed_everything
+from moede.data.emotions import CANONICAL, CREMAD, MSP_IMPROV, SHORT_NAMES, class_index
+from moede.evaluation.stats import matched_pair_test
+from moede.features.cache import CacheSpec, FeatureCache, build_or_load_many, digest
+from moede.features.extract import aligned_frames_fn
+from moede.io import atomic_path, write_csv
+from moede.models.checkpoint import checkpoint_digest, load_checkpoint
+from moede.models.dfer import MoEDE, SingleExtractorLSTM, build_dfer_model
+from moede.models.experts import ExpertBank
+from moede.results.dynamic_tables import (ABLATION_FULL, MOEDE_ROW, SFE_ROW, auxiliary_results, complexity_table,
+                                          scores, table5, table6, table7, table8)
+from moede.sources import DataSource
+from moede.training.dynamic import DFERResults, Predictions, predict, train_dfer
+
+FORMAT = "moede-dfer-run/1"
+AUX_WEIGHT = 1.0
+ModelFactory = Callable[[int], nn.Module]  # n_classes -> untrained model
+
+
+@dataclass
+class DFERFeatures:
+    """One corpus' clips, its partitions and the feature caches of each expert bank ('ffe', 'ftfe', 'sfe')."""
+
+    dataset: str
+    classes: tuple[str, ...]
+    clips: pd.DataFrame
+    partitions: list[pd.DataFrame]
+    caches: dict[str, FeatureCache]
+    source: DataSource | None
+
+
+def static_checkpoints(cfg: RunConfig) -> dict[str, list[Path]]:
+    """The static stages' checkpoints DFER needs: the eight experts (AffectNet order), the FTFE fusion, the SFER."""
+    models = cfg.run_dir / "models"
+    return {"ffe": [models / f"expert_{e}.pt" for e in CANONICAL], "ftfe": [models / "ftfe.pt"],
+            "sfe": [models / "sfer.pt"]}
+
+
+def _ensure_static(cfg: RunConfig) -> dict[str, list[Path]]:
+    """Return the static checkpoints, running the static stages first when any is missing."""
+    paths = static_checkpoints(cfg)
+    if not all(p.is_file() for group in paths.values() for p in group):
+        from moede.stages.static import train_fusion_stage
+
+        print(f"static checkpoints missing in {cfg.run_dir / 'models'}: running the static stages first")
+        train_fusion_stage(cfg)
+    return paths
+
+
+def _bank(name: str, paths: list[Path]) -> ExpertBank:
+    """Frozen expert bank for 'ffe' (the eight experts), 'ftfe' (the fine-tuned fusion's bank) or 'sfe' (SFER)."""
+    if name == "ffe":
+        return ExpertBank.from_checkpoints(paths)
+    model, _ = load_checkpoint(paths[0])
+    return (model.bank if name == "ftfe" else ExpertBank([model])).freeze()
+
+
+def _features(cfg: RunConfig, dataset: str, classes: tuple[str, ...], clips: pd.DataFrame,
+              partitions: list[pd.DataFrame], banks: tuple[str, ...]) -> DFERFeatures:
+    """Build or reuse the feature caches of `banks` for every clip of the partitions (each clip aligned once for all
+    stale caches)."""
+    paths = _ensure_static(cfg)
+    source = clips.attrs.get("source")
+    clips = pd.concat(partitions).drop_duplicates("sample_id").drop(columns="split").reset_index(drop=True)
+    alignment = {"image_size": cfg.image_size, "max_frames": cfg.max_frames, "frame_step": cfg.frame_step,
+                 "aligner": "moede.align.align_video"}
+    specs = [CacheSpec(lambda name=name: _bank(name, paths[name]),
+                       {"bank": name, "checkpoints": [checkpoint_digest(p) for p in paths[name]], **alignment},
+                       cfg.run_dir / "features" / f"{dataset}_{name}.json") for name in banks]
+    caches = build_or_load_many(clips, specs, aligned_frames_fn(cfg.image_size, cfg.max_frames, cfg.frame_step),
+                                batch_size=cfg.batch_size, device=cfg.torch_device())
+    return DFERFeatures(dataset, classes, clips, partitions, dict(zip(banks, caches)), source)
+
+
+def load_clips(cfg: RunConfig) -> pd.DataFrame:
+    """The CREMA-D clip table of this run (user's corpus or the generated demo), attrs['source'] set."""
+    from moede.data.resolve import resolve_cremad
+
+    return resolve_cremad(cfg)
+
+
+def load_msp_improv(cfg: RunConfig) -> pd.DataFrame:
+    """The MSP-IMPROV clip table of this run (user's corpus or the generated demo), attrs['source'] set."""
+    from moede.data.resolve import resolve_msp_improv
+
+    return resolve_msp_improv(cfg)
+
+
+def cremad_features(cfg: RunConfig) -> DFERFeatures:
+    """CREMA-D clips, cfg.partitions speaker-independent partitions (the label_consensus_{k}.csv files in
+    cfg.extra['cremad_partitions'] or in the corpus, else generated), and FFE/FTFE/SFE feature caches."""
+    from moede.data.cremad import cremad_partitions, find_partitions_dir
+
+    clips = load_clips(cfg)
+    partitions_dir = cfg.extra.get("cremad_partitions") or (find_partitions_dir(cfg.cremad_root)
+                                                            if cfg.cremad_root else None)
+    partitions = cremad_partitions(clips, partitions_dir, n=cfg.partitions, seed=cfg.seed)
+    return _features(cfg, "cremad", CREMAD, clips, partitions, ("ffe", "ftfe", "sfe"))
+
+
+def msp_improv_features(cfg: RunConfig) -> DFERFeatures:
+    """MSP-IMPROV clips, up to cfg.partitions session-independent partitions (labels_consensus_{k}.csv files in
+    cfg.extra['msp_improv_partitions'], else generated), and FFE/SFE feature caches."""
+    from moede.data.mspimprov import msp_improv_partitions
+
+    clips = load_msp_improv(cfg)
+    partitions_dir = cfg.extra.get("msp_improv_partitions")
+    partitions = msp_improv_partitions(clips, partitions_dir, n=cfg.partitions, seed=cfg.seed)
+    return _features(cfg, "msp_improv", MSP_IMPROV, clips, partitions, ("ffe", "sfe"))
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in name.lower()).strip("_")
+
+
+def _split(part: pd.DataFrame, cache: FeatureCache, classes: tuple[str, ...], split: str) -> tuple[list, list]:
+    """Clip ids (with features) and class indices of one split of a partition."""
+    rows = part[(part["split"] == split) & part["sample_id"].isin(cache.index.index)].sort_values("sample_id")
+    return list(rows["sample_id"]), class_index(rows["label"], classes)
+
+
+def train_or_reuse(cfg: RunConfig, features: DFERFeatures, name: str, bank: str, factory: ModelFactory,
+                   k: int) -> tuple[Predictions, pd.DataFrame, bool]:
+    """Train model `name` on partition k (0-based) from the `bank` features, or load it when trained with the same
+    key; return its test predictions, training history and whether it was reused."""
+    cache, part = features.caches[bank], features.partitions[k]
+    (train_ids, train_y), (dev_ids, dev_y), (test_ids, test_y) = (
+        _split(part, cache, features.classes, s) for s in ("train", "dev", "test"))
+    seed = cfg.seed + k
+    seed_everything(seed)
+    model = factory(len(features.classes))
+    key = json.dumps({"format": FORMAT, "features": digest(cache.key), "model": model.config(),
+                      "epochs": cfg.dfer_epochs, "lr": cfg.learning_rate, "batch_size": cfg.clip_batch_size,
+                      "aux_weight": AUX_WEIGHT, "seed": seed,
+                      "split": digest([train_ids, train_y, dev_ids, dev_y, test_ids, test_y])}, sort_keys=True)
+    path = dfer_model_path(cfg, features.dataset, name, k + 1)
+    if path.is_file():
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        if payload.get("key") == key:
+            return (Predictions.from_payload(payload["test"]), pd.DataFrame(payload["history"]), True)
+        print(f"{path}: trained with other settings; retraining")
+    result = train_dfer(model, cache, train_ids, train_y, dev_ids, dev_y, epochs=cfg.dfer_epochs,
+                        lr=cfg.learning_rate, batch_size=cfg.clip_batch_size, aux_weight=AUX_WEIGHT, seed=seed,
+                        device=cfg.torch_device(), desc=f"{name} [{k + 1}]")
+    test = predict(result.model, cache, test_ids, test_y, cfg.clip_batch_size, cfg.torch_device())
+    with atomic_path(path) as tmp:
+        torch.save({"key": key, "config": result.model.config(), "best_epoch": result.best_epoch,
+                    "best_dev_accuracy": result.best_dev_accuracy, "history": result.history.to_dict("list"),
+                    "state_dict": {n: t.detach().cpu() for n, t in result.model.state_dict().items()},
+                    "test": test.to_payload()}, tmp)
+    return test, result.history, False
+
+
+def dfer_model_path(cfg: RunConfig, dataset: str, name: str, partition: int) -> Path:
+    """Where a stage saves model `name` (e.g. 'MoEDE with auxiliary (FFE)') of `dataset` for partition (1-based)."""
+    return cfg.run_dir / "dfer" / dataset / _slug(name) / f"partition_{partition}.pt"
+
+
+def load_dfer_model(path: str | Path) -> nn.Module:
+    """Load a DFER model saved by a stage (see dfer_model_path), in eval mode."""
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    model = build_dfer_model(payload["config"])
+    model.load_state_dict(payload["state_dict"])
+    return model.eval()
+
+
+def run_models(cfg: RunConfig, features: DFERFeatures, models: dict[str, tuple[str, ModelFactory]]) -> DFERResults:
+    """Train (or reuse) each model (row name -> (bank, factory)) on every partition; collect test predictions."""
+    results = DFERResults(features.dataset, features.classes, {}, {}, features.source)
+    for name, (bank, factory) in models.items():
+        runs = [train_or_reuse(cfg, features, name, bank, factory, k) for k in range(len(features.partitions))]
+        results.predictions[name] = [r[0] for r in runs]
+        results.histories[name] = [r[1] for r in runs]
+        results.reused[name] = [r[2] for r in runs]
+    return results
+
+
+def moede_factory(auxiliary: bool = True, experts_kept: list[int] | None = None) -> ModelFactory:
+    """Factory of MoEDE models (8 experts, 1280 -> 256 -> 256) with or without auxiliary classifiers."""
+    return lambda n_classes: MoEDE(n_classes=n_classes, auxiliary=auxiliary, experts_kept=experts_kept)
+
+
+def sfe_factory() -> ModelFactory:
+    """Factory of single-feature-extractor LSTM baselines."""
+    return lambda n_classes: SingleExtractorLSTM(n_classes=n_classes)
+
+
+TABLE5_MODELS: dict[str, tuple[str, ModelFactory]] = {
+    MOEDE_ROW: ("ffe", moede_factory(True)),
+    "MoEDE without auxiliary (FFE)": ("ffe", moede_factory(False)),
+    "MoEDE with auxiliary (FTFE)": ("ftfe", moede_factory(True)),
+    "MoEDE without auxiliary (FTFE)": ("ftfe", moede_factory(False)),
+    SFE_ROW: ("sfe", sfe_factory()),
+}
+
+
+def _runs_frame(results: DFERResults) -> pd.DataFrame:
+    """One row per (model, partition): scores, best dev epoch and whether it was reused."""
+    rows = []
+    for name, partitions in results.predictions.items():
+        for k, predictions in enumerate(partitions):
+            history = results.histories[name][k]
+            best = history.loc[history["dev_accuracy"].idxmax()]
+            rows.append({"model": name, "partition": k + 1, **scores(predictions, results.classes),
+                         "best_epoch": int(best["epoch"]), "dev_accuracy": best["dev_accuracy"],
+                         "n_test": len(predictions.y_true), "reused": results.reused[name][k]})
+    return pd.DataFrame(rows)
+
+
+def run_table5(cfg: RunConfig, features: DFERFeatures | None = None) -> DFERResults:
+    """Table 5 on CREMA-D: MoEDE with/without auxiliary classifiers on FFE and FTFE features and the SFE baseline,
+    one model per partition; t-tests of every other row against SFE; writes results/table5.csv, table6.csv,
+    significance.csv and dfer_runs.csv. Pass `features` (from cremad_features) to skip re-checking the caches."""
+    start = time.perf_counter()
+    features = cremad_features(cfg) if features is None else features
+    results = run_models(cfg, features, TABLE5_MODELS)
+    results.significance = compute_significance(results, seed=cfg.seed)
+    out = cfg.run_dir / "results"
+    write_csv(table5(results), out / "table5.csv", index=True)
+    write_csv(table6(results), out / "table6.csv", index=True)
+    write_csv(significance_frame(results), out / "significance.csv", index=True)
+    write_csv(_runs_frame(results), out / "dfer_runs.csv")
+    print(f"Table 5: {len(results.predictions)} models x {len(features.partitions)} partitions in "
+          f"{time.perf_counter() - start:.1f} s")
+    return results
+
+
+def compute_significance(results: DFERResults, baseline: str = SFE_ROW, n_subsets: int = 5,
+                         seed: int = 0) -> dict:
+    """One-tailed matched-pair t-test (F1-macro on n_subsets subsets of each partition's test set) of every row,
+    including the auxiliary classifiers, against `baseline`."""
+    if baseline not in results.predictions:
+        raise ValueError(f"no {baseline!r} predictions to test against")
+    rows = dict(results.predictions)
+    if MOEDE_ROW in rows:
+        rows.update(auxiliary_results(rows[MOEDE_ROW]))
+    base = rows.pop(baseline)
+    tests = {}
+    for name, partitions in rows.items():
+        pairs = []
+        for a, b in zip(partitions, base):
+            if a.sample_ids != b.sample_ids:
+                raise ValueError(f"{name} and {baseline} were tested on different clips; rerun both")
+            pairs.append((a.y_true, a.y_pred, b.y_pred))
+        tests[name] = matched_pair_test(pairs, n_subsets=n_subsets, seed=seed)
+    return tests
+
+
+def significance_frame(results: DFERResults) -> pd.DataFrame:
+    """The t-tests of `results` as a table: t, p (one-tailed), pairs, mean subset F1-macro of model and baseline."""
+    frame = pd.DataFrame({name: t.as_dict() for name, t in results.significance.items()}).T
+    frame = frame.rename(columns={"mean_a": "F1-macro (model)", "mean_b": "F1-macro (SFE)", "n": "pairs"})
+    frame.attrs["source"] = results.source
+    frame.attrs["caption"] = "One-tailed matched-pair t-test against the single feature extractor (p < 0.05 = *)"
+    return frame[["F1-macro (model)", "F1-macro (SFE)", "t", "p", "pairs", "significant"]]
+
+
+def significance(cfg: RunConfig, results: DFERResults) -> pd.DataFrame:
+    """The t-tests of the Table 5 models against SFE (computed by run_table5); also written to results/."""
+    if not results.significance:
+        results.significance = compute_significance(results, seed=cfg.seed)
+    frame = significance_frame(results)
+    write_csv(frame, cfg.run_dir / "results" / "significance.csv", index=True)
+    return frame
+
+
+def run_ablation(cfg: RunConfig, features: DFERFeatures | None = None) -> DFERResults:
+    """Table 7: MoEDE (auxiliary, FFE) without one expert at a time (rows 'Neu' ... 'Con') and the full model
+    ('None (MoEDE)', the same trained models as Table 5's first row); writes results/table7.csv."""
+    start = time.perf_counter()
+    features = cremad_features(cfg) if features is None else features
+    models = {SHORT_NAMES[e]: ("ffe", moede_factory(True, [j for j in range(len(CANONICAL)) if j != i]))
+              for i, e in enumerate(CANONICAL)}
+    results = run_models(cfg, features, models)
+    full = run_models(cfg, features, {MOEDE_ROW: TABLE5_MODELS[MOEDE_ROW]})
+    for store in ("predictions", "histories", "reused"):
+        getattr(results, store)[ABLATION_FULL] = getattr(full, store)[MOEDE_ROW]
+    write_csv(table7(results), cfg.run_dir / "results" / "table7.csv", index=True)
+    write_csv(_runs_frame(results), cfg.run_dir / "results" / "ablation_runs.csv")
+    print(f"Table 7: {len(models)} ablated models x {len(features.partitions)} partitions in "
+          f"{time.perf_counter() - start:.1f} s")
+    return results
+
+
+def run_msp_improv(cfg: RunConfig, features: DFERFeatures | None = None) -> DFERResults:
+    """Table 8: SFE and MoEDE (auxiliary, FFE) on MSP-IMPROV's 4 classes with the CREMA-D hyperparameters;
+    writes results/table8.csv."""
+    features = msp_improv_features(cfg) if features is None else features
+    results = run_models(cfg, features, {"SFE": ("sfe", sfe_factory()), "MoEDE": ("ffe", moede_factory(True))})
+    write_csv(table8(results), cfg.run_dir / "results" / "table8.csv", index=True)
+    write_csv(_runs_frame(results), cfg.run_dir / "results" / "msp_improv_runs.csv")
+    return results
+
+
+def run_complexity(cfg: RunConfig) -> pd.DataFrame:
+    """Section IV.C complexity table; written to results/complexity.csv."""
+    table = complexity_table()
+    write_csv(table, cfg.run_dir / "results" / "complexity.csv", index=True)
+    return table
+
+
+def run_dynamic(cfg: RunConfig) -> dict[str, pd.DataFrame]:
+    """Everything dynamic in one call: Tables 5-8, the t-tests and the complexity table (all written to results/)."""
+    features = cremad_features(cfg)
+    dfer = run_table5(cfg, features)
+    return {"table5": table5(dfer), "significance": significance_frame(dfer), "table6": table6(dfer),
+            "table7": table7(run_ablation(cfg, features)), "table8": table8(run_msp_improv(cfg)),
+            "complexity": run_complexity(cfg)}

@@ -1,0 +1,159 @@
+"""Tables 5-8 in the paper's labels, complexity counts, and the DFER stage's train-or-reuse on a tiny cache."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torchvision
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from moede.config import RunConfig
+from moede.data.emotions import CANONICAL, CREMAD, SHORT_NAMES
+from moede.evaluation.complexity import count_flops, count_parameters, expert_network, lstm_flops
+from moede.features import build_or_load
+from moede.models.dfer import MoEDE, SingleExtractorLSTM
+from moede.models.mobilenet import build_mobilenet_v2
+from moede.results.dynamic_tables import complexity_table, table5, table6, table7, table8
+from moede.results.paper import paper_complexity, paper_table, paper_vs_run
+from moede.models.dfer import collate_clips
+from moede.stages.dynamic import DFERFeatures, compute_significance, dfer_model_path, load_dfer_model, run_models
+from moede.training.dynamic import Predictions
+
+D, H = 10, 4
+
+
+def _predictions(rng: np.random.Generator, n_classes: int, quality: float, n: int = 60,
+                 n_experts: int = 8) -> Predictions:
+    y = rng.integers(0, n_classes, size=n)
+    pred = np.where(rng.random(n) < quality, y, rng.integers(0, n_classes, size=n))
+    logits = np.eye(n_classes)[pred].astype(np.float32)
+    aux = np.stack([np.eye(n_classes)[rng.integers(0, n_classes, size=n)] for _ in range(n_experts)], axis=1)
+    return Predictions([f"c{i}" for i in range(n)], y, logits, aux.astype(np.float32),
+                       rng.normal(size=(n, n_experts, 16)).astype(np.float32))
+
+
+def test_tables_use_the_papers_labels_and_line_up_with_it() -> None:
+    rng = np.random.default_rng(0)
+    results = {"MoEDE with auxiliary (FFE)": [_predictions(rng, 6, 0.9) for _ in range(3)],
+               "Single feature extractor": [_predictions(rng, 6, 0.5) for _ in range(3)]}
+    ours = table5(results)
+    paper = paper_table("table5")
+    assert list(ours.columns) == list(paper.columns)
+    assert set(ours.index) <= set(paper.index) and len(ours) == 2 + 8
+    assert (ours[["Neutral", "Happiness", "Sadness", "Anger", "Fear", "Disgust"]].mean(axis=1)
+            - ours["F1-macro"]).abs().max() < 0.02, "per-emotion columns are per-class F1"
+    joined = paper_vs_run(ours, "table5")
+    assert joined.loc["MoEDE with auxiliary (FFE)", ("F1-macro", "this run")] == ours.iloc[0]["F1-macro"]
+
+    ablation = {SHORT_NAMES[e]: results["Single feature extractor"] for e in CANONICAL}
+    ablation["None (MoEDE)"] = results["MoEDE with auxiliary (FFE)"]
+    t7 = table7(ablation)
+    assert list(t7.index) == list(paper_table("table7").index)
+    assert list(t7.columns) == list(paper_table("table7").columns)
+    t8 = table8({"SFE": [_predictions(rng, 4, 0.5, n_experts=1)], "MoEDE": [_predictions(rng, 4, 0.7)]})
+    assert list(t8.columns) == list(paper_table("table8").columns) and list(t8.index) == ["SFE", "MoEDE"]
+    t6 = table6(results)
+    assert list(t6.index) == list(paper_table("table6").index) and np.allclose(np.diag(t6), 1)
+    assert np.allclose(t6.to_numpy(), t6.to_numpy().T)
+
+
+def test_mobilenet_expert_parameter_count_matches_torchvision() -> None:
+    reference = torchvision.models.mobilenet_v2(weights=None, num_classes=2)
+    assert count_parameters(expert_network()) == count_parameters(reference)
+    assert count_parameters(expert_network()) == count_parameters(build_mobilenet_v2(2))
+    assert count_parameters(expert_network("meta").features) == count_parameters(reference.features)
+
+
+def test_fusion_parameter_count_is_the_lstms_plus_heads() -> None:
+    lstm = lambda i, h: 4 * h * (i + h) + 2 * 4 * h  # noqa: E731  (PyTorch: b_ih and b_hh)
+    expected = 8 * lstm(1280, 256) + lstm(2048, 256) + 9 * (256 * 6 + 6)
+    assert count_parameters(MoEDE(n_classes=6)) == expected
+    assert count_parameters(SingleExtractorLSTM(n_classes=6)) == lstm(1280, 256) + 256 * 6 + 6
+
+
+def test_flop_counter_misses_lstm_so_it_is_counted_on_cells() -> None:
+    lstm = nn.LSTM(D, H, batch_first=True)
+    with FlopCounterMode(display=False) as counter:
+        lstm(torch.randn(1, 7, D))
+    assert counter.get_total_flops() == 0, "if this fails, FlopCounterMode learned to count nn.LSTM"
+    assert lstm_flops(lstm, 7) == 7 * 2 * 4 * H * (D + H)
+    conv = nn.Conv2d(3, 4, 3)
+    assert count_flops(conv, torch.empty(2, 3, 6, 6, device="meta")) == 2 * 2 * 4 * 3 * 9 * 16
+
+
+def test_complexity_table_sits_beside_the_papers_numbers_with_explanations() -> None:
+    table = complexity_table()
+    assert list(table.index) == list(paper_complexity().index)
+    assert table["explanation"].str.len().min() > 50
+    assert table.loc["parameters, eight experts (M)", "this run"] == pytest.approx(17.79, abs=0.005)
+    assert table.loc["parameters, total (M)", "this run"] == pytest.approx(32.77, abs=0.01)
+
+
+def test_stage_trains_each_partition_once_then_reuses_it(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    speakers = [f"s{i}" for i in range(6)]
+    clips = pd.DataFrame({"sample_id": [f"c{i:02d}" for i in range(36)],
+                          "path": [str(tmp_path / f"c{i:02d}.flv") for i in range(36)],
+                          "label": [CREMAD[i % 6] for i in range(36)],
+                          "speaker": [speakers[i % 6] for i in range(36)]})
+    split_of = dict(zip(speakers, ["train", "train", "train", "train", "dev", "test"]))
+    partitions = [clips.assign(split=clips["speaker"].map(split_of))]
+    frames = {sid: rng.integers(0, 256, (int(rng.integers(2, 5)), 6, 6, 3), dtype=np.uint8)
+              for sid in clips["sample_id"]}
+
+    class Bank(nn.Module):
+        def __init__(self, n: int) -> None:
+            super().__init__()
+            self.n, self.conv = n, nn.Conv2d(3, n * D, 3)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.conv(x).mean(dim=(2, 3)).view(len(x), self.n, D)
+
+    caches = {name: build_or_load(clips, Bank(n), {"bank": name}, tmp_path / "features" / f"cremad_{name}.json",
+                                  lambda row: frames[row["sample_id"]], log=lambda m: None)
+              for name, n in (("ffe", 8), ("sfe", 1))}
+    features = DFERFeatures("cremad", CREMAD, clips, partitions, caches, None)
+    cfg = RunConfig.for_profile("demo", run_dir=tmp_path / "run", dfer_epochs=2, clip_batch_size=8)
+    models = {"MoEDE with auxiliary (FFE)": ("ffe", lambda c: MoEDE(feature_dim=D, hidden=H, n_classes=c)),
+              "Single feature extractor": ("sfe", lambda c: SingleExtractorLSTM(feature_dim=D, hidden=H,
+                                                                                  n_classes=c))}
+    first = run_models(cfg, features, models)
+    again = run_models(cfg, features, models)
+    assert first.reused == {name: [False] for name in models} and again.reused == {name: [True] for name in models}
+    for name in models:
+        np.testing.assert_array_equal(first.predictions[name][0].logits, again.predictions[name][0].logits)
+        test_ids = first.predictions[name][0].sample_ids
+        assert set(clips.set_index("sample_id").loc[test_ids, "speaker"]) == {"s5"}
+    model = load_dfer_model(dfer_model_path(cfg, "cremad", "MoEDE with auxiliary (FFE)", 1))
+    test = first.predictions["MoEDE with auxiliary (FFE)"][0]
+    x, lengths, _ = collate_clips([(torch.from_numpy(caches["ffe"].clip(i).astype(np.float32)), 0)
+                                   for i in test.sample_ids])
+    with torch.no_grad():
+        np.testing.assert_allclose(model(x, lengths).logits.numpy(), test.logits, atol=1e-5)
+    tests = compute_significance(first)
+    assert "Auxiliary Contempt" in tests and tests["MoEDE with auxiliary (FFE)"].n == 5
+    first.significance = tests
+    assert "significant" in table5(first).columns
+
+
+@pytest.mark.shared_data
+def test_real_cremad_partitions_keep_every_actor_in_one_set(shared_data: Path) -> None:
+    from moede.data.cremad import cremad_partitions, find_partitions_dir, read_cremad
+
+    root = shared_data / "crema-d"
+    clips = read_cremad(root)
+    partitions = cremad_partitions(clips, find_partitions_dir(root), n=5)
+    assert len(partitions) == 5
+    for part in partitions:
+        sets = {s: set(part.loc[part["split"] == s, "speaker"]) for s in ("train", "dev", "test")}
+        assert all(sets.values()), "every partition has train, dev and test actors"
+        assert not (sets["train"] & sets["dev"]) and not (sets["train"] & sets["test"])
+        assert not (sets["dev"] & sets["test"])
+        assert set(part["label"]) == set(CREMAD)
+    tests = [set(p.loc[p["split"] == "test", "speaker"]) for p in partitions]
+    assert len(set.union(*tests)) > len(tests[0]), "the five partitions test different actors"
