@@ -123,7 +123,7 @@ def test_load_checkpoint_errors(tmp_path) -> None:
 def test_ffe_keeps_experts_ftfe_changes_them(fine_tune: bool) -> None:
     model = ExpertFusion(ExpertBank(_random_experts(2, seed=2)), n_classes=3, fine_tune=fine_tune)
     before = {k: v.clone() for k, v in model.bank.state_dict().items()}
-    head_before = model.classifier.weight.clone()
+    head_before = model.head.classifier.weight.clone()
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-2)
     model.train()
     assert model.bank.training is fine_tune
@@ -135,4 +135,11 @@ def test_ffe_keeps_experts_ftfe_changes_them(fine_tune: bool) -> None:
     after = model.bank.state_dict()
     unchanged = all(torch.equal(before[k], after[k]) for k in before)
     assert unchanged is (not fine_tune)
-    assert not torch.equal(head_before, model.classifier.weight)
+    assert not torch.equal(head_before, model.head.classifier.weight)
+
+
+def test_fusion_head_on_precomputed_features_equals_the_whole_model() -> None:
+    model = ExpertFusion(ExpertBank(_random_experts(2, seed=3)), n_classes=3).eval()
+    images = torch.randn(4, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(model.head(model.bank(images)), model(images))

@@ -16,16 +16,30 @@ from moede.models.experts import ExpertBank
 from moede.models.mobilenet import FEATURE_DIM
 
 
+class FusionHead(nn.Module):
+    """The fusion's trainable layers: expert features (B, E, 1280) -> per-expert 1280 -> 256 + ReLU -> concat -> logits."""
+
+    def __init__(self, n_experts: int, n_classes: int, hidden: int) -> None:
+        super().__init__()
+        self.project = nn.ModuleList(nn.Linear(FEATURE_DIM, hidden) for _ in range(n_experts))
+        self.classifier = nn.Linear(hidden * n_experts, n_classes)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """Return class logits (B, n_classes) for expert features (B, n_experts, 1280)."""
+        parts = [torch.relu(layer(features[:, i])) for i, layer in enumerate(self.project)]
+        return self.classifier(torch.cat(parts, dim=1))
+
+
 class ExpertFusion(nn.Module):
-    """Expert bank + per-expert projection + linear classifier; `fine_tune` False keeps the bank frozen (FFE)."""
+    """Expert bank + FusionHead; `fine_tune` False keeps the bank frozen (FFE), so the head can be trained on
+    features computed once (moede.stages.static.train_fusion_stage does)."""
 
     def __init__(self, bank: ExpertBank, n_classes: int = 8, hidden: int = 256, fine_tune: bool = False) -> None:
         super().__init__()
         self.bank = bank
         self.fine_tune = fine_tune
         self.hidden = hidden
-        self.project = nn.ModuleList(nn.Linear(FEATURE_DIM, hidden) for _ in range(bank.n_experts))
-        self.classifier = nn.Linear(hidden * bank.n_experts, n_classes)
+        self.head = FusionHead(bank.n_experts, n_classes, hidden)
         if not fine_tune:
             bank.freeze()
 
@@ -38,14 +52,12 @@ class ExpertFusion(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Return class logits (B, n_classes) for images x (B,3,H,W)."""
-        features = self.bank(x)
-        parts = [torch.relu(layer(features[:, i])) for i, layer in enumerate(self.project)]
-        return self.classifier(torch.cat(parts, dim=1))
+        return self.head(self.bank(x))
 
     def spec(self) -> dict[str, Any]:
         """Return the constructor arguments needed to rebuild this model before loading its state dict."""
         return {"architecture": "expert_fusion", "n_experts": self.bank.n_experts,
-                "n_classes": self.classifier.out_features, "hidden": self.hidden, "fine_tune": self.fine_tune}
+                "n_classes": self.head.classifier.out_features, "hidden": self.hidden, "fine_tune": self.fine_tune}
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any]) -> "ExpertFusion":

@@ -33,7 +33,7 @@ from moede.models.experts import ExpertBank
 from moede.models.fusion import ExpertFusion
 from moede.models.mobilenet import build_mobilenet_v2, replace_head
 from moede.sources import DataSource
-from moede.training.images import FaceImageDataset, load_face_images
+from moede.training.images import FaceImageDataset, FeatureDataset, load_face_images
 from moede.training.sampling import BalancedEpochSampler
 from moede.training.static import TrainResult, class_weights, train_classifier
 
@@ -140,19 +140,19 @@ def _images(paths: tuple[str, ...], image_size: int) -> torch.Tensor:
 
 
 def _datasets(frame: pd.DataFrame, cfg: RunConfig) -> tuple[FaceImageDataset, FaceImageDataset, pd.DataFrame]:
-    """Return the augmented 8-class train set, the dev set and the dev rows of `frame`."""
+    """Return the 8-class train set (augmented when cfg.augment), the dev set and the dev rows of `frame`."""
     train, dev = frame[frame["split"] == "train"], frame[frame["split"] == "dev"].reset_index(drop=True)
     if train.empty or dev.empty:
         raise ValueError(f"the static corpus needs train and dev rows; got {len(train)} train, {len(dev)} dev")
     make = lambda part, augment: FaceImageDataset(_images(tuple(part["path"]), cfg.image_size),  # noqa: E731
                                                   class_index(part["label"], AFFECTNET), augment)
-    return make(train, True), make(dev, False), dev
+    return make(train, cfg.augment), make(dev, False), dev
 
 
 def _key(cfg: RunConfig, frame: pd.DataFrame, stage: str, epochs: int, **more: Any) -> dict[str, Any]:
     """The settings a cached result must match to be reused."""
     return {"stage": stage, "epochs": epochs, "image_size": cfg.image_size, "learning_rate": cfg.learning_rate,
-            "batch_size": cfg.batch_size, "seed": cfg.seed, "data": _data_digest(frame),
+            "batch_size": cfg.batch_size, "augment": cfg.augment, "seed": cfg.seed, "data": _data_digest(frame),
             "imagenet_weights": str(cfg.imagenet_weights) if cfg.imagenet_weights else None, **more}
 
 
@@ -239,10 +239,12 @@ def _train_expert(cfg: RunConfig, sfer: nn.Module, train: FaceImageDataset, dev:
 def expert_features(bank: ExpertBank, dataset: FaceImageDataset, batch_size: int = 64,
                     device: str = "cpu") -> torch.Tensor:
     """Return the bank's features of every image of `dataset` (no augmentation): (N, n_experts, 1280)."""
-    bank.to(device).eval()
+    from moede.features.extract import fast_extractor
+
+    extractor = fast_extractor(bank).to(device)
     loader = torch.utils.data.DataLoader(dataset.relabel(dataset.targets, augment=False), batch_size=batch_size)
-    return torch.cat([bank(images.to(device)).cpu() for images, _ in tqdm(loader, desc="expert features",
-                                                                            leave=False)])
+    return torch.cat([extractor(images.to(device)).cpu() for images, _ in tqdm(loader, desc="expert features",
+                                                                                 leave=False)])
 
 
 def train_experts_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> ExpertsResult:
@@ -275,7 +277,10 @@ def train_experts_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> Ex
 
 
 def train_fusion_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> FusionResult:
-    """Train (or reuse) the FFE and FTFE fusions of the eight experts for 8-class recognition; Table 3."""
+    """Train (or reuse) the FFE and FTFE fusions of the eight experts for 8-class recognition; Table 3.
+
+    FFE's experts are frozen, so their features of the (un-augmented) train and dev images are computed once and only
+    the fusion head is trained on them; FTFE fine-tunes the experts end to end on augmented images."""
     frame = prepare_static(cfg) if frame is None else frame
     experts = train_experts_stage(cfg, frame)
     train, dev, dev_rows = _datasets(frame, cfg)
@@ -284,13 +289,21 @@ def train_fusion_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> Fus
     for name, fine_tune in (("ffe", False), ("ftfe", True)):
         def fit(fine_tune: bool = fine_tune, name: str = name) -> TrainResult:
             model = ExpertFusion(ExpertBank(experts.models()), n_classes=len(AFFECTNET), fine_tune=fine_tune)
-            return train_classifier(model, train, dev, n_classes=len(AFFECTNET), epochs=cfg.fusion_epochs,
-                                    learning_rate=cfg.learning_rate, batch_size=cfg.batch_size,
-                                    device=cfg.torch_device(),
-                                    loss_weights=class_weights(train.targets, len(AFFECTNET)), seed=cfg.seed,
-                                    desc=name.upper())
+            fit_train, fit_dev, trained = train, dev, model
+            if not fine_tune:  # frozen experts: compute their features once, train only the head on them
+                device = cfg.torch_device()
+                fit_train = FeatureDataset(expert_features(model.bank, train, cfg.batch_size, device), train.targets)
+                fit_dev = FeatureDataset(expert_features(model.bank, dev, cfg.batch_size, device), dev.targets)
+                trained = model.head
+            result = train_classifier(trained, fit_train, fit_dev, n_classes=len(AFFECTNET),
+                                      epochs=cfg.fusion_epochs, learning_rate=cfg.learning_rate,
+                                      batch_size=cfg.batch_size, device=cfg.torch_device(),
+                                      loss_weights=class_weights(train.targets, len(AFFECTNET)), seed=cfg.seed,
+                                      desc=name.upper())
+            result.model = model.cpu().eval()
+            return result
 
-        key = _key(cfg, frame, name, cfg.fusion_epochs, experts=parents)
+        key = _key(cfg, frame, name, cfg.fusion_epochs, experts=parents, head_on_features=not fine_tune)
         results[name] = _train_or_reuse(cfg, name, key, AFFECTNET, experts.source, dev_rows, fit)
     fusion = FusionResult(results["ffe"], results["ftfe"])
     from moede.results.static_tables import table3

@@ -1,4 +1,4 @@
-"""In-memory datasets of aligned face crops: RGB (grey faces repeated to 3 channels), resized, ImageNet-normalised."""
+"""In-memory training sets: aligned face crops (RGB, resized, ImageNet-normalised, augmented) and precomputed features."""
 
 from __future__ import annotations
 
@@ -82,3 +82,24 @@ class FaceImageDataset(Dataset):
     def normalised(self, index: int) -> torch.Tensor:
         """Return image `index` normalised and without augmentation, shape (3,S,S)."""
         return self._normalise(self.images[index])
+
+
+class FeatureDataset(Dataset):
+    """Precomputed per-image features (N, ...) with integer targets; the FaceImageDataset interface the training loop
+    uses (`targets`, `relabel`), for heads trained on frozen features (no augmentation: features are fixed)."""
+
+    def __init__(self, features: torch.Tensor, targets: Sequence[int]) -> None:
+        if len(features) != len(targets):
+            raise ValueError(f"{len(features)} feature rows but {len(targets)} targets")
+        self.features = features
+        self.targets = torch.as_tensor(np.asarray(targets), dtype=torch.long)
+
+    def relabel(self, targets: Sequence[int], augment: bool | None = None) -> "FeatureDataset":
+        """Return a dataset sharing these features with new targets (`augment` is accepted and has no effect)."""
+        return FeatureDataset(self.features, targets)
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.features[index], self.targets[index]
