@@ -1,0 +1,5 @@
+"""`python -m moede ...`: the command line (see `python -m moede --help`)."""
+
+from moede.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,160 @@
+"""What the notebooks show: the run banner, tables beside the paper's, and the result files the summary gathers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from moede.config import RunConfig
+from moede.io import write_csv, write_json
+from moede.results.paper import paper_complexity, paper_table, paper_vs_run
+from moede.sources import DataSource
+
+RESULTS = "results"
+SUMMARY_ORDER = ("table1", "table2", "table3", "table4", "table5", "significance", "table6", "table7", "complexity",
+                 "table8")
+SUMMARY_TITLES = {"significance": "Matched-pair t-tests against the single feature extractor",
+                  "complexity": "Model complexity (Section IV.C)", "dfer_runs": "Table 5 runs, per partition",
+                  "ablation_runs": "Table 7 runs, per partition", "msp_improv_runs": "Table 8 runs, per partition",
+                  **{f"table{k}": f"Table {k}" for k in range(1, 9)}}
+
+
+def banner(cfg: RunConfig, *sources: DataSource | str | None) -> None:
+    """Print the profile, run directory and data source(s) at the top of a chapter's output."""
+    lines = [f"Profile: {cfg.profile} | run dir: {cfg.run_dir} | device: {cfg.device} | seed: {cfg.seed}"]
+    for source in sources:
+        if isinstance(source, DataSource):
+            lines.append(source.banner())
+        elif source:
+            lines.append(str(source))
+    if cfg.profile == "demo":
+        lines.append("Demo profile: few epochs and small images, so numbers illustrate the pipeline only.")
+    print("\n".join(lines))
+
+
+def show_figure(fig: Any, dpi: int = 100) -> None:
+    """Display a matplotlib Figure (or a seaborn grid) once as a PNG, and close it so it is not shown twice."""
+    import io
+
+    import matplotlib.pyplot as plt
+    from IPython.display import Image, display
+
+    fig = getattr(fig, "figure", fig)  # seaborn FacetGrid/ClusterGrid -> its Figure
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    display(Image(data=buffer.getvalue(), format="png"))
+    plt.close(fig)
+
+
+def source_of(item: Any) -> DataSource | str | None:
+    """Return the data source recorded on a DataFrame/Figure/result (attrs["source"] or .source), or None."""
+    attrs = getattr(item, "attrs", None) or {}
+    source = attrs.get("source") if isinstance(attrs, dict) else None
+    if source is None:
+        source = getattr(item, "source", None)
+    if isinstance(source, dict):
+        return DataSource(**source)
+    return source if isinstance(source, (DataSource, str)) and source else None
+
+
+def source_text(item: Any) -> str:
+    """The data-source banner of `item` ('source not recorded' when it has none)."""
+    source = source_of(item)
+    if source is None:
+        return "source not recorded"
+    return source.banner() if isinstance(source, DataSource) else str(source)
+
+
+def _styled(frame: pd.DataFrame, caption: str) -> Any:
+    numeric = frame.select_dtypes("number").columns
+    return frame.style.format(precision=2, na_rep="–", subset=list(numeric)).set_caption(caption)
+
+
+def save_result(frame: pd.DataFrame, name: str, cfg: RunConfig, source: DataSource | None = None) -> Path:
+    """Write a result table to run_dir/results/<name>.csv plus <name>.json (source, profile) atomically."""
+    target = Path(cfg.run_dir) / RESULTS / f"{name}.csv"
+    write_csv(frame, target, index=True)
+    source = source or source_of(frame)
+    text = source.banner() if isinstance(source, DataSource) else str(source or "source not recorded")
+    meta = {"name": name, "profile": cfg.profile, "banner": text,
+            "source": source.as_dict() if isinstance(source, DataSource) else None}
+    write_json(meta, target.with_suffix(".json"))
+    return target
+
+
+def load_results(cfg: RunConfig) -> dict[str, pd.DataFrame]:
+    """Read every result table written by save_result in the run directory (name -> DataFrame with attrs)."""
+    folder = Path(cfg.run_dir) / RESULTS
+    tables: dict[str, pd.DataFrame] = {}
+    for csv in sorted(folder.glob("*.csv")):
+        frame = pd.read_csv(csv, index_col=0)
+        meta_path = csv.with_suffix(".json")
+        meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+        if meta.get("source"):
+            frame.attrs["source"] = DataSource(**meta["source"])
+        elif meta.get("banner"):
+            frame.attrs["source"] = meta["banner"]
+        frame.attrs["profile"] = meta.get("profile")
+        tables[csv.stem] = frame
+    return tables
+
+
+def show_vs_paper(ours: pd.DataFrame, name: str, cfg: RunConfig | None = None) -> None:
+    """Display this run's `name` ('table1'...'table8') beside the paper's; save it to the run directory if cfg given."""
+    from IPython.display import display
+
+    if cfg is not None:
+        save_result(ours, name, cfg)
+    paper = paper_table(name)
+    joined = paper_vs_run(ours, name)
+    display(_styled(joined, f"{SUMMARY_TITLES.get(name, name)}: {paper.attrs['caption']} (paper vs this run) — "
+                            f"this run: {source_text(ours)}"))
+
+
+def show_table(frame: pd.DataFrame, name: str, cfg: RunConfig | None = None, caption: str | None = None) -> None:
+    """Display a result table that has no paper counterpart (e.g. the t-tests); save it to the run directory."""
+    from IPython.display import display
+
+    if cfg is not None:
+        save_result(frame, name, cfg)
+    caption = caption or frame.attrs.get("caption") or name
+    display(_styled(frame, f"{caption} — this run: {source_text(frame)}"))
+
+
+def complexity_vs_paper(ours: pd.DataFrame | pd.Series, cfg: RunConfig | None = None) -> None:
+    """Display this run's complexity figures beside the paper's Section IV.C values (rows matched by label)."""
+    from IPython.display import display
+
+    if isinstance(ours, pd.DataFrame):
+        frame = ours.copy()
+    else:
+        frame = ours.to_frame("this run")
+    if cfg is not None:
+        save_result(frame, "complexity", cfg)
+    paper = paper_complexity()
+    if "paper" not in frame.columns:
+        frame.insert(0, "paper", paper.reindex(frame.index))
+    missing = paper.index.difference(frame.index)
+    if len(missing):
+        frame = pd.concat([frame, paper[missing].to_frame("paper")])
+    display(_styled(frame, "Model complexity (Section IV.C): paper vs this run"))
+
+
+def show_saved(tables: dict[str, pd.DataFrame]) -> None:
+    """Display every saved result table beside the paper's (the summary page)."""
+    from IPython.display import Markdown, display
+
+    for name in [n for n in SUMMARY_ORDER if n in tables]:
+        frame = tables[name]
+        display(Markdown(f"### {SUMMARY_TITLES.get(name, name)}\n\n{source_text(frame)}"
+                         f" · profile {frame.attrs.get('profile') or 'not recorded'}"))
+        if name.startswith("table"):
+            display(_styled(paper_vs_run(frame, name), paper_table(name).attrs["caption"]))
+        else:
+            display(_styled(frame, SUMMARY_TITLES.get(name, name)))
+    others = sorted(set(tables) - set(SUMMARY_ORDER))
+    if others:
+        display(Markdown("Also in the run directory's results/: " + ", ".join(f"`{n}.csv`" for n in others)))

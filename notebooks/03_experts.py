@@ -1,0 +1,67 @@
+# %% [markdown]
+# # 3. The eight emotion-dependent experts
+#
+# Each expert starts from the trained SFER, its head replaced by a binary "emotion vs rest" classifier
+# (Section III.A). Every epoch draws all positives of the expert's emotion and an equal-size random sample of the
+# other emotions afresh, so the expert sees a balanced but changing set of negatives (paper: 20 epochs). Eight
+# experts, one per AffectNet emotion; their 1280-d pooled features feed the dynamic model later.
+
+# %% tags=["parameters"]
+profile = "demo"
+run_dir = None
+affectnet_root = None
+cremad_root = None
+msp_improv_root = None
+imagenet_weights = None
+sfer_epochs = None
+expert_epochs = None
+fusion_epochs = None
+dfer_epochs = None
+device = "auto"
+seed = 0
+overrides = {}
+
+# %%
+from moede.config import RunConfig, seed_everything
+from moede.book.display import banner, show_figure, show_vs_paper, source_of
+
+cfg = RunConfig.for_profile(profile, run_dir=run_dir, affectnet_root=affectnet_root, cremad_root=cremad_root,
+                            msp_improv_root=msp_improv_root, imagenet_weights=imagenet_weights, device=device,
+                            seed=seed, sfer_epochs=sfer_epochs, expert_epochs=expert_epochs,
+                            fusion_epochs=fusion_epochs, dfer_epochs=dfer_epochs, **overrides)
+_ = seed_everything(cfg.seed)
+
+# %%
+from moede.stages.static import prepare_static, train_experts_stage
+
+static = prepare_static(cfg)
+banner(cfg, source_of(static))
+
+# %% [markdown]
+# ## Balanced sampling, shown
+# What the happiness expert's sampler (`moede.training.sampling.BalancedEpochSampler`, the one the training uses)
+# draws from this run's training set in three consecutive epochs: all positives every time, as many negatives,
+# re-drawn each epoch.
+
+# %%
+from moede.book.views import balanced_sampling_table
+
+balanced_sampling_table(static.loc[static["split"] == "train", "label"], "happy", epochs=3, seed=cfg.seed)
+
+# %% [markdown]
+# ## Training the experts
+# Each expert starts from the SFER of chapter 2 (reused from the run directory); finished experts are reused too.
+
+# %%
+experts = train_experts_stage(cfg, static)
+for emotion, expert in experts.experts.items():
+    print(f"{emotion:9s} {'reused' if expert.reused else 'trained'}, best dev epoch {expert.metrics['best_epoch']}")
+
+# %% [markdown]
+# ## Table 1: each expert on the development set
+# P = the expert's emotion (positive class), N = the other emotions.
+
+# %%
+from moede.results.static_tables import table1
+
+show_vs_paper(table1(experts), "table1", cfg)
