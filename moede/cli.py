@@ -115,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _overrides(pairs: list[str]) -> dict[str, object]:
-    """Parse KEY=VALUE pairs into RunConfig overrides (ints, floats, none/null as None, else strings)."""
+    """Parse KEY=VALUE pairs into RunConfig overrides (true/false, ints, floats, none/null as None, else strings)."""
     from dataclasses import fields
 
     from moede.config import RunConfig
@@ -127,7 +127,7 @@ def _overrides(pairs: list[str]) -> dict[str, object]:
         key = key.strip().replace("-", "_")
         if not sep or key not in known:
             raise SystemExit(f"--set {pair!r}: expected KEY=VALUE with KEY one of {sorted(known)}")
-        value: object = text
+        value: object = {"true": True, "false": False}.get(text.lower(), text)
         for cast in (int, float):
             try:
                 value = cast(text)

@@ -13,12 +13,14 @@ import numpy as np
 PROFILES: dict[str, dict[str, Any]] = {
     # The embedded default: the whole book on a 2-core CPU in minutes. 48x48 faces (FER2013's size), few epochs and
     # no augmentation (MobileNetV2 from random initialisation does not fit augmented faces in a few epochs), video
-    # at 10 fps (every 3rd frame, at most 16), 2 speaker-independent partitions instead of 5.
+    # at 10 fps (every 3rd frame, at most 12), 2 speaker-independent partitions instead of 5 (the ablation on 1).
     "demo": dict(image_size=48, sfer_epochs=4, expert_epochs=2, fusion_epochs=1, dfer_epochs=5, augment=False,
-                 batch_size=32, clip_batch_size=16, partitions=2, max_frames=16, frame_step=3),
+                 batch_size=32, clip_batch_size=16, partitions=2, ablation_partitions=1, max_frames=12,
+                 frame_step=3),
     # The paper's settings (Section IV.B): 224x224 faces, 60 SFER epochs, 20 expert epochs, 20 DFER epochs.
     "full": dict(image_size=224, sfer_epochs=60, expert_epochs=20, fusion_epochs=20, dfer_epochs=20,
-                 augment=True, batch_size=64, clip_batch_size=16, partitions=5, max_frames=None, frame_step=1),
+                 augment=True, batch_size=64, clip_batch_size=16, partitions=5, ablation_partitions=None,
+                 max_frames=None, frame_step=1),
 }
 
 
@@ -41,7 +43,8 @@ class RunConfig:
     batch_size: int = 32
     clip_batch_size: int = 16
     partitions: int = 2
-    max_frames: int | None = 16  # per clip, after frame_step
+    ablation_partitions: int | None = 1  # Table 7 on the first this many partitions (None: all)
+    max_frames: int | None = 12  # per clip, after frame_step
     frame_step: int = 3  # keep every frame_step-th video frame (3: 30 fps -> 10 fps)
     learning_rate: float = 1e-3
     device: str = "auto"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import os
 import re
 import shutil
 from pathlib import Path
@@ -216,9 +215,6 @@ SMALLEST = dict(image_size=32, sfer_epochs=1, expert_epochs=1, fusion_epochs=1, 
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not os.environ.get("MOEDE_TEST_WHOLE_BOOK"),
-                    reason="runs every chapter's training (about 10 minutes on 2 idle cores); set MOEDE_TEST_WHOLE_BOOK=1, "
-                           "or run `make book && make check-book`, which cover the same ground")
 def test_whole_book_on_the_smallest_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """Every notebook executes under papermill (embedded demo data, 1 epoch), the site builds, Chromium sees it."""
     monkeypatch.setenv("MOEDE_SHARED_DATA", str(tmp_path / "no-shared-data"))  # the fresh-clone situation

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import multiprocessing
 import os
 import re
 import time
 import warnings
 from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -104,11 +107,18 @@ def _write_manifest(records: Iterable[dict[str, Any]], target: Path, columns: li
     write_csv(pd.DataFrame(list(records), columns=columns), target)
 
 
+def _align_task(task: tuple[dict[str, Any], Path, int, int | None, str | None]) -> dict[str, Any]:
+    """`_align_row` on one packed task (for process pools)."""
+    return _align_row(*task)
+
+
 def align_images(frame: pd.DataFrame, out_dir: str | os.PathLike[str], size: int = 224, *,
-                 detect_scale: int | None = None, model: str | os.PathLike[str] | None = None) -> pd.DataFrame:
+                 detect_scale: int | None = None, model: str | os.PathLike[str] | None = None,
+                 workers: int | None = None) -> pd.DataFrame:
     """Align each row's image (its landmarks/box used when given) to out_dir/<id>.png with a manifest.csv; items
     already in the manifest are skipped. Returns the aligned rows with `path` = crop and `source_path` = original;
-    rows without a face (attrs["no_face"]) or with an undecodable image (attrs["unreadable"]) are dropped."""
+    rows without a face (attrs["no_face"]) or with an undecodable image (attrs["unreadable"]) are dropped.
+    `workers` processes share the work (default: one per CPU core; dlib holds the GIL, so threads would not help)."""
     missing = {"sample_id", "path"} - set(frame.columns)
     if missing:
         raise ValueError(f"data frame lacks column(s) {sorted(missing)}; see the schema in moede/data")
@@ -118,17 +128,27 @@ def align_images(frame: pd.DataFrame, out_dir: str | os.PathLike[str], size: int
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = out_dir / MANIFEST
     records = _finished(manifest, size)
-    last_flush = time.monotonic()
-    for row in tqdm(frame.to_dict("records"), desc=f"aligning faces -> {out_dir.name}", unit="img"):
+    tasks = []
+    for row in frame.to_dict("records"):
         sample_id = str(row["sample_id"])
         done = records.get(sample_id)
-        if done is not None and done["source"] == str(row["path"]):
-            continue
-        records[sample_id] = _align_row(row | {"sample_id": sample_id}, out_dir / _crop_name(sample_id), size,
-                                        detect_scale, model)
-        if time.monotonic() - last_flush > FLUSH_SECONDS:  # an interrupted run keeps what it finished
-            _write_manifest(records.values(), manifest, IMAGE_COLUMNS)
-            last_flush = time.monotonic()
+        if done is None or done["source"] != str(row["path"]):
+            tasks.append((row | {"sample_id": sample_id}, out_dir / _crop_name(sample_id), size, detect_scale,
+                          None if model is None else str(model)))
+    workers = min(workers or os.cpu_count() or 1, max(len(tasks) // 64, 1))
+    last_flush = time.monotonic()
+    with contextlib.ExitStack() as stack:
+        if workers > 1:  # spawn, not fork: the parent may hold torch/OpenCV thread pools
+            pool = stack.enter_context(ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")))
+            done_records = pool.map(_align_task, tasks, chunksize=16)
+        else:
+            done_records = map(_align_task, tasks)
+        bar = tqdm(zip(tasks, done_records), total=len(tasks), desc=f"aligning faces -> {out_dir.name}", unit="img")
+        for (row, *_), record in bar:
+            records[row["sample_id"]] = record
+            if time.monotonic() - last_flush > FLUSH_SECONDS:  # an interrupted run keeps what it finished
+                _write_manifest(records.values(), manifest, IMAGE_COLUMNS)
+                last_flush = time.monotonic()
     _write_manifest(records.values(), manifest, IMAGE_COLUMNS)
 
     status = frame["sample_id"].astype(str).map(lambda s: records[s]["status"])

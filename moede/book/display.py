@@ -110,8 +110,10 @@ def show_vs_paper(ours: pd.DataFrame, name: str, cfg: RunConfig | None = None) -
         save_result(ours, name, cfg)
     paper = paper_table(name)
     joined = paper_vs_run(ours, name)
+    counts = sorted(set(ours.attrs.get("partitions", {}).values()))
+    over = f"mean over {'/'.join(map(str, counts))} partition(s); " if counts else ""
     display(_styled(joined, f"{SUMMARY_TITLES.get(name, name)}: {paper.attrs['caption']} (paper vs this run) — "
-                            f"this run: {source_text(ours)}"))
+                            f"this run: {over}{source_text(ours)}"))
 
 
 def show_table(frame: pd.DataFrame, name: str, cfg: RunConfig | None = None, caption: str | None = None) -> None:

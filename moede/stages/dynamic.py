@@ -189,11 +189,14 @@ def load_dfer_model(path: str | Path) -> nn.Module:
     return model.eval()
 
 
-def run_models(cfg: RunConfig, features: DFERFeatures, models: dict[str, tuple[str, ModelFactory]]) -> DFERResults:
-    """Train (or reuse) each model (row name -> (bank, factory)) on every partition; collect test predictions."""
+def run_models(cfg: RunConfig, features: DFERFeatures, models: dict[str, tuple[str, ModelFactory]],
+               n_partitions: int | None = None) -> DFERResults:
+    """Train (or reuse) each model (row name -> (bank, factory)) on the first `n_partitions` partitions (None: all);
+    collect test predictions."""
     results = DFERResults(features.dataset, features.classes, {}, {}, features.source)
+    n = len(features.partitions) if n_partitions is None else min(n_partitions, len(features.partitions))
     for name, (bank, factory) in models.items():
-        runs = [train_or_reuse(cfg, features, name, bank, factory, k) for k in range(len(features.partitions))]
+        runs = [train_or_reuse(cfg, features, name, bank, factory, k) for k in range(n)]
         results.predictions[name] = [r[0] for r in runs]
         results.histories[name] = [r[1] for r in runs]
         results.reused[name] = [r[2] for r in runs]
@@ -277,7 +280,9 @@ def significance_frame(results: DFERResults) -> pd.DataFrame:
     frame = frame.rename(columns={"mean_a": "F1-macro (model)", "mean_b": "F1-macro (SFE)", "n": "pairs"})
     frame.attrs["source"] = results.source
     frame.attrs["caption"] = "One-tailed matched-pair t-test against the single feature extractor (p < 0.05 = *)"
-    return frame[["F1-macro (model)", "F1-macro (SFE)", "t", "p", "pairs", "significant"]]
+    frame = frame[["F1-macro (model)", "F1-macro (SFE)", "t", "p", "pairs", "significant"]]
+    return frame.astype({"F1-macro (model)": float, "F1-macro (SFE)": float, "t": float, "p": float}).round(
+        {"F1-macro (model)": 2, "F1-macro (SFE)": 2, "t": 2, "p": 4})
 
 
 def significance(cfg: RunConfig, results: DFERResults) -> pd.DataFrame:
@@ -291,18 +296,19 @@ def significance(cfg: RunConfig, results: DFERResults) -> pd.DataFrame:
 
 def run_ablation(cfg: RunConfig, features: DFERFeatures | None = None) -> DFERResults:
     """Table 7: MoEDE (auxiliary, FFE) without one expert at a time (rows 'Neu' ... 'Con') and the full model
-    ('None (MoEDE)', the same trained models as Table 5's first row); writes results/table7.csv."""
+    ('None (MoEDE)', the same trained models as Table 5's first row), on the first cfg.ablation_partitions
+    partitions (None: all); writes results/table7.csv."""
     start = time.perf_counter()
     features = cremad_features(cfg) if features is None else features
     models = {SHORT_NAMES[e]: ("ffe", moede_factory(True, [j for j in range(len(CANONICAL)) if j != i]))
               for i, e in enumerate(CANONICAL)}
-    results = run_models(cfg, features, models)
-    full = run_models(cfg, features, {MOEDE_ROW: TABLE5_MODELS[MOEDE_ROW]})
+    results = run_models(cfg, features, models, cfg.ablation_partitions)
+    full = run_models(cfg, features, {MOEDE_ROW: TABLE5_MODELS[MOEDE_ROW]}, cfg.ablation_partitions)
     for store in ("predictions", "histories", "reused"):
         getattr(results, store)[ABLATION_FULL] = getattr(full, store)[MOEDE_ROW]
     write_csv(table7(results), cfg.run_dir / "results" / "table7.csv", index=True)
     write_csv(_runs_frame(results), cfg.run_dir / "results" / "ablation_runs.csv")
-    print(f"Table 7: {len(models)} ablated models x {len(features.partitions)} partitions in "
+    print(f"Table 7: {len(models)} ablated models x {len(full.predictions[MOEDE_ROW])} partition(s) in "
           f"{time.perf_counter() - start:.1f} s")
     return results
 
