@@ -6,6 +6,13 @@
 # per-frame outputs (2048) into LSTM_mix (2048 -> 256) and classifies the last real frame; auxiliary classifiers on
 # each LSTM_emo add their losses. The baseline (SFE) uses the single SFER's features with one LSTM. One model per
 # speaker-independent partition; Table 5 reports the mean over partitions.
+#
+# Two things to know when reading the demo profile's numbers. Its DFER inputs are standardised with the training
+# clips' statistics (`standardize_features`; the full profile feeds the raw features, as the paper does), because
+# raw features of experts trained for a few epochs from random initialisation do not train the LSTMs in 5 epochs.
+# And when `../shared/data` is present, the experts were trained on real photos while the demo clips are drawn faces,
+# so the features transfer poorly and the demo's DFER scores stay near chance; on a fresh clone (no shared data)
+# experts and clips come from the same generator.
 
 # %% tags=["parameters"]
 profile = "demo"

@@ -294,3 +294,17 @@ def test_align_video_to_folder_writes_frames_and_manifest(tmp_path: Path, monkey
     monkeypatch.setattr(batch, "align_video", lambda *a, **k: pytest.fail("a finished video was aligned again"))
     again = align_video_to_folder(sample_video_path(), out, size=32, max_frames=12)
     assert again["crop"].tolist() == manifest["crop"].tolist()
+
+
+def test_align_images_in_two_processes_matches_one(tmp_path: Path, photo: np.ndarray, photo_landmarks) -> None:
+    cv2.imwrite(str(tmp_path / "face.png"), cv2.cvtColor(photo, cv2.COLOR_RGB2BGR))
+    n = 160  # enough rows for align_images to use two worker processes
+    frame = pd.DataFrame({"sample_id": [f"face{i:03d}" for i in range(n)], "path": [str(tmp_path / "face.png")] * n,
+                          "landmarks": [photo_landmarks + i % 3 for i in range(n)]})
+    one = align_images(frame, tmp_path / "one", size=32, workers=1)
+    two = align_images(frame, tmp_path / "two", size=32, workers=2)
+    assert len(one) == len(two) == n
+    for a, b in zip(one["path"], two["path"]):
+        assert np.array_equal(cv2.imread(a), cv2.imread(b))
+    manifests = [pd.read_csv(tmp_path / name / "manifest.csv").drop(columns="crop") for name in ("one", "two")]
+    pd.testing.assert_frame_equal(*manifests)

@@ -152,3 +152,34 @@ def test_matched_pair_test_uses_five_disjoint_subsets_per_partition() -> None:
     result = matched_pair_test(partitions)
     assert result.n == 25 and result.significant and result.mean_a > result.mean_b
     assert not matched_pair_test([(y, b, a) for y, a, b in partitions]).significant
+
+
+def test_standardizer_equals_feeding_standardized_features_and_keeps_padding_invariance() -> None:
+    torch.manual_seed(0)
+    model = MoEDE(n_experts=2, feature_dim=6, hidden=4, n_classes=3).eval()
+    x = torch.rand(2, 5, 2, 6) * 4
+    lengths = torch.tensor([5, 3])
+    x[1, 3:] = 0.0
+    mean, std = x[0].mean(0), x[0].std(0)
+    plain = model(((x - mean) / std), lengths).logits
+    model.standardize.fit(mean, std)
+    assert torch.allclose(model(x, lengths).logits, plain, atol=1e-6)
+    alone = model(x[1:, :3], lengths[1:]).logits
+    assert torch.allclose(alone, model(x, lengths).logits[1:], atol=1e-6)
+    restored = MoEDE(n_experts=2, feature_dim=6, hidden=4, n_classes=3).eval()
+    restored.load_state_dict(model.state_dict())
+    assert torch.equal(restored.standardize.std, model.standardize.std)
+
+
+def test_feature_statistics_pool_every_frame_of_the_clips() -> None:
+    from moede.training.dynamic import feature_statistics
+
+    clips = {"a": np.arange(12, dtype=np.float16).reshape(3, 1, 4), "b": np.ones((1, 1, 4), dtype=np.float16)}
+
+    class Source:
+        def clip(self, sample_id: str) -> np.ndarray:
+            return clips[sample_id]
+
+    mean, std = feature_statistics(Source(), ["a", "b"])
+    frames = np.concatenate([clips["a"], clips["b"]]).astype(np.float64)
+    assert np.allclose(mean.numpy(), frames.mean(0)) and np.allclose(std.numpy(), frames.std(0))

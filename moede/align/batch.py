@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import multiprocessing
 import os
 import re
 import time
@@ -107,6 +106,11 @@ def _write_manifest(records: Iterable[dict[str, Any]], target: Path, columns: li
     write_csv(pd.DataFrame(list(records), columns=columns), target)
 
 
+def _single_threaded_opencv() -> None:
+    """Worker initializer: one OpenCV thread per alignment process (the processes already use every core)."""
+    cv2.setNumThreads(1)
+
+
 def _align_task(task: tuple[dict[str, Any], Path, int, int | None, str | None]) -> dict[str, Any]:
     """`_align_row` on one packed task (for process pools)."""
     return _align_row(*task)
@@ -118,7 +122,7 @@ def align_images(frame: pd.DataFrame, out_dir: str | os.PathLike[str], size: int
     """Align each row's image (its landmarks/box used when given) to out_dir/<id>.png with a manifest.csv; items
     already in the manifest are skipped. Returns the aligned rows with `path` = crop and `source_path` = original;
     rows without a face (attrs["no_face"]) or with an undecodable image (attrs["unreadable"]) are dropped.
-    `workers` processes share the work (default: one per CPU core; dlib holds the GIL, so threads would not help)."""
+    `workers` processes share the work (default: one per CPU core; dlib is not thread-safe, so not threads)."""
     missing = {"sample_id", "path"} - set(frame.columns)
     if missing:
         raise ValueError(f"data frame lacks column(s) {sorted(missing)}; see the schema in moede/data")
@@ -138,8 +142,8 @@ def align_images(frame: pd.DataFrame, out_dir: str | os.PathLike[str], size: int
     workers = min(workers or os.cpu_count() or 1, max(len(tasks) // 64, 1))
     last_flush = time.monotonic()
     with contextlib.ExitStack() as stack:
-        if workers > 1:  # spawn, not fork: the parent may hold torch/OpenCV thread pools
-            pool = stack.enter_context(ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")))
+        if workers > 1:  # the platform's default start method (fork on Linux, as torch's DataLoader workers)
+            pool = stack.enter_context(ProcessPoolExecutor(workers, initializer=_single_threaded_opencv))
             done_records = pool.map(_align_task, tasks, chunksize=16)
         else:
             done_records = map(_align_task, tasks)

@@ -31,7 +31,9 @@ def banner(cfg: RunConfig, *sources: DataSource | str | None) -> None:
         elif source:
             lines.append(str(source))
     if cfg.profile == "demo":
-        lines.append("Demo profile: few epochs and small images, so numbers illustrate the pipeline only.")
+        lines.append(f"Demo profile: {cfg.image_size}x{cfg.image_size} faces, epochs SFER {cfg.sfer_epochs} / experts "
+                     f"{cfg.expert_epochs} / fusion {cfg.fusion_epochs} / DFER {cfg.dfer_epochs} (paper 60/20/20/20), "
+                     f"{cfg.partitions} partition(s): numbers illustrate the pipeline only.")
     print("\n".join(lines))
 
 

@@ -41,6 +41,29 @@ def _check_input(x: torch.Tensor, lengths: torch.Tensor, n_experts: int, feature
         raise ValueError(f"lengths must be (B,) in 1..T={x.shape[1]}, got {lengths.tolist()}")
 
 
+class FeatureStandardizer(nn.Module):
+    """Per-expert, per-dimension standardisation (x - mean) / std of the input features, fitted on the training clips
+    (`fit`); identity until fitted. Kept as buffers, so a checkpoint carries it. Padded steps change too, but they
+    never enter a recurrence (packed sequences)."""
+
+    def __init__(self, n_experts: int, feature_dim: int) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(n_experts, feature_dim))
+        self.register_buffer("std", torch.ones(n_experts, feature_dim))
+
+    def fit(self, mean: torch.Tensor, std: torch.Tensor, eps: float = 1e-3) -> None:
+        """Set the statistics (each (n_experts, feature_dim)); `eps` floors the std of near-constant dimensions."""
+        if mean.shape != self.mean.shape or std.shape != self.std.shape:
+            raise ValueError(f"statistics must have shape {tuple(self.mean.shape)}, got {tuple(mean.shape)}, "
+                             f"{tuple(std.shape)}")
+        self.mean.copy_(mean)
+        self.std.copy_(std.clamp_min(eps))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Standardise features (B, T, n_experts, feature_dim)."""
+        return (x - self.mean) / self.std
+
+
 class MoEDE(nn.Module):
     """Eight LSTM_emo (1280->256), their per-frame outputs concatenated into LSTM_mix (8*256->256), a classifier on its
     last valid step, and optionally one auxiliary classifier on the last valid step of each LSTM_emo.
@@ -58,6 +81,7 @@ class MoEDE(nn.Module):
         self.n_experts, self.feature_dim, self.hidden, self.n_classes = n_experts, feature_dim, hidden, n_classes
         self.auxiliary = auxiliary
         self.register_buffer("experts_kept", torch.tensor(kept, dtype=torch.long), persistent=False)
+        self.standardize = FeatureStandardizer(n_experts, feature_dim)
         self.lstm_emo = nn.ModuleList(nn.LSTM(feature_dim, hidden, batch_first=True) for _ in kept)
         self.lstm_mix = nn.LSTM(hidden * len(kept), hidden, batch_first=True)
         self.classifier = nn.Linear(hidden, n_classes)
@@ -66,6 +90,7 @@ class MoEDE(nn.Module):
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> DFEROutput:
         """Classify zero post-padded clips `x` (B, T, n_experts, feature_dim) with `lengths` real frames each."""
         _check_input(x, lengths, self.n_experts, self.feature_dim)
+        x = self.standardize(x)
         steps, lasts = [], []
         for lstm, expert in zip(self.lstm_emo, self.experts_kept.tolist()):
             out, (h_n, _) = lstm(_pack(x[:, :, expert], lengths))
@@ -91,13 +116,14 @@ class SingleExtractorLSTM(nn.Module):
     def __init__(self, feature_dim: int = FEATURE_DIM, hidden: int = HIDDEN, n_classes: int = 6) -> None:
         super().__init__()
         self.feature_dim, self.hidden, self.n_classes = feature_dim, hidden, n_classes
+        self.standardize = FeatureStandardizer(1, feature_dim)
         self.lstm = nn.LSTM(feature_dim, hidden, batch_first=True)
         self.classifier = nn.Linear(hidden, n_classes)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> DFEROutput:
         """Classify zero post-padded clips `x` (B, T, 1, feature_dim) with `lengths` real frames each."""
         _check_input(x, lengths, 1, self.feature_dim)
-        _, (h_n, _) = self.lstm(_pack(x[:, :, 0], lengths))
+        _, (h_n, _) = self.lstm(_pack(self.standardize(x)[:, :, 0], lengths))
         return DFEROutput(logits=self.classifier(h_n[-1]), aux_logits=None, emo_last=h_n[-1].unsqueeze(1))
 
     def config(self) -> dict:

@@ -35,7 +35,7 @@ from moede.models.experts import ExpertBank
 from moede.results.dynamic_tables import (ABLATION_FULL, MOEDE_ROW, SFE_ROW, auxiliary_results, complexity_table,
                                           scores, table5, table6, table7, table8)
 from moede.sources import DataSource
-from moede.training.dynamic import DFERResults, Predictions, predict, train_dfer
+from moede.training.dynamic import DFERResults, Predictions, feature_statistics, predict, train_dfer
 
 FORMAT = "moede-dfer-run/1"
 AUX_WEIGHT = 1.0
@@ -156,7 +156,7 @@ def train_or_reuse(cfg: RunConfig, features: DFERFeatures, name: str, bank: str,
     model = factory(len(features.classes))
     key = json.dumps({"format": FORMAT, "features": digest(cache.key), "model": model.config(),
                       "epochs": cfg.dfer_epochs, "lr": cfg.learning_rate, "batch_size": cfg.clip_batch_size,
-                      "aux_weight": AUX_WEIGHT, "seed": seed,
+                      "aux_weight": AUX_WEIGHT, "seed": seed, "standardize_features": cfg.standardize_features,
                       "split": digest([train_ids, train_y, dev_ids, dev_y, test_ids, test_y])}, sort_keys=True)
     path = dfer_model_path(cfg, features.dataset, name, k + 1)
     if path.is_file():
@@ -164,6 +164,8 @@ def train_or_reuse(cfg: RunConfig, features: DFERFeatures, name: str, bank: str,
         if payload.get("key") == key:
             return (Predictions.from_payload(payload["test"]), pd.DataFrame(payload["history"]), True)
         print(f"{path}: trained with other settings; retraining")
+    if cfg.standardize_features:
+        model.standardize.fit(*feature_statistics(cache, train_ids))
     result = train_dfer(model, cache, train_ids, train_y, dev_ids, dev_y, epochs=cfg.dfer_epochs,
                         lr=cfg.learning_rate, batch_size=cfg.clip_batch_size, aux_weight=AUX_WEIGHT, seed=seed,
                         device=cfg.torch_device(), desc=f"{name} [{k + 1}]")

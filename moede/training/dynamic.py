@@ -94,6 +94,22 @@ class TrainResult:
         return float(self.history["clips_per_second"].mean())
 
 
+def feature_statistics(source: FeatureSource, sample_ids: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and standard deviation (each (E, D)) over every frame of the given clips, for FeatureStandardizer.fit."""
+    if not len(sample_ids):
+        raise ValueError("need at least one clip to compute feature statistics")
+    total = total_sq = None
+    frames = 0
+    for sample_id in sample_ids:
+        clip = source.clip(sample_id).astype(np.float64)
+        total = clip.sum(0) if total is None else total + clip.sum(0)
+        total_sq = (clip ** 2).sum(0) if total_sq is None else total_sq + (clip ** 2).sum(0)
+        frames += len(clip)
+    mean = total / frames
+    std = np.sqrt(np.maximum(total_sq / frames - mean ** 2, 0.0))
+    return torch.from_numpy(mean).float(), torch.from_numpy(std).float()
+
+
 def _loader(source: FeatureSource, ids: Sequence[str], targets: Sequence[int], batch_size: int,
             shuffle: bool, seed: int) -> DataLoader:
     generator = torch.Generator().manual_seed(seed)
