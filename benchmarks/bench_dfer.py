@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from moede.config import PROFILES
 from moede.features import OnlineFeatures, build_or_load
 from moede.models.dfer import MoEDE
 from moede.models.experts import ExpertBank
@@ -150,17 +151,18 @@ def sweep(profile: str, run_dir: Path | None, overrides: dict[str, str]) -> dict
 def main() -> None:
     """Run the benchmark and print its tables."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    demo = PROFILES["demo"]
     parser.add_argument("--clips", type=int, default=32)
-    parser.add_argument("--frames", type=int, default=16)
-    parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--frames", type=int, default=demo["max_frames"])
+    parser.add_argument("--size", type=int, default=demo["image_size"])
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
-    parser.add_argument("--train-clips", type=int, default=168, help="estimate: training clips (demo: ~168)")
+    parser.add_argument("--train-clips", type=int, default=173, help="estimate: training clips (demo: ~173)")
     parser.add_argument("--dev-clips", type=int, default=34)
-    parser.add_argument("--min-frames", type=int, default=16)
-    parser.add_argument("--max-frames", type=int, default=32, help="demo clips have 16-40 frames, capped at 32")
-    parser.add_argument("--partitions", type=int, default=5)
-    parser.add_argument("--dfer-epochs", type=int, default=12)
+    parser.add_argument("--min-frames", type=int, default=6, help="demo clips: 16-40 frames, every 3rd kept")
+    parser.add_argument("--max-frames", type=int, default=demo["max_frames"])
+    parser.add_argument("--partitions", type=int, default=demo["partitions"])
+    parser.add_argument("--dfer-epochs", type=int, default=demo["dfer_epochs"])
     parser.add_argument("--sweep", action="store_true", help="also time the real Table 5 + 7 sweep")
     parser.add_argument("--profile", default="demo")
     parser.add_argument("--run-dir", type=Path, default=None)

@@ -2,4 +2,5 @@
 
 from moede.cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # guarded: worker processes are spawned and re-import this module
+    raise SystemExit(main())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import multiprocessing
 import os
 import re
 import time
@@ -142,8 +143,9 @@ def align_images(frame: pd.DataFrame, out_dir: str | os.PathLike[str], size: int
     workers = min(workers or os.cpu_count() or 1, max(len(tasks) // 64, 1))
     last_flush = time.monotonic()
     with contextlib.ExitStack() as stack:
-        if workers > 1:  # the platform's default start method (fork on Linux, as torch's DataLoader workers)
-            pool = stack.enter_context(ProcessPoolExecutor(workers, initializer=_single_threaded_opencv))
+        if workers > 1:  # spawn: a fork after OpenCV's or OpenMP's threads started can deadlock the children
+            pool = stack.enter_context(ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                                           initializer=_single_threaded_opencv))
             done_records = pool.map(_align_task, tasks, chunksize=16)
         else:
             done_records = map(_align_task, tasks)
