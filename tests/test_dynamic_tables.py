@@ -12,15 +12,15 @@ import torchvision
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from moede.book.display import source_text
 from moede.config import RunConfig
 from moede.data.emotions import CANONICAL, CREMAD, SHORT_NAMES
 from moede.evaluation.complexity import count_flops, count_parameters, expert_network, lstm_flops
 from moede.features import build_or_load
-from moede.models.dfer import MoEDE, SingleExtractorLSTM
+from moede.models.dfer import MoEDE, SingleExtractorLSTM, collate_clips
 from moede.models.mobilenet import build_mobilenet_v2
 from moede.results.dynamic_tables import complexity_table, table5, table6, table7, table8
 from moede.results.paper import paper_complexity, paper_table, paper_vs_run
-from moede.models.dfer import collate_clips
 from moede.stages.dynamic import DFERFeatures, compute_significance, dfer_model_path, load_dfer_model, run_models
 from moede.training.dynamic import Predictions
 
@@ -92,6 +92,7 @@ def test_complexity_table_sits_beside_the_papers_numbers_with_explanations() -> 
     assert table["explanation"].str.len().min() > 50
     assert table.loc["parameters, eight experts (M)", "this run"] == pytest.approx(17.79, abs=0.005)
     assert table.loc["parameters, total (M)", "this run"] == pytest.approx(32.77, abs=0.01)
+    assert "no data" in source_text(table)
 
 
 def test_stage_trains_each_partition_once_then_reuses_it(tmp_path: Path) -> None:
