@@ -9,6 +9,10 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported lazily at run time so that --help answers at once
+    from moede.config import RunConfig
 
 DESCRIPTION = """\
 MoEDE companion: reproduce "Mixture of Emotion Dependent Experts" (Salman et al., IEEE OJSP 2025).
@@ -268,7 +272,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def data_plan(cfg) -> list[str]:
+def data_plan(cfg: RunConfig) -> list[str]:
     """Say which data source each chapter would use under `cfg` (without generating or reading any data)."""
     from moede.sources import shared_data_root
 

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
+from moede.align.video import AlignedVideo
+
 
 def _eyes(landmarks: np.ndarray) -> np.ndarray:
     return np.stack([landmarks[36:42].mean(axis=0), landmarks[42:48].mean(axis=0)])
@@ -39,7 +41,7 @@ def alignment_figure(originals: Sequence[tuple[str, np.ndarray]], aligned: Seque
     return fig
 
 
-def video_alignment_figure(raw_frames: np.ndarray, video, n: int = 6) -> Figure:
+def video_alignment_figure(raw_frames: np.ndarray, video: AlignedVideo, n: int = 6) -> Figure:
     """Evenly spaced frames of a video: raw with landmarks (top) and aligned (bottom); reused frames are marked."""
     picks = np.linspace(0, video.n_frames - 1, num=min(n, video.n_frames)).round().astype(int)
     fig = Figure(figsize=(2.2 * len(picks), 4.8), layout="constrained")
