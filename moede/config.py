@@ -25,6 +25,9 @@ PROFILES: dict[str, dict[str, Any]] = {
                  ablation_partitions=None, max_frames=None, frame_step=1),
 }
 
+STATIC_CORPORA = ("auto", "demo")
+DFER_EXPERTS = ("auto", "static")
+
 
 @dataclass(frozen=True)
 class RunConfig:
@@ -49,10 +52,18 @@ class RunConfig:
     max_frames: int | None = 12  # per clip, after frame_step
     standardize_features: bool = True  # DFER: z-score the expert features with the training clips' statistics
     frame_step: int = 3  # keep every frame_step-th video frame (3: 30 fps -> 10 fps)
+    static_corpus: str = "auto"  # "auto": AffectNet path, else ../shared facial_expressions, else the demo; "demo"
+    dfer_experts: str = "auto"  # "auto": see moede.stages.dynamic.experts_config; "static": the static chapters' experts
     learning_rate: float = 1e-3
     device: str = "auto"
     seed: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.static_corpus not in STATIC_CORPORA:
+            raise ValueError(f"static_corpus must be one of {STATIC_CORPORA}, not {self.static_corpus!r}")
+        if self.dfer_experts not in DFER_EXPERTS:
+            raise ValueError(f"dfer_experts must be one of {DFER_EXPERTS}, not {self.dfer_experts!r}")
 
     @classmethod
     def for_profile(cls, profile: str, **overrides: Any) -> "RunConfig":

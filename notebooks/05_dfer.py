@@ -10,9 +10,10 @@
 # Two things to know when reading the demo profile's numbers. Its DFER inputs are standardised with the training
 # clips' statistics (`standardize_features`; the full profile feeds the raw features, as the paper does), because
 # raw features of experts trained for a few epochs from random initialisation do not train the LSTMs in 5 epochs.
-# And when `../shared/data` is present, the experts were trained on real photos while the demo clips are drawn faces,
-# so the features transfer poorly and the demo's DFER scores stay near chance; on a fresh clone (no shared data)
-# experts and clips come from the same generator.
+# And when `../shared/data` is present, the static chapters' experts learned from real photos while the demo clips are
+# drawn faces: their features do not transfer (the DFER models stay at chance), so this chapter trains a second set of
+# experts, with the same code, on the drawn-face demo corpus (`dfer_experts="auto"`; the banner below says which
+# experts feed the LSTMs). On a fresh clone, or with the real CREMA-D, the static chapters' experts are used.
 
 # %% tags=["parameters"]
 profile = "demo"
@@ -44,7 +45,7 @@ import pandas as pd
 from moede.stages.dynamic import cremad_features
 
 features = cremad_features(cfg)
-banner(cfg, features.source)
+banner(cfg, features.source, features.experts)
 pd.DataFrame({f"partition {k + 1}": p.groupby("split")["speaker"].nunique()
               for k, p in enumerate(features.partitions)}).rename_axis("actors per set")
 

@@ -35,7 +35,7 @@ _ = seed_everything(cfg.seed)
 from moede.stages.dynamic import cremad_features, run_table5
 
 features = cremad_features(cfg)
-banner(cfg, features.source)
+banner(cfg, features.source, features.experts)
 dfer = run_table5(cfg, features)
 
 # %% [markdown]

@@ -35,7 +35,7 @@ import pandas as pd
 from moede.stages.dynamic import msp_improv_features
 
 features = msp_improv_features(cfg)
-banner(cfg, features.source)
+banner(cfg, features.source, features.experts)
 pd.DataFrame({f"partition {k + 1}": p.groupby("split")["speaker"].nunique()
               for k, p in enumerate(features.partitions)}).rename_axis("speakers per set")
 

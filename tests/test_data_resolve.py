@@ -10,6 +10,7 @@ import pytest
 import moede.data.resolve as resolve
 from moede.config import RunConfig
 from moede.data.emotions import AFFECTNET
+from moede.stages.dynamic import experts_config
 
 
 @pytest.fixture
@@ -56,3 +57,33 @@ def test_user_cremad_root_with_partitions(tmp_path: Path, shared_data: Path) -> 
     clips = resolve.resolve_cremad(cfg)
     assert clips.attrs["source"].kind == "corpus"
     assert clips.attrs["partitions_dir"] == str(shared_data / "crema-d" / "partitions")
+
+
+@pytest.fixture
+def fake_shared(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "shared_data"
+    (root / "facial_expressions").mkdir(parents=True)
+    (root / "facial_expressions" / "labels.csv").write_text("image,emotion\n")
+    monkeypatch.setattr(resolve, "shared_data_root", lambda: root)
+    return root
+
+
+def test_static_corpus_demo_overrides_the_shared_stand_in(tmp_path: Path, fake_shared: Path) -> None:
+    cfg = RunConfig.for_profile("demo", run_dir=tmp_path / "run")
+    assert resolve.static_kind(cfg) == "shared"
+    assert resolve.static_kind(cfg.with_(static_corpus="demo")) == "demo"
+    assert resolve.static_kind(cfg.with_(affectnet_root=tmp_path)) == "corpus"
+    with pytest.raises(ValueError, match="static_corpus must be one of"):
+        cfg.with_(static_corpus="shared")
+
+
+def test_dfer_experts_match_the_clips_domain(tmp_path: Path, fake_shared: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = RunConfig.for_profile("demo", run_dir=tmp_path / "run")
+    drawn = experts_config(cfg, clips_are_demo=True)
+    assert drawn.run_dir == tmp_path / "run" / "demo_experts" and resolve.static_kind(drawn) == "demo"
+    assert drawn.with_(run_dir=cfg.run_dir, static_corpus="auto") == cfg  # nothing else changes
+    assert experts_config(cfg, clips_are_demo=False) is cfg  # real clips: the static chapters' experts
+    assert experts_config(cfg.with_(dfer_experts="static"), clips_are_demo=True).run_dir == cfg.run_dir
+    monkeypatch.setattr(resolve, "shared_data_root", lambda: None)
+    assert experts_config(cfg, clips_are_demo=True) is cfg  # demo faces already

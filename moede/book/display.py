@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from moede.results.paper import paper_complexity, paper_table, paper_vs_run
 from moede.sources import DataSource
 
 RESULTS = "results"
+BANNER_WIDTH = 100  # characters per banner line: the width of an output block in the book
 SUMMARY_ORDER = ("table1", "table2", "table3", "table4", "table5", "significance", "table6", "table7", "complexity",
                  "table8")
 SUMMARY_TITLES = {"significance": "Matched-pair t-tests against the single feature extractor",
@@ -34,7 +36,7 @@ def banner(cfg: RunConfig, *sources: DataSource | str | None) -> None:
         lines.append(f"Demo profile: {cfg.image_size}x{cfg.image_size} faces, epochs SFER {cfg.sfer_epochs} / experts "
                      f"{cfg.expert_epochs} / fusion {cfg.fusion_epochs} / DFER {cfg.dfer_epochs} (paper 60/20/20/20), "
                      f"{cfg.partitions} partition(s): numbers illustrate the pipeline only.")
-    print("\n".join(lines))
+    print("\n".join(textwrap.fill(line, BANNER_WIDTH, subsequent_indent="    ", break_on_hyphens=False) for line in lines))
 
 
 def show_figure(fig: Any, dpi: int = 100) -> None:

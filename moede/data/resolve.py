@@ -32,16 +32,27 @@ def _user_root(path: Path | None, name: str) -> Path | None:
     return path
 
 
+def static_kind(cfg: RunConfig) -> str:
+    """Which static corpus resolve_static picks: 'corpus' (cfg.affectnet_root), 'shared' or 'demo'."""
+    if cfg.static_corpus == "demo":
+        return "demo"
+    if cfg.affectnet_root is not None:
+        return "corpus"
+    shared = shared_data_root()
+    return "shared" if shared is not None and (shared / "facial_expressions" / "labels.csv").is_file() else "demo"
+
+
 def resolve_static(cfg: RunConfig) -> pd.DataFrame:
-    """AffectNet at cfg.affectnet_root, else ../shared/data/facial_expressions, else the generated demo corpus."""
-    root = _user_root(cfg.affectnet_root, "AffectNet")
-    if root is not None:
+    """AffectNet at cfg.affectnet_root, else ../shared/data/facial_expressions, else the generated demo corpus
+    (always the demo when cfg.static_corpus is 'demo')."""
+    kind = static_kind(cfg)
+    if kind == "corpus":
+        root = _user_root(cfg.affectnet_root, "AffectNet")
         if (root / "labels.csv").is_file():
             return _with_source(read_image_folder(root, seed=cfg.seed), DataSource("image folder", "corpus", str(root)))
         return _with_source(read_affectnet(root), DataSource("AffectNet", "corpus", str(root)))
-    shared = shared_data_root()
-    if shared is not None and (shared / "facial_expressions" / "labels.csv").is_file():
-        folder = shared / "facial_expressions"
+    if kind == "shared":
+        folder = shared_data_root() / "facial_expressions"
         return _with_source(read_image_folder(folder, seed=cfg.seed),
                             DataSource("facial_expressions", "shared", str(folder)))
     root = demo_static(Path(cfg.run_dir) / "data" / "affectnet_demo", seed=cfg.seed)

@@ -3,7 +3,8 @@ ablation and Table 8 (MSP-IMPROV).
 
 Every stage works in `cfg.run_dir` and reuses what exists:
 - the static stages' checkpoints models/expert_<emotion>.pt (FFE bank), models/ftfe.pt (its fine-tuned bank = FTFE)
-  and models/sfer.pt (SFE); when one is missing, `moede.stages.static.train_fusion_stage(cfg)` trains them;
+  and models/sfer.pt (SFE), trained or reused by `moede.stages.static.train_fusion_stage` on the configuration
+  `experts_config` picks (demo_experts/ holds a second set when the demo clips need experts of the demo faces);
 - features/<dataset>_<bank>.json + .f16: the feature caches (moede.features.cache), keyed by checkpoint digests,
   alignment size, max_frames and frame_step and the clip list;
 - dfer/<dataset>/<model>/partition_<k>.pt: each trained DFER model with its history and test predictions, keyed by
@@ -38,6 +39,7 @@ from moede.sources import DataSource
 from moede.training.dynamic import DFERResults, Predictions, feature_statistics, predict, train_dfer
 
 FORMAT = "moede-dfer-run/1"
+DEMO_EXPERTS = "demo_experts"
 AUX_WEIGHT = 1.0
 ModelFactory = Callable[[int], nn.Module]  # n_classes -> untrained model
 
@@ -52,6 +54,7 @@ class DFERFeatures:
     partitions: list[pd.DataFrame]
     caches: dict[str, FeatureCache]
     source: DataSource | None
+    experts: str = ""  # which static run's experts made the features (experts_config)
 
 
 def static_checkpoints(cfg: RunConfig) -> dict[str, list[Path]]:
@@ -61,15 +64,33 @@ def static_checkpoints(cfg: RunConfig) -> dict[str, list[Path]]:
             "sfe": [models / "sfer.pt"]}
 
 
-def _ensure_static(cfg: RunConfig) -> dict[str, list[Path]]:
-    """Return the static checkpoints, running the static stages first when any is missing."""
-    paths = static_checkpoints(cfg)
-    if not all(p.is_file() for group in paths.values() for p in group):
-        from moede.stages.static import train_fusion_stage
+def experts_config(cfg: RunConfig, clips_are_demo: bool) -> RunConfig:
+    """The configuration whose static experts feed DFER: `cfg` itself, except when cfg.dfer_experts is 'auto', the
+    clips are the generated demo (drawn faces) and the static chapters learned from real photos: features of experts
+    trained on real photos do not transfer to drawn faces (the DFER models stay at chance), so the same static
+    stages are run on the drawn-face demo corpus, in run_dir/demo_experts."""
+    from moede.data.resolve import static_kind
 
-        print(f"static checkpoints missing in {cfg.run_dir / 'models'}: running the static stages first")
-        train_fusion_stage(cfg)
-    return paths
+    if cfg.dfer_experts == "static" or not clips_are_demo or static_kind(cfg) == "demo":
+        return cfg
+    return cfg.with_(static_corpus="demo", run_dir=cfg.run_dir / DEMO_EXPERTS)
+
+
+def _ensure_static(cfg: RunConfig) -> dict[str, list[Path]]:
+    """Return the static checkpoints of `cfg`, after training them, or reusing them when made with cfg's settings."""
+    from moede.stages.static import train_fusion_stage
+
+    train_fusion_stage(cfg)
+    return static_checkpoints(cfg)
+
+
+def _experts_text(cfg: RunConfig, experts_cfg: RunConfig) -> str:
+    """One line saying which experts made the DFER features."""
+    if experts_cfg is cfg:
+        return f"DFER experts: those of the static chapters ({cfg.run_dir / 'models'})"
+    return (f"DFER experts: trained as in chapters 2-4 but on the drawn-face demo corpus ({experts_cfg.run_dir}), "
+            "because the clips are drawn faces and the static chapters' experts learned from real photos "
+            "(set dfer_experts='static' to use those)")
 
 
 def _bank(name: str, paths: list[Path]) -> ExpertBank:
@@ -84,8 +105,9 @@ def _features(cfg: RunConfig, dataset: str, classes: tuple[str, ...], clips: pd.
               partitions: list[pd.DataFrame], banks: tuple[str, ...]) -> DFERFeatures:
     """Build or reuse the feature caches of `banks` for every clip of the partitions (each clip aligned once for all
     stale caches)."""
-    paths = _ensure_static(cfg)
     source = clips.attrs.get("source")
+    static_cfg = experts_config(cfg, clips_are_demo=isinstance(source, DataSource) and source.kind == "demo")
+    paths = _ensure_static(static_cfg)
     clips = pd.concat(partitions).drop_duplicates("sample_id").drop(columns="split").reset_index(drop=True)
     alignment = {"image_size": cfg.image_size, "max_frames": cfg.max_frames, "frame_step": cfg.frame_step,
                  "aligner": "moede.align.align_video"}
@@ -94,7 +116,8 @@ def _features(cfg: RunConfig, dataset: str, classes: tuple[str, ...], clips: pd.
                        cfg.run_dir / "features" / f"{dataset}_{name}.json") for name in banks]
     caches = build_or_load_many(clips, specs, aligned_frames_fn(cfg.image_size, cfg.max_frames, cfg.frame_step),
                                 batch_size=cfg.batch_size, device=cfg.torch_device())
-    return DFERFeatures(dataset, classes, clips, partitions, dict(zip(banks, caches)), source)
+    return DFERFeatures(dataset, classes, clips, partitions, dict(zip(banks, caches)), source,
+                        _experts_text(cfg, static_cfg))
 
 
 def load_clips(cfg: RunConfig) -> pd.DataFrame:
