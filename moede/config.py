@@ -53,7 +53,7 @@ class RunConfig:
     standardize_features: bool = True  # DFER: z-score the expert features with the training clips' statistics
     frame_step: int = 3  # keep every frame_step-th video frame (3: 30 fps -> 10 fps)
     static_corpus: str = "auto"  # "auto": AffectNet path, else ../shared facial_expressions, else the demo; "demo"
-    dfer_experts: str = "auto"  # "auto": see moede.stages.dynamic.experts_config; "static": the static chapters' experts
+    dfer_experts: str = "auto"  # "auto": moede.stages.dynamic.experts_config decides; "static": chapters 2-4's
     learning_rate: float = 1e-3
     device: str = "auto"
     seed: int = 0

@@ -36,7 +36,8 @@ def banner(cfg: RunConfig, *sources: DataSource | str | None) -> None:
         lines.append(f"Demo profile: {cfg.image_size}x{cfg.image_size} faces, epochs SFER {cfg.sfer_epochs} / experts "
                      f"{cfg.expert_epochs} / fusion {cfg.fusion_epochs} / DFER {cfg.dfer_epochs} (paper 60/20/20/20), "
                      f"{cfg.partitions} partition(s): numbers illustrate the pipeline only.")
-    print("\n".join(textwrap.fill(line, BANNER_WIDTH, subsequent_indent="    ", break_on_hyphens=False) for line in lines))
+    wrapped = (textwrap.fill(line, BANNER_WIDTH, subsequent_indent="    ", break_on_hyphens=False) for line in lines)
+    print("\n".join(wrapped))
 
 
 def show_figure(fig: Any, dpi: int = 100) -> None:
