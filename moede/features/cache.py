@@ -19,7 +19,7 @@ import contextlib
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 
 from moede.features.extract import FramesFn, extract_clip_features, fast_extractor
 from moede.io import atomic_path, write_json
+from moede.models.pretrained import IMAGENET_STATS, Normalisation
 
 FORMAT = "moede-feature-cache/1"
 DTYPE = "float16"
@@ -98,11 +99,13 @@ class FeatureCache:
 @dataclass(frozen=True)
 class CacheSpec:
     """One cache to build: the expert bank (frames (B,3,H,W) -> (B,E,D)), or a function returning it (called only
-    when the cache must be built), the caller's key and the index path."""
+    when the cache must be built), the caller's key, the index path and the frames' normalisation (stored in the
+    key)."""
 
     bank: nn.Module | Callable[[], nn.Module]
     key: dict
     path: Path
+    normalisation: Normalisation = IMAGENET_STATS  # of the frames fed to the bank: the experts' Initialisation's
 
     def module(self) -> nn.Module:
         """The expert bank itself."""
@@ -161,7 +164,8 @@ def _write_caches(clips: pd.DataFrame, specs: Sequence[CacheSpec], keys: Sequenc
                     dropped[sample_id] = f"{type(error).__name__}: {error}"
                     continue
                 for i, (spec, extractor) in enumerate(zip(specs, extractors)):
-                    feats = np.ascontiguousarray(extract_clip_features(extractor, frames, batch_size, device))
+                    feats = np.ascontiguousarray(extract_clip_features(extractor, frames, batch_size, device,
+                                                                       spec.normalisation))
                     if shapes[i] is not None and feats.shape[1:] != shapes[i]:
                         raise ValueError(f"bank for {spec.path} returned {feats.shape[1:]} features, "
                                          f"earlier {shapes[i]}")
@@ -189,7 +193,7 @@ def build_or_load_many(clips: pd.DataFrame, specs: Sequence[CacheSpec], frames_f
     pass over the clips (each clip aligned once, then fed to every bank that needs it)."""
     if clips["sample_id"].duplicated().any():
         raise ValueError("clip sample_id values must be unique to build a feature cache")
-    keys = [full_key(clips, spec.key) for spec in specs]
+    keys = [full_key(clips, {**spec.key, "normalisation": asdict(spec.normalisation)}) for spec in specs]
     stale = []
     for i, (spec, key) in enumerate(zip(specs, keys)):
         try:

@@ -10,34 +10,49 @@ import pandas as pd
 import torch
 from torch import nn
 
-from moede.training.images import IMAGENET_MEAN, IMAGENET_STD
+from moede.models.pretrained import IMAGENET_STATS, Normalisation
 
 FramesFn = Callable[[pd.Series], np.ndarray]
 """Maps one clip row of a data frame to its aligned frames (T, size, size, 3) uint8 RGB."""
 
 
-def frames_to_tensor(frames: np.ndarray) -> torch.Tensor:
-    """Turn aligned frames (T, H, W, 3) uint8 RGB into a (T, 3, H, W) float tensor normalised with ImageNet statistics,
-    the normalisation the MobileNetV2 experts were trained with."""
+def frames_to_tensor(frames: np.ndarray, normalisation: Normalisation = IMAGENET_STATS) -> torch.Tensor:
+    """Turn aligned frames (T, H, W, 3) uint8 RGB into a (T, 3, H, W) float tensor normalised with `normalisation`,
+    which must be the one the MobileNetV2 experts were trained with (their Initialisation's)."""
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise ValueError(f"expected aligned frames (T, H, W, 3) uint8, got {frames.shape} {frames.dtype}")
     x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float().div_(255.0)
-    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
-    return (x - mean) / std
+    return normalisation.apply(x)
+
+
+def shared_prefix_length(blocks: list[nn.Module]) -> int:
+    """How many leading layers of the Sequential `blocks` hold identical weights and buffers in every block (e.g. the
+    frozen ImageNet layers that every expert keeps when only the last blocks are fine-tuned)."""
+    length = 0
+    for layers in zip(*blocks):
+        states = [layer.state_dict() for layer in layers]
+        if not all(s.keys() == states[0].keys() and all(torch.equal(s[k], states[0][k]) for k in s)
+                   for s in states[1:]):
+            break
+        length += 1
+    return length
 
 
 class SequentialExperts(nn.Module):
     """The experts of an ExpertBank run one after another in channels_last memory format: the same (B, E, 1280)
-    features as the grouped bank up to float rounding, and several times faster on CPU (benchmarks/bench_dfer.py)."""
+    features as the grouped bank up to float rounding, and several times faster on CPU (benchmarks/bench_dfer.py).
+    Leading layers that all experts share (`shared_prefix_length`) run once per batch instead of once per expert."""
 
     def __init__(self, blocks: list[nn.Module]) -> None:
         super().__init__()
-        self.blocks = nn.ModuleList(b.to(memory_format=torch.channels_last) for b in blocks)
+        blocks = [b.to(memory_format=torch.channels_last) for b in blocks]
+        shared = shared_prefix_length(blocks) if len(blocks) > 1 else 0
+        self.prefix = blocks[0][:shared]
+        self.blocks = nn.ModuleList(b[shared:] for b in blocks)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Return (B, n_experts, 1280) globally average-pooled features of images x (B, 3, H, W)."""
-        x = x.contiguous(memory_format=torch.channels_last)
+        x = self.prefix(x.contiguous(memory_format=torch.channels_last))
         return torch.stack([block(x).mean(dim=(2, 3)) for block in self.blocks], dim=1)
 
 
@@ -52,10 +67,11 @@ def fast_extractor(bank: nn.Module) -> nn.Module:
 
 @torch.inference_mode()
 def extract_clip_features(bank: nn.Module, frames: np.ndarray, batch_size: int = 64,
-                          device: str | torch.device = "cpu") -> np.ndarray:
+                          device: str | torch.device = "cpu",
+                          normalisation: Normalisation = IMAGENET_STATS) -> np.ndarray:
     """Run `bank` (frames (B,3,H,W) -> (B, E, D)) over a clip's aligned frames in chunks; return (T, E, D) float16."""
     bank.eval()
-    x = frames_to_tensor(frames)
+    x = frames_to_tensor(frames, normalisation)
     chunks = [bank(x[i:i + batch_size].to(device)).float().cpu() for i in range(0, len(x), batch_size)]
     out = torch.cat(chunks)
     if out.dim() != 3 or out.shape[0] != len(frames):
@@ -98,13 +114,14 @@ class OnlineFeatures:
     `clip(sample_id)` interface as FeatureCache, for the benchmark."""
 
     def __init__(self, frames: Mapping[str, np.ndarray], bank: nn.Module, batch_size: int = 64,
-                 device: str | torch.device = "cpu") -> None:
-        self.frames, self.batch_size, self.device = frames, batch_size, device
+                 device: str | torch.device = "cpu", normalisation: Normalisation = IMAGENET_STATS) -> None:
+        self.frames, self.batch_size, self.device, self.normalisation = frames, batch_size, device, normalisation
         self.bank = fast_extractor(bank).to(device)
 
     def clip(self, sample_id: str) -> np.ndarray:
         """Return the (T, E, D) float16 features of one clip, computed now."""
-        return extract_clip_features(self.bank, self.frames[sample_id], self.batch_size, self.device)
+        return extract_clip_features(self.bank, self.frames[sample_id], self.batch_size, self.device,
+                                     self.normalisation)
 
     def __contains__(self, sample_id: object) -> bool:
         return sample_id in self.frames

@@ -15,7 +15,7 @@ from torch import nn
 import moede
 from moede.io import atomic_path
 from moede.models.fusion import ExpertFusion
-from moede.models.mobilenet import replace_head
+from moede.models.mobilenet import mobilenet_v2, padding_of
 from moede.sources import REPO_ROOT, DataSource
 
 FORMAT = "moede-checkpoint-1"
@@ -38,14 +38,15 @@ def model_spec(model: nn.Module) -> dict[str, Any]:
     if isinstance(model, ExpertFusion):
         return model.spec()
     if isinstance(model, torchvision.models.MobileNetV2):
-        return {"architecture": "mobilenet_v2", "num_classes": model.classifier[-1].out_features}
+        return {"architecture": "mobilenet_v2", "num_classes": model.classifier[-1].out_features,
+                "padding": padding_of(model)}
     raise TypeError(f"cannot checkpoint a {type(model).__name__}; expected MobileNetV2 or ExpertFusion")
 
 
 def _build(spec: dict[str, Any]) -> nn.Module:
     """Rebuild an untrained model from `model_spec` output."""
     if spec["architecture"] == "mobilenet_v2":
-        return replace_head(torchvision.models.mobilenet_v2(weights=None), spec["num_classes"])
+        return mobilenet_v2(spec["num_classes"], spec.get("padding", "symmetric"))
     if spec["architecture"] == "expert_fusion":
         return ExpertFusion.from_spec(spec)
     raise ValueError(f"unknown architecture {spec['architecture']!r} in checkpoint")

@@ -19,10 +19,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-import torchvision
 from torch import nn
 
-from moede.models.mobilenet import FEATURE_DIM, extract_features
+from moede.models.mobilenet import FEATURE_DIM, extract_features, mobilenet_v2, padding_of
 
 
 def _features_of(module: nn.Module) -> nn.Module:
@@ -31,12 +30,12 @@ def _features_of(module: nn.Module) -> nn.Module:
 
 
 def _stack_leaf(parts: Sequence[nn.Module]) -> nn.Module:
-    """Stack equal Conv2d or BatchNorm2d layers of several networks into one grouped layer."""
+    """Stack equal Conv2d (of any padding subclass) or BatchNorm2d layers of several networks into one grouped layer."""
     n, first = len(parts), parts[0]
     if isinstance(first, nn.Conv2d):
-        layer = nn.Conv2d(first.in_channels * n, first.out_channels * n, first.kernel_size, first.stride,
-                          first.padding, first.dilation, groups=first.groups * n, bias=first.bias is not None,
-                          padding_mode=first.padding_mode)
+        layer = type(first)(first.in_channels * n, first.out_channels * n, first.kernel_size, first.stride,
+                            first.padding, first.dilation, groups=first.groups * n, bias=first.bias is not None,
+                            padding_mode=first.padding_mode)
         layer.weight = nn.Parameter(torch.cat([p.weight.detach() for p in parts]).clone())
         if first.bias is not None:
             layer.bias = nn.Parameter(torch.cat([p.bias.detach() for p in parts]).clone())
@@ -53,9 +52,9 @@ def _slice_leaf(layer: nn.Module, index: int, n: int) -> nn.Module:
     """Cut expert `index` of `n` out of a stacked Conv2d or BatchNorm2d layer."""
     if isinstance(layer, nn.Conv2d):
         out = layer.out_channels // n
-        part = nn.Conv2d(layer.in_channels // n, out, layer.kernel_size, layer.stride, layer.padding,
-                         layer.dilation, groups=layer.groups // n, bias=layer.bias is not None,
-                         padding_mode=layer.padding_mode)
+        part = type(layer)(layer.in_channels // n, out, layer.kernel_size, layer.stride, layer.padding,
+                           layer.dilation, groups=layer.groups // n, bias=layer.bias is not None,
+                           padding_mode=layer.padding_mode)
         part.weight = nn.Parameter(layer.weight.detach()[index * out:(index + 1) * out].clone())
         if layer.bias is not None:
             part.bias = nn.Parameter(layer.bias.detach()[index * out:(index + 1) * out].clone())
@@ -119,6 +118,12 @@ class ExpertBank(nn.Module):
         out = self.stacked(images).mean(dim=(2, 3))
         return out.view(x.shape[0], self.n_experts, FEATURE_DIM)
 
+    def forward_from(self, activations: torch.Tensor, start: int) -> torch.Tensor:
+        """Features (B, n_experts, 1280) from block `start` on, given the output (B, C, h, w) of blocks `[:start]`,
+        which every expert must share (the same frozen weights): it is fed to each expert's block `start`."""
+        x = activations.repeat(1, self.n_experts, 1, 1).contiguous(memory_format=self.memory_format)
+        return self.stacked[start:](x).mean(dim=(2, 3)).view(activations.shape[0], self.n_experts, FEATURE_DIM)
+
     def unstack(self) -> list[nn.Module]:
         """Return one separate MobileNetV2 `features` block per expert (copies of the current weights)."""
         return [_map_leaves(self.stacked, lambda name, i=i: _slice_leaf(self.stacked.get_submodule(name), i,
@@ -137,9 +142,14 @@ class ExpertBank(nn.Module):
         return self
 
     @classmethod
-    def blank(cls, n_experts: int) -> "ExpertBank":
+    def blank(cls, n_experts: int, padding: str = "symmetric") -> "ExpertBank":
         """Return a bank of `n_experts` randomly initialised MobileNetV2 extractors (to load a state dict into)."""
-        return cls([torchvision.models.mobilenet_v2(weights=None).features for _ in range(n_experts)])
+        return cls([mobilenet_v2(2, padding).features for _ in range(n_experts)])
+
+    @property
+    def padding(self) -> str:
+        """The stride-2 padding of the experts ("symmetric" or "tf_same")."""
+        return padding_of(self.stacked)
 
     @classmethod
     def from_checkpoints(cls, paths: Sequence[str | Path]) -> "ExpertBank":

@@ -57,10 +57,11 @@ class ExpertFusion(nn.Module):
     def spec(self) -> dict[str, Any]:
         """Return the constructor arguments needed to rebuild this model before loading its state dict."""
         return {"architecture": "expert_fusion", "n_experts": self.bank.n_experts,
-                "n_classes": self.head.classifier.out_features, "hidden": self.hidden, "fine_tune": self.fine_tune}
+                "n_classes": self.head.classifier.out_features, "hidden": self.hidden, "fine_tune": self.fine_tune,
+                "padding": self.bank.padding}
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any]) -> "ExpertFusion":
         """Build an untrained model with the shape described by `spec` (see `spec`)."""
-        return cls(ExpertBank.blank(spec["n_experts"]), n_classes=spec["n_classes"], hidden=spec["hidden"],
+        return cls(ExpertBank.blank(spec["n_experts"], spec.get("padding", "symmetric")), n_classes=spec["n_classes"], hidden=spec["hidden"],
                    fine_tune=spec["fine_tune"])

@@ -1,40 +1,67 @@
-"""torchvision MobileNetV2 with a swapped classification head, optionally initialised from a local ImageNet file."""
+"""torchvision MobileNetV2 with a swapped classification head, built from an `Initialisation` (ImageNet or random).
+
+Weights converted from TensorFlow expect TF's "SAME" padding in the stride-2 convolutions (one extra row and column
+at the bottom/right instead of one on every side); `padding="tf_same"` swaps those layers for `SamePadConv2d`, which
+keeps torchvision's parameter names, so every state dict and checkpoint stays a plain torchvision one.
+"""
 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
+import math
+from typing import TYPE_CHECKING
 
 import torch
 import torchvision
 from torch import nn
+from torch.nn import functional as F
+
+if TYPE_CHECKING:
+    from moede.models.pretrained import Initialisation
 
 log = logging.getLogger(__name__)
 
 FEATURE_DIM = 1280
+PADDINGS = ("symmetric", "tf_same")
 
 
-def _load_imagenet_state(model: nn.Module, path: Path) -> None:
-    """Load torchvision's `mobilenet_v2` ImageNet state dict from `path` into `model`, checking every key."""
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"ImageNet weights file {path} does not exist; pass the path of torchvision's mobilenet_v2 state dict "
-            "(e.g. mobilenet_v2-b0353104.pth) or leave it out to start from random initialisation")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict):
-        raise ValueError(f"{path} does not hold a state dict (got {type(state).__name__})")
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    wrong = sorted(k for k in set(expected) & set(state) if tuple(state[k].shape) != tuple(expected[k].shape))
-    if missing or unexpected or wrong:
-        raise ValueError(
-            f"{path} is not a torchvision mobilenet_v2 (1000-class) state dict: missing keys {missing[:5]}, "
-            f"unexpected keys {unexpected[:5]}, wrong shapes {wrong[:5]}; export it with "
-            "torch.save(torchvision.models.mobilenet_v2(weights=...).state_dict(), path)")
-    model.load_state_dict(state)
+class SamePadConv2d(nn.Conv2d):
+    """A Conv2d that pads its input as TensorFlow's "SAME" (the odd pixel of padding goes bottom/right)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Pad x (B,C,H,W) so that the output has ceil(H/stride) x ceil(W/stride) positions, then convolve."""
+        pads = []
+        for size, kernel, stride in ((x.shape[3], self.kernel_size[1], self.stride[1]),
+                                     (x.shape[2], self.kernel_size[0], self.stride[0])):
+            total = max((math.ceil(size / stride) - 1) * stride + kernel - size, 0)
+            pads += [total // 2, total - total // 2]
+        return self._conv_forward(F.pad(x, pads), self.weight, self.bias)
+
+
+def _same_pad(conv: nn.Conv2d) -> SamePadConv2d:
+    """A SamePadConv2d with `conv`'s shape and (shared) parameters."""
+    layer = SamePadConv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, padding=0,
+                          dilation=conv.dilation, groups=conv.groups, bias=conv.bias is not None)
+    layer.weight = conv.weight
+    if conv.bias is not None:
+        layer.bias = conv.bias
+    return layer
+
+
+def use_padding(model: nn.Module, padding: str) -> nn.Module:
+    """Make `model`'s stride-2 convolutions pad `padding` ("symmetric": torchvision's; "tf_same"); return it."""
+    if padding not in PADDINGS:
+        raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
+    if padding == "tf_same":
+        for name, module in list(model.named_modules()):
+            if type(module) is nn.Conv2d and module.stride[0] == 2:
+                model.set_submodule(name, _same_pad(module))
+    return model
+
+
+def padding_of(model: nn.Module) -> str:
+    """Which padding `model`'s stride-2 convolutions use ("tf_same" when any is a SamePadConv2d)."""
+    return "tf_same" if any(isinstance(m, SamePadConv2d) for m in model.modules()) else "symmetric"
 
 
 def replace_head(model: nn.Module, num_classes: int) -> nn.Module:
@@ -43,21 +70,26 @@ def replace_head(model: nn.Module, num_classes: int) -> nn.Module:
     return model
 
 
-def build_mobilenet_v2(num_classes: int, imagenet_weights: str | Path | None = None) -> nn.Module:
-    """Build torchvision's MobileNetV2 (never downloading), load local ImageNet weights if given, set `num_classes`.
+def mobilenet_v2(num_classes: int, padding: str = "symmetric") -> torchvision.models.MobileNetV2:
+    """An untrained torchvision MobileNetV2 with `num_classes` outputs and the given stride-2 padding."""
+    return use_padding(replace_head(torchvision.models.mobilenet_v2(weights=None), num_classes), padding)
 
-    `model.moede_init` records the initialisation: "imagenet:<path>" or "random".
-    """
+
+def build_mobilenet_v2(num_classes: int, init: Initialisation | None = None) -> nn.Module:
+    """Build torchvision's MobileNetV2 (never downloading) from `init`'s weights, then set `num_classes`.
+
+    `init` None means random initialisation; `model.moede_init` records `init.describe()`."""
+    from moede.models.pretrained import RANDOM
+
+    init = init or RANDOM
+    if init is RANDOM:
+        log.warning("MobileNetV2 is starting from random initialisation (no ImageNet weights)")
     model = torchvision.models.mobilenet_v2(weights=None)
-    if imagenet_weights is not None:
-        path = Path(imagenet_weights).expanduser()
-        _load_imagenet_state(model, path)
-        init = f"imagenet:{path}"
-    else:
-        log.warning("no ImageNet weights file given: MobileNetV2 is starting from random initialisation")
-        init = "random"
-    replace_head(model, num_classes)
-    model.moede_init = init
+    state = init.state_dict()
+    if state is not None:
+        model.load_state_dict(state)
+    replace_head(use_padding(model, init.padding), num_classes)
+    model.moede_init = init.describe()
     return model
 
 

@@ -25,6 +25,7 @@ from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget  # noqa:
 from torch import nn  # noqa: E402
 
 from moede.data.emotions import PAPER_NAMES, SHORT_NAMES  # noqa: E402
+from moede.models.pretrained import Normalisation  # noqa: E402
 from moede.training.images import FaceImageDataset  # noqa: E402
 
 
@@ -89,14 +90,15 @@ def _face(image: np.ndarray | str | Path, image_size: int) -> np.ndarray:
     return image
 
 
-def expert_cams(experts: Sequence[nn.Module], image: np.ndarray | str | Path, image_size: int) -> np.ndarray:
+def expert_cams(experts: Sequence[nn.Module], image: np.ndarray | str | Path, image_size: int,
+                normalisation: Normalisation) -> np.ndarray:
     """Grad-CAM of each expert for its positive class (index 1) on `features[-1]`; returns (n, S, S) in [0,1].
 
     With a linear head on global average pooling, Grad-CAM on the last convolutional block equals the CAM
     the paper's Figure 2 shows (up to a positive scale and the ReLU).
     """
     face = _face(image, image_size)
-    tensor = FaceImageDataset(torch.tensor(face).permute(2, 0, 1)[None], [1]).normalised(0)[None]
+    tensor = FaceImageDataset(torch.tensor(face).permute(2, 0, 1)[None], [1], normalisation).normalised(0)[None]
     maps = []
     for expert in experts:
         expert = expert.eval()
@@ -106,10 +108,11 @@ def expert_cams(experts: Sequence[nn.Module], image: np.ndarray | str | Path, im
 
 
 def figure2_cams(experts: Sequence[nn.Module], emotions: Sequence[str], image: np.ndarray | str | Path,
-                 image_size: int, banner: str | None = None) -> Figure:
-    """Figure 2: the aligned face, then one panel per expert with its positive-class CAM overlaid."""
+                 image_size: int, normalisation: Normalisation, banner: str | None = None) -> Figure:
+    """Figure 2: the aligned face, then one panel per expert with its positive-class CAM overlaid (the experts'
+    input `normalisation`: their Initialisation's)."""
     face = _face(image, image_size)
-    cams = expert_cams(experts, face, image_size)
+    cams = expert_cams(experts, face, image_size, normalisation)
     fig = Figure(figsize=(2.0 * (len(cams) + 1), 2.5), layout="constrained")
     axes = fig.subplots(1, len(cams) + 1)
     axes[0].imshow(face)

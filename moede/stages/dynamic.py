@@ -113,7 +113,8 @@ def _features(cfg: RunConfig, dataset: str, classes: tuple[str, ...], clips: pd.
                  "aligner": "moede.align.align_video"}
     specs = [CacheSpec(lambda name=name: _bank(name, paths[name]),
                        {"bank": name, "checkpoints": [checkpoint_digest(p) for p in paths[name]], **alignment},
-                       cfg.run_dir / "features" / f"{dataset}_{name}.json") for name in banks]
+                       cfg.run_dir / "features" / f"{dataset}_{name}.json", static_cfg.initialisation().normalisation)
+             for name in banks]
     caches = build_or_load_many(clips, specs, aligned_frames_fn(cfg.image_size, cfg.max_frames, cfg.frame_step),
                                 batch_size=cfg.batch_size, device=cfg.torch_device())
     return DFERFeatures(dataset, classes, clips, partitions, dict(zip(banks, caches)), source,

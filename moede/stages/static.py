@@ -12,7 +12,7 @@ import copy
 import hashlib
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -32,9 +32,11 @@ from moede.models.checkpoint import checkpoint_digest, load_checkpoint, save_che
 from moede.models.experts import ExpertBank
 from moede.models.fusion import ExpertFusion
 from moede.models.mobilenet import build_mobilenet_v2, replace_head
+from moede.models.pretrained import Initialisation
 from moede.sources import DataSource
 from moede.training.images import FaceImageDataset, FeatureDataset, load_face_images
 from moede.training.sampling import BalancedEpochSampler
+from moede.training.frozen import FromBlock, FusionFromBlock, block_activations
 from moede.training.static import TrainResult, class_weights, train_classifier
 
 if TYPE_CHECKING:
@@ -140,20 +142,47 @@ def _images(paths: tuple[str, ...], image_size: int) -> torch.Tensor:
 
 
 def _datasets(frame: pd.DataFrame, cfg: RunConfig) -> tuple[FaceImageDataset, FaceImageDataset, pd.DataFrame]:
-    """Return the 8-class train set (augmented when cfg.augment), the dev set and the dev rows of `frame`."""
+    """Return the 8-class train set (augmented when cfg.augment), the dev set and the dev rows of `frame`, normalised
+    as the run's initial weights expect."""
     train, dev = frame[frame["split"] == "train"], frame[frame["split"] == "dev"].reset_index(drop=True)
     if train.empty or dev.empty:
         raise ValueError(f"the static corpus needs train and dev rows; got {len(train)} train, {len(dev)} dev")
+    normalisation = cfg.initialisation().normalisation
     make = lambda part, augment: FaceImageDataset(_images(tuple(part["path"]), cfg.image_size),  # noqa: E731
-                                                  class_index(part["label"], AFFECTNET), augment)
+                                                  class_index(part["label"], AFFECTNET), normalisation, augment)
     return make(train, cfg.augment), make(dev, False), dev
+
+
+@lru_cache(maxsize=2)
+def _frozen_activations(init: Initialisation, blocks: int, paths: tuple[str, ...], image_size: int,
+                        device: str) -> FeatureDataset:
+    """Output of the frozen blocks `features[:blocks]` (initial weights `init`) for the images at `paths` (targets
+    unset: relabel); computed once per process for all the models of a run."""
+    with torch.random.fork_rng(devices=[]):  # the models' random draws must not depend on this cache being warm
+        frozen = build_mobilenet_v2(2, init).features[:blocks]
+    images = FaceImageDataset(_images(paths, image_size), [0] * len(paths), init.normalisation)
+    return block_activations(frozen, images, device=device)
+
+
+def _trainable(cfg: RunConfig, model: nn.Module, train: FaceImageDataset, dev: FaceImageDataset,
+               paths: tuple[tuple[str, ...], tuple[str, ...]]) -> tuple[nn.Module, Any, Any]:
+    """What `train_classifier` trains: `model` on images, or, when cfg.trainable_from > 0, the model run from that
+    block (FromBlock / FusionFromBlock) on the frozen blocks' cached activations; `paths`: train and dev images."""
+    if not cfg.trainable_from:
+        return model, train, dev
+    fit_train, fit_dev = (_frozen_activations(cfg.initialisation(), cfg.trainable_from, p, cfg.image_size,
+                                              cfg.torch_device()).relabel(d.targets)
+                          for p, d in zip(paths, (train, dev)))
+    if isinstance(model, ExpertFusion):
+        return FusionFromBlock(model, cfg.trainable_from), fit_train, fit_dev
+    return FromBlock(model, cfg.trainable_from), fit_train, fit_dev
 
 
 def _key(cfg: RunConfig, frame: pd.DataFrame, stage: str, epochs: int, **more: Any) -> dict[str, Any]:
     """The settings a cached result must match to be reused."""
     return {"stage": stage, "epochs": epochs, "image_size": cfg.image_size, "learning_rate": cfg.learning_rate,
             "batch_size": cfg.batch_size, "augment": cfg.augment, "seed": cfg.seed, "data": _data_digest(frame),
-            "imagenet_weights": str(cfg.imagenet_weights) if cfg.imagenet_weights else None, **more}
+            "trainable_from": cfg.trainable_from, **cfg.initialisation().key(), **more}
 
 
 def _predictions(dev: pd.DataFrame, result: TrainResult, classes: tuple[str, ...]) -> pd.DataFrame:
@@ -183,7 +212,8 @@ def _train_or_reuse(cfg: RunConfig, name: str, key: dict[str, Any], classes: tup
     seed = seed_everything(cfg.seed)
     result = train()
     metrics = {"key": key, "seed": seed, "best_epoch": result.best_epoch, "seconds": result.seconds,
-               "init": getattr(result.model, "moede_init", None), "n_dev": len(dev),
+               "init": getattr(result.model, "moede_init", None),
+               "normalisation": asdict(cfg.initialisation().normalisation), "n_dev": len(dev),
                "dev": summary(result.dev_targets, result.dev_predictions, len(classes))}
     predictions = _predictions(dev, result, classes)
     save_checkpoint(result.model, checkpoint, config=cfg.as_dict(), classes=classes, metrics=metrics, source=source)
@@ -201,12 +231,13 @@ def train_sfer_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> Stati
     train, dev, dev_rows = _datasets(frame, cfg)
 
     def fit() -> TrainResult:
-        model = build_mobilenet_v2(len(AFFECTNET), cfg.imagenet_weights)
-        result = train_classifier(model, train, dev, n_classes=len(AFFECTNET), epochs=cfg.sfer_epochs,
+        model = build_mobilenet_v2(len(AFFECTNET), cfg.initialisation())
+        trained, fit_train, fit_dev = _trainable(cfg, model, train, dev, _split_paths(frame))
+        result = train_classifier(trained, fit_train, fit_dev, n_classes=len(AFFECTNET), epochs=cfg.sfer_epochs,
                                   learning_rate=cfg.learning_rate, batch_size=cfg.batch_size,
                                   device=cfg.torch_device(), loss_weights=class_weights(train.targets, len(AFFECTNET)),
                                   seed=cfg.seed, desc="SFER")
-        result.model.moede_init = model.moede_init
+        result.model = model.cpu().eval()
         return result
 
     key = _key(cfg, frame, "sfer", cfg.sfer_epochs)
@@ -217,8 +248,13 @@ def train_sfer_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> Stati
     return sfer
 
 
+def _split_paths(frame: pd.DataFrame) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The image paths of the train and of the dev split, in `_datasets` order."""
+    return tuple(frame.loc[frame["split"] == "train", "path"]), tuple(frame.loc[frame["split"] == "dev", "path"])
+
+
 def _train_expert(cfg: RunConfig, sfer: nn.Module, train: FaceImageDataset, dev: FaceImageDataset,
-                  index: int, emotion: str) -> TrainResult:
+                  paths: tuple[tuple[str, ...], tuple[str, ...]], index: int, emotion: str) -> TrainResult:
     """Fine-tune a copy of the SFER with a 2-class head on balanced 'emotion vs rest' epochs."""
     model = replace_head(copy.deepcopy(sfer), 2)
     model.moede_init = f"sfer:{getattr(sfer, 'moede_init', None)}"
@@ -227,11 +263,12 @@ def _train_expert(cfg: RunConfig, sfer: nn.Module, train: FaceImageDataset, dev:
     if int(binary_train.targets.sum()) == 0:
         raise ValueError(f"no '{emotion}' images in the training split: the {emotion} expert cannot be trained; "
                          "use a corpus (or split) with training samples of every AffectNet emotion")
+    trained, fit_train, fit_dev = _trainable(cfg, model, binary_train, binary_dev, paths)
     sampler = BalancedEpochSampler(binary_train.targets, positive=1, seed=cfg.seed + index)
-    result = train_classifier(model, binary_train, binary_dev, n_classes=2, epochs=cfg.expert_epochs,
+    result = train_classifier(trained, fit_train, fit_dev, n_classes=2, epochs=cfg.expert_epochs,
                               learning_rate=cfg.learning_rate, batch_size=cfg.batch_size, device=cfg.torch_device(),
                               sampler=sampler, seed=cfg.seed + index, desc=f"expert {emotion}")
-    result.model.moede_init = model.moede_init
+    result.model = model.cpu().eval()
     return result
 
 
@@ -258,7 +295,8 @@ def train_experts_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> Ex
         key = _key(cfg, frame, f"expert_{emotion}", cfg.expert_epochs, sfer=parent)
         experts[emotion] = _train_or_reuse(
             cfg, f"expert_{emotion}", key, ("other", emotion), sfer.source, dev_rows,
-            lambda index=index, emotion=emotion: _train_expert(cfg, sfer.model, train, dev, index, emotion))
+            lambda index=index, emotion=emotion: _train_expert(cfg, sfer.model, train, dev, _split_paths(frame), index,
+                                                               emotion))
     similarity_file = cfg.run_dir / "results" / "experts_similarity.json"
     digests = [checkpoint_digest(e.checkpoint) for e in experts.values()]
     cached = json.loads(similarity_file.read_text()) if similarity_file.is_file() else {}
@@ -289,8 +327,9 @@ def train_fusion_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> Fus
     for name, fine_tune in (("ffe", False), ("ftfe", True)):
         def fit(fine_tune: bool = fine_tune, name: str = name) -> TrainResult:
             model = ExpertFusion(ExpertBank(experts.models()), n_classes=len(AFFECTNET), fine_tune=fine_tune)
-            fit_train, fit_dev, trained = train, dev, model
-            if not fine_tune:  # frozen experts: compute their features once, train only the head on them
+            if fine_tune:
+                trained, fit_train, fit_dev = _trainable(cfg, model, train, dev, _split_paths(frame))
+            else:  # frozen experts: compute their features once, train only the head on them
                 device = cfg.torch_device()
                 fit_train = FeatureDataset(expert_features(model.bank, train, cfg.batch_size, device), train.targets)
                 fit_dev = FeatureDataset(expert_features(model.bank, dev, cfg.batch_size, device), dev.targets)
@@ -321,7 +360,7 @@ def figure2_stage(cfg: RunConfig, experts: ExpertsResult, emotion: str = "happy"
         raise ValueError(f"no dev image labelled {emotion!r} for Figure 2; choose one of "
                          f"{sorted(experts.dev['label'].unique())}")
     fig = figure2_cams(experts.models(), experts.emotions, faces.iloc[0]["path"], cfg.image_size,
-                       experts.source.banner())
+                       cfg.initialisation().normalisation, experts.source.banner())
     target = cfg.run_dir / "results" / "figure2.png"
     with atomic_path(target) as tmp:
         fig.savefig(tmp, format="png", dpi=150)

@@ -1,4 +1,5 @@
-"""In-memory training sets: aligned face crops (RGB, resized, ImageNet-normalised, augmented) and precomputed features."""
+"""In-memory training sets: aligned face crops (RGB, resized, normalised as the initial weights expect, augmented) and
+precomputed features."""
 
 from __future__ import annotations
 
@@ -14,9 +15,7 @@ from torchvision.transforms import v2
 from tqdm.auto import tqdm
 
 from moede.data.emotions import class_index
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from moede.models.pretrained import Normalisation
 # The paper's "4% random shear" read as a shear factor of 0.04, i.e. a shear angle of atan(0.04) = 2.29 degrees
 # (torchvision's RandomAffine takes the shear as an angle in degrees).
 SHEAR_DEGREES = math.degrees(math.atan(0.04))
@@ -43,32 +42,37 @@ def load_face_images(paths: Sequence[str], image_size: int) -> torch.Tensor:
 
 
 class FaceImageDataset(Dataset):
-    """Face crops held in memory with integer targets; `augment` applies the paper's random affine per sample."""
+    """Face crops held in memory with integer targets, normalised with `normalisation` (the initial weights');
+    `augment` applies the paper's random affine per sample."""
 
-    def __init__(self, images: torch.Tensor, targets: Sequence[int], augment: bool = False) -> None:
+    def __init__(self, images: torch.Tensor, targets: Sequence[int], normalisation: Normalisation,
+                 augment: bool = False) -> None:
         if len(images) != len(targets):
             raise ValueError(f"{len(images)} images but {len(targets)} targets")
         self.images = images
         self.targets = torch.as_tensor(np.asarray(targets), dtype=torch.long)
+        self.normalisation = normalisation
         self.augment = augment
         self._affine = augmentation()
         self._normalise = v2.Compose([v2.ToDtype(torch.float32, scale=True),
-                                      v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+                                      v2.Normalize(normalisation.mean, normalisation.std)])
 
     @classmethod
-    def from_frame(cls, frame: pd.DataFrame, classes: Sequence[str], image_size: int,
+    def from_frame(cls, frame: pd.DataFrame, classes: Sequence[str], image_size: int, normalisation: Normalisation,
                    augment: bool = False) -> "FaceImageDataset":
         """Load the images of `frame` (columns path, label) with targets = index of the label in `classes`."""
-        return cls(load_face_images(list(frame["path"]), image_size), class_index(frame["label"], classes), augment)
+        return cls(load_face_images(list(frame["path"]), image_size), class_index(frame["label"], classes),
+                   normalisation, augment)
 
     def relabel(self, targets: Sequence[int], augment: bool | None = None) -> "FaceImageDataset":
         """Return a dataset sharing these images with new targets (e.g. binary 'emotion vs rest')."""
-        return FaceImageDataset(self.images, targets, self.augment if augment is None else augment)
+        return FaceImageDataset(self.images, targets, self.normalisation, self.augment if augment is None else augment)
 
     def subset(self, indices: Sequence[int] | np.ndarray, augment: bool | None = None) -> "FaceImageDataset":
         """Return a dataset of the rows at `indices`."""
         index = torch.as_tensor(np.asarray(indices), dtype=torch.long)
-        return FaceImageDataset(self.images[index], self.targets[index], self.augment if augment is None else augment)
+        return FaceImageDataset(self.images[index], self.targets[index], self.normalisation,
+                                self.augment if augment is None else augment)
 
     def __len__(self) -> int:
         return len(self.targets)

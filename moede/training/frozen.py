@@ -1,0 +1,61 @@
+"""Fine-tuning only the last blocks of a MobileNetV2: the frozen blocks' outputs are computed once and reused.
+
+With `trainable_from = k`, blocks `features[:k]` keep their initial (ImageNet) weights in every model of a run, so
+their output for a face never changes: it is computed once per image (`block_activations`) and the trainable rest
+(`features[k:]`, pooling, head) is trained on it (`FromBlock`, `FusionFromBlock`). The result is the same network
+as training the whole MobileNetV2 with those blocks frozen (frozen blocks in eval mode), without running them
+every epoch. Images cannot be augmented this way (the cached activations are of the plain images).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from moede.models.fusion import ExpertFusion
+from moede.training.images import FaceImageDataset, FeatureDataset
+
+
+def freeze_blocks(features: nn.Sequential, start: int) -> None:
+    """Stop gradients in `features[:start]` (their weights stay as initialised)."""
+    features[:start].requires_grad_(False)
+
+
+class FromBlock(nn.Module):
+    """A MobileNetV2 classifier run from `features[start]` on: activations (B, C, h, w) of the frozen blocks -> logits
+    (B, classes). It shares the model's parameters, so training it trains the model."""
+
+    def __init__(self, model: nn.Module, start: int) -> None:
+        super().__init__()
+        self.model, self.start = model, start
+        freeze_blocks(model.features, start)
+
+    def forward(self, activations: torch.Tensor) -> torch.Tensor:
+        """Logits (B, classes) for activations (B, C, h, w) of `features[:start]`."""
+        return self.model.classifier(self.model.features[self.start:](activations).mean(dim=(2, 3)))
+
+
+class FusionFromBlock(nn.Module):
+    """An ExpertFusion run from block `start` of every expert on: the experts share the frozen blocks, so one
+    activation tensor (B, C, h, w) feeds them all; returns logits (B, classes)."""
+
+    def __init__(self, fusion: ExpertFusion, start: int) -> None:
+        super().__init__()
+        self.fusion, self.start = fusion, start
+        freeze_blocks(fusion.bank.stacked, start)
+
+    def forward(self, activations: torch.Tensor) -> torch.Tensor:
+        """Logits (B, classes) for activations (B, C, h, w) of the shared frozen blocks."""
+        return self.fusion.head(self.fusion.bank.forward_from(activations, self.start))
+
+
+@torch.no_grad()  # not inference_mode: its tensors could not be saved for the backward pass of the trained blocks
+def block_activations(blocks: nn.Module, dataset: FaceImageDataset, batch_size: int = 64,
+                      device: str = "cpu") -> FeatureDataset:
+    """Run the frozen `blocks` (eval mode) over `dataset`'s un-augmented images; return their outputs with targets."""
+    blocks = blocks.eval().to(device)
+    plain = dataset.relabel(dataset.targets, augment=False)
+    outputs = [blocks(torch.stack([plain[i][0] for i in range(start, min(start + batch_size, len(plain)))])
+                      .to(device)).cpu()
+               for start in range(0, len(plain), batch_size)]
+    return FeatureDataset(torch.cat(outputs), dataset.targets)

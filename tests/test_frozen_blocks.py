@@ -1,0 +1,91 @@
+"""Training only the last MobileNetV2 blocks on cached activations of the frozen ones, and experts sharing them."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+import torchvision
+
+from moede.config import RunConfig
+from moede.features.extract import SequentialExperts, shared_prefix_length
+from moede.models import ExpertBank, ExpertFusion
+from moede.models.mobilenet import mobilenet_v2
+from moede.models.pretrained import MINUS_ONE_TO_ONE
+from moede.training.frozen import FromBlock, FusionFromBlock, block_activations
+from moede.training.images import FaceImageDataset
+from moede.training.static import train_classifier
+
+START = 14
+
+
+def _experts_sharing_blocks(n: int, start: int) -> list[torch.nn.Module]:
+    """n tiny-input MobileNetV2 experts whose blocks before `start` are identical and later blocks differ."""
+    torch.manual_seed(0)
+    base = mobilenet_v2(2, "tf_same").eval()
+    experts = []
+    for _ in range(n):
+        expert = copy.deepcopy(base)
+        with torch.no_grad():
+            for p in expert.features[start:].parameters():
+                p.add_(0.05 * torch.randn_like(p))
+        experts.append(expert.eval())
+    return experts
+
+
+def test_from_block_is_the_whole_model_on_cached_activations() -> None:
+    model = _experts_sharing_blocks(1, START)[0]
+    x = torch.randn(3, 3, 48, 48)
+    with torch.no_grad():
+        assert torch.allclose(FromBlock(model, START).eval()(model.features[:START](x)), model(x), atol=1e-5)
+    assert not any(p.requires_grad for p in model.features[:START].parameters())
+    assert all(p.requires_grad for p in model.features[START:].parameters())
+
+
+def test_training_from_block_changes_only_the_trained_blocks() -> None:
+    torch.manual_seed(0)
+    model = mobilenet_v2(3)
+    frozen_before = copy.deepcopy(model.features[:START].state_dict())
+    images = FaceImageDataset(torch.randint(0, 256, (12, 3, 32, 32), dtype=torch.uint8), [0, 1, 2] * 4,
+                              MINUS_ONE_TO_ONE)
+    activations = block_activations(model.features[:START], images, batch_size=5)
+    assert activations.features.shape[0] == 12 and not activations.features.requires_grad
+    trained_before = copy.deepcopy(model.features[-1].state_dict())
+    train_classifier(FromBlock(model, START), activations, activations, n_classes=3, epochs=2, batch_size=4)
+    after = model.features[:START].state_dict()
+    assert all(torch.equal(after[k], v) for k, v in frozen_before.items())  # weights and BN statistics kept
+    assert not torch.equal(model.features[-1].state_dict()["0.weight"], trained_before["0.weight"])
+
+
+def test_bank_from_block_matches_the_bank_on_images() -> None:
+    experts = _experts_sharing_blocks(3, START)
+    bank = ExpertBank(experts).freeze()
+    x = torch.randn(2, 3, 40, 40)
+    with torch.no_grad():
+        shared = experts[0].features[:START](x)
+        assert torch.allclose(bank.forward_from(shared, START), bank(x), atol=1e-4)
+        fusion = ExpertFusion(bank, n_classes=8, fine_tune=True).eval()
+        assert torch.allclose(FusionFromBlock(fusion, START)(shared), fusion(x), atol=1e-4)
+
+
+def test_sequential_experts_run_shared_blocks_once() -> None:
+    experts = _experts_sharing_blocks(3, START)
+    assert shared_prefix_length([e.features for e in experts]) == START
+    fast = SequentialExperts([e.features for e in experts]).eval()
+    assert len(fast.prefix) == START and all(len(b) == len(experts[0].features) - START for b in fast.blocks)
+    x = torch.randn(2, 3, 40, 40)
+    with torch.no_grad():
+        assert torch.allclose(fast(x), ExpertBank(experts).freeze()(x), atol=1e-4)
+    distinct = [torchvision.models.mobilenet_v2(weights=None).features for _ in range(2)]
+    assert shared_prefix_length(distinct) == 0
+
+
+def test_config_rejects_augmenting_cached_activations_and_silent_random_full_runs() -> None:
+    with pytest.raises(ValueError, match="augment"):
+        RunConfig.for_profile("demo", augment=True)
+    assert RunConfig.for_profile("demo", augment=True, trainable_from=0).augment
+    with pytest.raises(ValueError, match="allow_random_init"):
+        RunConfig.for_profile("full", init="random")
+    assert RunConfig.for_profile("full", init="random", allow_random_init=True).init == "random"
+    assert RunConfig.for_profile("full").init == "imagenet" and RunConfig.for_profile("full").trainable_from == 0
