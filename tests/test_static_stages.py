@@ -43,7 +43,9 @@ def test_static_stages_end_to_end_and_reuse(shared_data: Path, tmp_path: Path) -
     sfer = train_sfer_stage(cfg, frame)
     experts = train_experts_stage(cfg, frame)
     assert sfer.reused and all(e.reused for e in experts.experts.values())
-    assert sfer.metrics["init"] == "random" and sfer.seed == cfg.seed
+    assert sfer.metrics["init"] == cfg.initialisation().describe() and sfer.metrics["init"].startswith("ImageNet")
+    assert sfer.metrics["normalisation"] == {"mean": [0.5] * 3, "std": [0.5] * 3} and sfer.seed == cfg.seed
+    assert experts.experts["happy"].metrics["init"] == f"sfer:{sfer.metrics['init']}"
     assert list(experts.experts) == list(AFFECTNET)
 
     for table, name in ((table1(experts), "table1"), (table2(sfer), "table2"), (table3(fusion), "table3"),
