@@ -57,7 +57,7 @@ from moede.results.imagenet import bundled_photos, imagenet_predictions
 # ## Training
 # The demo profile trains only blocks 14-18 of the MobileNetV2 (`trainable_from`; the full profile trains every
 # layer): the frozen blocks' output for each face is computed once and the rest is trained on it. The stage reuses a finished checkpoint made with the same settings in the run directory; otherwise it trains
-# (tqdm shows the epochs) and keeps the epoch with the best development accuracy.
+# (tqdm shows the epochs) and keeps the epoch with the best development macro-F1.
 
 # %%
 sfer = train_sfer_stage(cfg, static)
@@ -72,6 +72,14 @@ print(f"SFER: {'reused from ' if sfer.reused else 'trained, saved to '}{sfer.che
 from moede.results.static_tables import table2
 
 show_vs_paper(table2(sfer), "table2", cfg)
+
+# %% [markdown]
+# Did it learn more than the class balance? Beside the answer that is always the most frequent class:
+
+# %%
+from moede.results.static_tables import against_majority
+
+against_majority(sfer)
 
 # %% [markdown]
 # ## Training curves and confusion matrix (development set)

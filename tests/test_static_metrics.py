@@ -82,3 +82,21 @@ def test_cosine_matrix_symmetric_unit_diagonal() -> None:
 def test_cosine_matrix_rejects_bad_shape() -> None:
     with pytest.raises(ValueError, match=r"\(N, E, D\)"):
         expert_cosine_matrix(np.zeros((3, 4)))
+
+
+def test_against_majority_compares_with_the_most_frequent_class() -> None:
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from moede.results.static_tables import against_majority
+    from moede.sources import DataSource
+
+    targets, predictions = _labels(HAND_MADE)
+    sfer = SimpleNamespace(predictions=pd.DataFrame({"target": targets, "prediction": predictions}),
+                           classes=("a", "b", "c", "d"), source=DataSource("test", "demo"))
+    table = against_majority(sfer)
+    assert list(table.index) == ["this SFER", "always 'b'"]  # class b (index 1) has the most samples
+    assert table.loc["this SFER", "Accuracy"] == pytest.approx(100 * accuracy_score(targets, predictions), abs=0.01)
+    assert table.loc["always 'b'", "Accuracy"] == pytest.approx(100 * np.mean(targets == 1), abs=0.01)
+    assert table.loc["always 'b'", "F1-macro"] < table.loc["this SFER", "F1-macro"]
