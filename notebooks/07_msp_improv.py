@@ -3,7 +3,9 @@
 #
 # The same pipeline, unchanged hyperparameters, on a second corpus: MSP-IMPROV's four emotions (neutral,
 # happiness, sadness, anger) with subject-independent splits (Section V.D, Table 8). The experts stay those
-# trained on the static corpus; only the dynamic models are trained here.
+# trained on the static corpus; only the dynamic models are trained here. The paper averages six runs, each of the six
+# sessions (dyads) once the test set (`msp_improv_partitions`: 6 in the full profile, 2 in the demo). The corpus'
+# evaluation file names clips `UTD-IMPROV-...` and its videos `MSP-IMPROV-...`: `moede` reads both as one clip.
 
 # %% tags=["parameters"]
 profile = "demo"

@@ -65,3 +65,45 @@ def test_msp_labels_errors(tmp_path: Path) -> None:
     (tmp_path / "labels.csv").write_text("FileName,EmoClass\nnot-a-name,H\n")
     with pytest.raises(ValueError, match="not MSP-IMPROV clip names"):
         read_msp_improv(tmp_path)
+
+
+def _rename_media(root: Path, old: str, new: str) -> None:
+    for video in root.rglob(f"{old}-IMPROV-*"):
+        video.rename(video.with_name(new + video.name[len(old):]))
+
+
+@pytest.mark.parametrize("labels_prefix, media_prefix", [("UTD", "MSP"), ("MSP", "UTD"), ("UTD", "UTD")])
+def test_utd_and_msp_names_are_the_same_clip(tmp_path: Path, labels_prefix: str, media_prefix: str) -> None:
+    root = demo_msp_improv(tmp_path / "msp", per_speaker=1, frames=(8, 9), size=64)
+    labels = pd.read_csv(root / "labels.csv", dtype=str)
+    labels["FileName"] = labels["FileName"].str.replace("MSP-IMPROV", f"{labels_prefix}-IMPROV", regex=False)
+    labels.to_csv(root / "labels.csv", index=False)
+    _rename_media(root, "MSP", media_prefix)
+    clips = read_msp_improv(root)
+    assert clips.attrs["missing_media"] == 0 and len(clips) == 6 * 2 * 4
+    assert clips["sample_id"].str.startswith("MSP-IMPROV-").all()
+    assert all(Path(p).is_file() for p in clips["path"])
+
+
+def test_labels_matching_no_video_name_an_example_of_each(tmp_path: Path) -> None:
+    root = demo_msp_improv(tmp_path / "msp", per_speaker=1, frames=(8, 9), size=64)
+    labels = pd.read_csv(root / "labels.csv", dtype=str)
+    labels["FileName"] = labels["FileName"].str.replace(r"\d\d$", "99", regex=True)  # turns with no video
+    labels.to_csv(root / "labels.csv", index=False)
+    with pytest.raises(ValueError, match=r"none of its \d+ labelled clips has a video .*label 'MSP-IMPROV-.*video"):
+        read_msp_improv(root)
+
+
+def test_table8_runs_one_partition_per_session_in_the_full_profile(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import moede.stages.dynamic as dynamic
+    from moede.config import RunConfig
+
+    root = demo_msp_improv(tmp_path / "msp", per_speaker=1, frames=(8, 9), size=64)
+    seen = {}
+    monkeypatch.setattr(dynamic, "_features", lambda cfg, dataset, classes, clips, partitions, banks:
+                        seen.setdefault("partitions", partitions))
+    cfg = RunConfig.for_profile("full", run_dir=tmp_path / "run", msp_improv_root=root)
+    dynamic.msp_improv_features(cfg)
+    tests = [p.loc[p["split"] == "test", "session"].unique().tolist() for p in seen["partitions"]]
+    assert len(tests) == 6 and sorted(t[0] for t in tests) == [f"S{k}" for k in range(1, 7)]

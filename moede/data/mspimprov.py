@@ -3,11 +3,14 @@
 Name fields: S01A = target sentence 01 written for emotion A(nger)/H/S/N; F02 = the recorded actor (gender F/M,
 session 02); R/S/P/T = read / improvised target sentence / natural interaction / target sentence; FF01 = turn id.
 Each of the 6 sessions is one dyad (one female and one male actor), so splits keep whole sessions together.
+The corpus' evaluation file names clips `UTD-IMPROV-...` while its media files are `MSP-IMPROV-...`: both are read
+as the same clip (`canonical_name`, the MSP- form, is the sample id).
 """
 
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -21,6 +24,12 @@ NAME = re.compile(r"^(?:MSP|UTD)-IMPROV-S(?P<sentence>\d\d)(?P<target>[AHSN])-(?
 PARTITION_SPLITS: dict[str, str] = {"Train": "train", "Development": "dev", "Test": "test"}
 VIDEO_SUFFIXES: tuple[str, ...] = (".mp4", ".avi")
 LABEL_FILES: tuple[str, ...] = ("labels.csv", "Evaluation.txt")
+
+
+def canonical_name(name: str) -> str:
+    """The clip name without folder or media suffix, in the `MSP-IMPROV-` form (`UTD-IMPROV-` names are renamed)."""
+    stem = Path(name).stem if Path(name).suffix.lower() in (".wav", *VIDEO_SUFFIXES) else Path(name).name
+    return "MSP-" + stem[4:] if stem.startswith("UTD-IMPROV-") else stem
 
 
 def parse_name(name: str) -> dict[str, str]:
@@ -53,7 +62,7 @@ def _read_labels(root: Path) -> pd.DataFrame:
     else:
         raise FileNotFoundError(f"no MSP-IMPROV labels in {root}: write {csv} with columns FileName,EmoClass "
                                 "(N/H/S/A; other classes are dropped) or put the corpus' Evaluation.txt there")
-    table["FileName"] = table["FileName"].map(lambda n: Path(n).stem if Path(n).suffix else n)
+    table["FileName"] = table["FileName"].map(canonical_name)
     table["EmoClass"] = table["EmoClass"].str.strip().str.upper().str[:1]
     table.attrs["where"] = str(where)
     return table
@@ -74,7 +83,11 @@ def read_msp_improv(root: str | Path, partitions_dir: str | Path | None = None) 
         raise ValueError(f"{where}: {len(bad)} FileName value(s) are not MSP-IMPROV clip names, e.g. {bad[:3]}")
     known = labels["EmoClass"].isin(list(MSP_IMPROV_CODES))
     labels = labels[known].drop_duplicates("FileName")
-    videos = {p.stem: p for p in root.rglob("*-IMPROV-*") if p.suffix.lower() in VIDEO_SUFFIXES}
+    videos = {canonical_name(p.name): p for p in root.rglob("*-IMPROV-*") if p.suffix.lower() in VIDEO_SUFFIXES}
+    if videos and not set(videos) & set(labels["FileName"]):
+        raise ValueError(f"{where}: none of its {len(labels)} labelled clips has a video under {root} (e.g. label "
+                         f"{labels['FileName'].iloc[0]!r}, video {next(iter(videos.values())).name!r}); check "
+                         "that the labels and the videos are of the same corpus release")
     sidecars = root / "Landmarks"
     fields = pd.DataFrame([parse_name(n) for n in labels["FileName"]])
     frame = pd.DataFrame({
@@ -105,7 +118,7 @@ def read_msp_partition_file(path: str | Path) -> pd.DataFrame:
     unknown = sorted(set(table["Split_Set"]) - set(PARTITION_SPLITS))
     if unknown:
         raise ValueError(f"{path}: unknown Split_Set value(s) {unknown}; expected {sorted(PARTITION_SPLITS)}")
-    names = table["FileName"].map(lambda n: Path(n).stem)
+    names = table["FileName"].map(canonical_name)
     return pd.DataFrame({
         "sample_id": names.to_numpy(),
         "speaker": [parse_name(n)["speaker"] for n in names],
@@ -137,4 +150,8 @@ def msp_improv_partitions(
             parts.append(part)
     for part in parts:
         check_speaker_independent(part, by="session")
+    if len(parts) < n:
+        tested = {s for p in parts for s in p.loc[p["split"] == "test", "session"]}
+        warnings.warn(f"{partitions_dir} holds {len(parts)} partition file(s), fewer than the {n} runs asked for; "
+                      f"session(s) {sorted(set(clips['session']) - tested)} are never tested", stacklevel=2)
     return parts

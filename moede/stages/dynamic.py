@@ -148,13 +148,14 @@ def cremad_features(cfg: RunConfig) -> DFERFeatures:
 
 
 def msp_improv_features(cfg: RunConfig) -> DFERFeatures:
-    """MSP-IMPROV clips, up to cfg.partitions session-independent partitions (labels_consensus_{k}.csv files in
-    cfg.extra['msp_improv_partitions'], else generated), and FFE/SFE feature caches."""
+    """MSP-IMPROV clips, cfg.msp_improv_partitions session-independent partitions (the paper: six, each session the
+    test set once; from the labels_consensus_{k}.csv files in cfg.extra['msp_improv_partitions'], else generated),
+    and FFE/SFE feature caches."""
     from moede.data.mspimprov import msp_improv_partitions
 
     clips = load_msp_improv(cfg)
     partitions_dir = cfg.extra.get("msp_improv_partitions")
-    partitions = msp_improv_partitions(clips, partitions_dir, n=cfg.partitions, seed=cfg.seed)
+    partitions = msp_improv_partitions(clips, partitions_dir, n=cfg.msp_improv_partitions, seed=cfg.seed)
     return _features(cfg, "msp_improv", MSP_IMPROV, clips, partitions, ("ffe", "sfe"))
 
 
