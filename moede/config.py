@@ -64,7 +64,10 @@ class RunConfig:
     frame_step: int = 3  # keep every frame_step-th video frame (3: 30 fps -> 10 fps)
     static_corpus: str = "auto"  # "auto": AffectNet path, else ../shared facial_expressions, else the demo; "demo"
     dfer_experts: str = "auto"  # "auto": moede.stages.dynamic.experts_config decides; "static": chapters 2-4's
-    learning_rate: float = 1e-3
+    learning_rate: float = 1e-3  # Adam, static models (SFER, experts, fusion)
+    dfer_learning_rate: float = 1e-3  # Adam, DFER models (the paper: 1e-3 for all)
+    aux_loss: str = "sum"  # MoEDE's auxiliary cross-entropies: "sum" or "mean" (moede.models.dfer.dfer_loss)
+    aux_weight: float = 1.0  # weight of the combined auxiliary loss against the main one
     device: str = "auto"
     seed: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
@@ -74,6 +77,8 @@ class RunConfig:
             raise ValueError("the full profile reproduces the paper, which starts every MobileNetV2 from ImageNet; "
                              "init='random' trains from scratch and will not reach the paper's numbers. Pass "
                              "--set allow_random_init=true if that is what you want")
+        if self.aux_loss not in ("sum", "mean"):
+            raise ValueError(f"aux_loss must be 'sum' or 'mean', not {self.aux_loss!r}")
         if not 1 <= self.msp_improv_partitions <= 6:
             raise ValueError(f"msp_improv_partitions must be 1 to 6 (MSP-IMPROV has six sessions), not "
                              f"{self.msp_improv_partitions}")

@@ -183,3 +183,15 @@ def test_feature_statistics_pool_every_frame_of_the_clips() -> None:
     mean, std = feature_statistics(Source(), ["a", "b"])
     frames = np.concatenate([clips["a"], clips["b"]]).astype(np.float64)
     assert np.allclose(mean.numpy(), frames.mean(0)) and np.allclose(std.numpy(), frames.std(0))
+
+
+def test_auxiliary_mean_weighs_the_eight_together_like_the_main_task() -> None:
+    model = _moede()
+    x, lengths, y = collate_clips([(torch.randn(4, 8, D), 2), (torch.randn(2, 8, D), 5)])
+    out = model(x, lengths)
+    main = torch.nn.functional.cross_entropy(out.logits, y)
+    aux = [torch.nn.functional.cross_entropy(out.aux_logits[:, k], y) for k in range(8)]
+    torch.testing.assert_close(dfer_loss(out, y, 1.0, "mean"), main + sum(aux) / 8)
+    torch.testing.assert_close(dfer_loss(out, y, 0.5, "sum"), main + 0.5 * sum(aux))
+    with pytest.raises(ValueError, match="aux_reduction"):
+        dfer_loss(out, y, 1.0, "max")

@@ -100,3 +100,19 @@ def test_against_majority_compares_with_the_most_frequent_class() -> None:
     assert table.loc["this SFER", "Accuracy"] == pytest.approx(100 * accuracy_score(targets, predictions), abs=0.01)
     assert table.loc["always 'b'", "Accuracy"] == pytest.approx(100 * np.mean(targets == 1), abs=0.01)
     assert table.loc["always 'b'", "F1-macro"] < table.loc["this SFER", "F1-macro"]
+
+
+def test_table1_lines_up_the_paper_columns_by_meaning() -> None:
+    import pandas as pd
+
+    from moede.results.paper import paper_table, paper_vs_run
+
+    paper = paper_table("table1")
+    # the paper's numbers only add up with P = the 3,500 "other" images
+    assert np.allclose(0.875 * paper["P F1-score"] + 0.125 * paper["N F1-score"], paper["F1-weighted"], atol=0.01)
+    ours = pd.DataFrame(1.0, index=paper.index, columns=paper.columns)
+    joined = paper_vs_run(ours, "table1")
+    assert joined[("P Precision", "paper")].tolist() == paper["N Precision"].tolist()  # our P = target emotion
+    assert joined[("N F1-score", "paper")].tolist() == paper["P F1-score"].tolist()
+    assert joined[("F1-macro", "paper")].tolist() == paper["F1-macro"].tolist()
+    assert "swapped" in joined.attrs["caption"]

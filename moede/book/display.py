@@ -11,7 +11,7 @@ import pandas as pd
 
 from moede.config import RunConfig
 from moede.io import write_csv, write_json
-from moede.results.paper import paper_complexity, paper_table, paper_vs_run
+from moede.results.paper import paper_complexity, paper_vs_run
 from moede.sources import DataSource
 
 RESULTS = "results"
@@ -36,7 +36,8 @@ def banner(cfg: RunConfig, *sources: DataSource | str | None) -> None:
         elif source:
             lines.append(str(source))
     if cfg.profile == "demo":
-        lines.append(f"Demo profile: {cfg.image_size}x{cfg.image_size} faces, Adam lr {cfg.learning_rate:g}, "
+        lines.append(f"Demo profile: {cfg.image_size}x{cfg.image_size} faces, Adam lr {cfg.learning_rate:g} (DFER "
+                     f"{cfg.dfer_learning_rate:g}), "
                      f"{'augmented' if cfg.augment else 'no augmentation'}, epochs SFER {cfg.sfer_epochs} / experts "
                      f"{cfg.expert_epochs} / fusion {cfg.fusion_epochs} / DFER {cfg.dfer_epochs} (paper 60/20/20/20), "
                      f"{cfg.partitions} partition(s): smaller settings than the paper's, not its data.")
@@ -117,11 +118,10 @@ def show_vs_paper(ours: pd.DataFrame, name: str, cfg: RunConfig | None = None) -
 
     if cfg is not None:
         save_result(ours, name, cfg)
-    paper = paper_table(name)
     joined = paper_vs_run(ours, name)
     counts = sorted(set(ours.attrs.get("partitions", {}).values()))
     over = f"mean over {'/'.join(map(str, counts))} partition(s); " if counts else ""
-    display(_styled(joined, f"{SUMMARY_TITLES.get(name, name)}: {paper.attrs['caption']} (paper vs this run) — "
+    display(_styled(joined, f"{SUMMARY_TITLES.get(name, name)}: {joined.attrs['caption']} (paper vs this run) — "
                             f"this run: {over}{source_text(ours)}"))
 
 
@@ -163,7 +163,8 @@ def show_saved(tables: dict[str, pd.DataFrame]) -> None:
         display(Markdown(f"### {SUMMARY_TITLES.get(name, name)}\n\n{source_text(frame)}"
                          f" · profile {frame.attrs.get('profile') or 'not recorded'}"))
         if name.startswith("table"):
-            display(_styled(paper_vs_run(frame, name), paper_table(name).attrs["caption"]))
+            joined = paper_vs_run(frame, name)
+            display(_styled(joined, joined.attrs["caption"]))
         else:
             display(_styled(frame, SUMMARY_TITLES.get(name, name)))
     others = sorted(set(tables) - set(SUMMARY_ORDER))

@@ -144,19 +144,27 @@ def build_dfer_model(config: dict) -> nn.Module:
                      "expected 'MoEDE' or 'SingleExtractorLSTM'")
 
 
-def dfer_loss(output: DFEROutput, target: torch.Tensor, aux_weight: float = 1.0) -> torch.Tensor:
-    """Cross-entropy of the main classifier plus `aux_weight` times the SUM of the auxiliary classifiers'
-    cross-entropies.
+AUX_REDUCTIONS = ("sum", "mean")
 
-    The paper (Section III.B) adds the auxiliary softmax classifiers as extra tasks without a weighting, i.e. a plain
-    sum with weight 1.0 each, which is the default. A model without auxiliary classifiers gets the main loss only.
+
+def dfer_loss(output: DFEROutput, target: torch.Tensor, aux_weight: float = 1.0,
+              aux_reduction: str = "sum") -> torch.Tensor:
+    """Cross-entropy of the main classifier plus `aux_weight` times the sum (or the mean, `aux_reduction`) of the
+    auxiliary classifiers' cross-entropies.
+
+    The paper (Section III.B) adds the auxiliary classifiers as extra tasks and does not say how their losses are
+    combined. The default reads it as a plain sum with weight 1.0 (each auxiliary task counts as much as the main
+    one: 8:1 for eight experts); "mean" with weight 1.0 gives the eight together the main task's weight. A model
+    without auxiliary classifiers gets the main loss only.
     """
+    if aux_reduction not in AUX_REDUCTIONS:
+        raise ValueError(f"aux_reduction must be one of {AUX_REDUCTIONS}, got {aux_reduction!r}")
     loss = nn.functional.cross_entropy(output.logits, target)
     if output.aux_logits is not None and aux_weight:
         n_aux = output.aux_logits.shape[1]
         aux = nn.functional.cross_entropy(output.aux_logits.flatten(0, 1), target.repeat_interleave(n_aux),
                                           reduction="sum") / target.shape[0]
-        loss = loss + aux_weight * aux
+        loss = loss + aux_weight * (aux / n_aux if aux_reduction == "mean" else aux)
     return loss
 
 

@@ -136,9 +136,10 @@ def predict(model: nn.Module, source: FeatureSource, sample_ids: Sequence[str], 
 
 def train_dfer(model: nn.Module, source: FeatureSource, train_ids: Sequence[str], train_y: Sequence[int],
                dev_ids: Sequence[str], dev_y: Sequence[int], *, epochs: int, lr: float = 1e-3, batch_size: int = 16,
-               aux_weight: float = 1.0, seed: int = 0, device: str | torch.device = "cpu",
-               desc: str = "DFER") -> TrainResult:
-    """Train with Adam and cross-entropy (+ `aux_weight` x auxiliary losses) for `epochs`, evaluating development
+               aux_weight: float = 1.0, aux_reduction: str = "sum", seed: int = 0,
+               device: str | torch.device = "cpu", desc: str = "DFER") -> TrainResult:
+    """Train with Adam and cross-entropy (+ `aux_weight` x the sum or mean of the auxiliary losses, `dfer_loss`) for
+    `epochs`, evaluating development
     accuracy after each epoch; return the model with the weights of the best development epoch (first one on ties).
     Shuffling is seeded with `seed` + epoch; seed torch yourself before building the model for reproducible weights."""
     if epochs < 1:
@@ -155,7 +156,7 @@ def train_dfer(model: nn.Module, source: FeatureSource, train_ids: Sequence[str]
         for x, lengths, y in _loader(source, train_ids, train_y, batch_size, shuffle=True, seed=seed + epoch):
             x, y = x.to(device), y.to(device)
             out = model(x, lengths)
-            loss = dfer_loss(out, y, aux_weight)
+            loss = dfer_loss(out, y, aux_weight, aux_reduction)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
