@@ -145,3 +145,18 @@ def test_fusion_head_on_precomputed_features_equals_the_whole_model() -> None:
     images = torch.randn(4, 3, 32, 32)
     with torch.no_grad():
         assert torch.allclose(model.head(model.bank(images)), model(images))
+
+
+@pytest.mark.parametrize("relu", [False, True])
+def test_fusion_head_non_linearity_is_a_setting_kept_by_checkpoints(relu: bool, tmp_path) -> None:
+    from moede.models.fusion import FusionHead
+
+    torch.manual_seed(0)
+    head = FusionHead(n_experts=2, n_classes=3, hidden=4, relu=relu)
+    a, b = torch.randn(5, 2, 1280), torch.randn(5, 2, 1280)
+    with torch.no_grad():
+        additive = torch.allclose(head(a) + head(b) - head(torch.zeros_like(a)), head(a + b), atol=1e-4)
+    assert additive == (not relu)  # without the ReLU the fusion is one affine map, as the paper's text reads
+    fusion = ExpertFusion(ExpertBank(_random_experts(2)), n_classes=3, relu=relu)
+    path = save_checkpoint(fusion, tmp_path / "fusion.pt", config={}, classes="abc", metrics={}, source=None)
+    assert load_checkpoint(path)[0].head.relu == relu

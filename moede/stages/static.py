@@ -317,8 +317,9 @@ def train_experts_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> Ex
 def train_fusion_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> FusionResult:
     """Train (or reuse) the FFE and FTFE fusions of the eight experts for 8-class recognition; Table 3.
 
-    FFE's experts are frozen, so their features of the (un-augmented) train and dev images are computed once and only
-    the fusion head is trained on them; FTFE fine-tunes the experts end to end on augmented images."""
+    FFE's experts are frozen: without augmentation their features of the train and dev images are computed once and
+    only the fusion head is trained on them; with it (the full profile: "trained similarly to the eight-class model")
+    the frozen bank runs on every augmented batch. FTFE fine-tunes the experts end to end."""
     frame = prepare_static(cfg) if frame is None else frame
     experts = train_experts_stage(cfg, frame)
     train, dev, dev_rows = _datasets(frame, cfg)
@@ -326,10 +327,11 @@ def train_fusion_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> Fus
     results = {}
     for name, fine_tune in (("ffe", False), ("ftfe", True)):
         def fit(fine_tune: bool = fine_tune, name: str = name) -> TrainResult:
-            model = ExpertFusion(ExpertBank(experts.models()), n_classes=len(AFFECTNET), fine_tune=fine_tune)
-            if fine_tune:
+            model = ExpertFusion(ExpertBank(experts.models()), n_classes=len(AFFECTNET), fine_tune=fine_tune,
+                                 relu=cfg.fusion_relu)
+            if fine_tune or cfg.augment:  # augmented images change every epoch: run the (frozen) bank on them
                 trained, fit_train, fit_dev = _trainable(cfg, model, train, dev, _split_paths(frame))
-            else:  # frozen experts: compute their features once, train only the head on them
+            else:  # frozen experts, plain images: compute their features once, train only the head on them
                 device = cfg.torch_device()
                 fit_train = FeatureDataset(expert_features(model.bank, train, cfg.batch_size, device), train.targets)
                 fit_dev = FeatureDataset(expert_features(model.bank, dev, cfg.batch_size, device), dev.targets)
@@ -342,7 +344,8 @@ def train_fusion_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> Fus
             result.model = model.cpu().eval()
             return result
 
-        key = _key(cfg, frame, name, cfg.fusion_epochs, experts=parents, head_on_features=not fine_tune)
+        key = _key(cfg, frame, name, cfg.fusion_epochs, experts=parents, relu=cfg.fusion_relu,
+                   head_on_features=not (fine_tune or cfg.augment))
         results[name] = _train_or_reuse(cfg, name, key, AFFECTNET, experts.source, dev_rows, fit)
     fusion = FusionResult(results["ffe"], results["ftfe"])
     from moede.results.static_tables import table3
