@@ -4,7 +4,8 @@
 # Every result table the chapters wrote to the run directory (`<run_dir>/results/*.csv`, with the data source and
 # profile beside each), next to the paper's numbers. Blank cells are values only one side reports (the paper's
 # other baselines, for example). On the demo profile the numbers illustrate the pipeline; they are not expected to
-# match the paper's.
+# match the paper's. The choices the paper leaves open, and the settings that change them, are listed on
+# [What the paper leaves open](../book/open_choices.md).
 
 # %% tags=["parameters"]
 profile = "demo"
