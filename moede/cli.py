@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -246,6 +247,9 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
     return 0
 
 
+_PATH_FIELDS = ("run_dir", "affectnet_root", "cremad_root", "msp_improv_root", "extra")
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     """Print versions, device and data sources."""
     import importlib.metadata as metadata
@@ -269,7 +273,12 @@ def cmd_info(args: argparse.Namespace) -> int:
     shared = shared_data_root()
     print(f"../shared/data: {shared if shared else 'not found (set MOEDE_SHARED_DATA to point at it)'}")
     args.run_dir, args.imagenet_weights, args.device, args.seed, args.set = None, None, None, None, []
-    for line in data_plan(_config(args)):
+    cfg = _config(args)
+    for line in data_plan(cfg):
+        print(line)
+    print(f"settings of profile {cfg.profile} (change any with --set FIELD=VALUE):")
+    for line in textwrap.wrap(", ".join(f"{k}={v}" for k, v in cfg.as_dict().items() if k not in _PATH_FIELDS),
+                              width=110, initial_indent="  ", subsequent_indent="  "):
         print(line)
     return 0
 

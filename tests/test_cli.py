@@ -80,6 +80,16 @@ def test_info_says_which_data_each_chapter_uses(capsys: pytest.CaptureFixture[st
     assert f"CREMA-D at {tmp_path}" in text and "chapter 7 (MSP-IMPROV)" in text
 
 
+def test_info_prints_the_full_profile_settings_as_the_paper_states_them(capsys: pytest.CaptureFixture[str]):
+    assert main(["info", "--profile", "full"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for setting in ("init=imagenet", "trainable_from=0", "image_size=224", "sfer_epochs=60", "expert_epochs=20",
+                    "fusion_epochs=60", "dfer_epochs=20", "augment=True", "learning_rate=0.001",
+                    "dfer_learning_rate=0.001", "partitions=5", "msp_improv_partitions=6", "fusion_relu=False"):
+        assert setting in text, setting
+    assert "initialisation of every MobileNetV2: ImageNet (shipped TFLite" in text
+
+
 def test_align_an_image_writes_crop_and_manifest(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     from moede.book.media import example_photos
 
