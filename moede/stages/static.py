@@ -34,9 +34,9 @@ from moede.models.fusion import ExpertFusion
 from moede.models.mobilenet import build_mobilenet_v2, replace_head
 from moede.models.pretrained import Initialisation
 from moede.sources import DataSource
+from moede.training.frozen import FromBlock, FusionFromBlock, block_activations
 from moede.training.images import FaceImageDataset, FeatureDataset, load_face_images
 from moede.training.sampling import BalancedEpochSampler
-from moede.training.frozen import FromBlock, FusionFromBlock, block_activations
 from moede.training.static import TrainResult, class_weights, train_classifier
 
 if TYPE_CHECKING:
