@@ -69,6 +69,8 @@ class RunConfig:
     dfer_experts: str = "auto"  # "auto": moede.stages.dynamic.experts_config decides; "static": chapters 2-4's
     learning_rate: float = 1e-3  # Adam, static models (SFER, experts, fusion)
     dfer_learning_rate: float = 1e-3  # Adam, DFER models (the paper: 1e-3 for all)
+    optimizer: str = "adam"  # every training loop: "adam" (the paper's text) or "nadam" (the method it cites)
+    select_by: str = "f1_macro"  # static models: the development metric that picks the kept epoch ("accuracy")
     fusion_relu: bool = True  # a ReLU between the fusion's 1280->256 and 2048->8 layers (the paper names none)
     aux_loss: str = "sum"  # MoEDE's auxiliary cross-entropies: "sum" or "mean" (moede.models.dfer.dfer_loss)
     aux_weight: float = 1.0  # weight of the combined auxiliary loss against the main one
@@ -81,6 +83,10 @@ class RunConfig:
             raise ValueError("the full profile reproduces the paper, which starts every MobileNetV2 from ImageNet; "
                              "init='random' trains from scratch and will not reach the paper's numbers. Pass "
                              "--set allow_random_init=true if that is what you want")
+        if self.optimizer not in ("adam", "nadam"):
+            raise ValueError(f"optimizer must be 'adam' or 'nadam', not {self.optimizer!r}")
+        if self.select_by not in ("f1_macro", "accuracy"):
+            raise ValueError(f"select_by must be 'f1_macro' or 'accuracy', not {self.select_by!r}")
         if self.aux_loss not in ("sum", "mean"):
             raise ValueError(f"aux_loss must be 'sum' or 'mean', not {self.aux_loss!r}")
         if not 1 <= self.msp_improv_partitions <= 6:

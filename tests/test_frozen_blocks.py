@@ -89,3 +89,20 @@ def test_config_rejects_augmenting_cached_activations_and_silent_random_full_run
         RunConfig.for_profile("full", init="random")
     assert RunConfig.for_profile("full", init="random", allow_random_init=True).init == "random"
     assert RunConfig.for_profile("full").init == "imagenet" and RunConfig.for_profile("full").trainable_from == 0
+
+
+def test_optimiser_and_selection_metric_are_settings() -> None:
+    from moede.training.optimizers import make_optimizer
+
+    layer = torch.nn.Linear(2, 2)
+    layer.bias.requires_grad_(False)
+    nadam = make_optimizer("nadam", layer.parameters(), 1e-3)
+    assert isinstance(nadam, torch.optim.NAdam) and len(nadam.param_groups[0]["params"]) == 1  # frozen bias left out
+    assert isinstance(make_optimizer("adam", layer.parameters(), 1e-3), torch.optim.Adam)
+    with pytest.raises(ValueError, match="optimizer"):
+        make_optimizer("sgd", layer.parameters(), 1e-3)
+    with pytest.raises(ValueError, match="optimizer"):
+        RunConfig.for_profile("demo", optimizer="sgd")
+    with pytest.raises(ValueError, match="select_by"):
+        RunConfig.for_profile("demo", select_by="loss")
+    assert RunConfig.for_profile("full").optimizer == "adam" and RunConfig.for_profile("full").select_by == "f1_macro"

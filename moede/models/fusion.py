@@ -69,5 +69,5 @@ class ExpertFusion(nn.Module):
     @classmethod
     def from_spec(cls, spec: dict[str, Any]) -> "ExpertFusion":
         """Build an untrained model with the shape described by `spec` (see `spec`)."""
-        return cls(ExpertBank.blank(spec["n_experts"], spec.get("padding", "symmetric")), n_classes=spec["n_classes"], hidden=spec["hidden"],
-                   fine_tune=spec["fine_tune"], relu=spec.get("relu", True))
+        return cls(ExpertBank.blank(spec["n_experts"], spec.get("padding", "symmetric")), n_classes=spec["n_classes"],
+                   hidden=spec["hidden"], fine_tune=spec["fine_tune"], relu=spec.get("relu", True))

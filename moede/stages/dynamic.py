@@ -180,7 +180,7 @@ def train_or_reuse(cfg: RunConfig, features: DFERFeatures, name: str, bank: str,
     model = factory(len(features.classes))
     key = json.dumps({"format": FORMAT, "features": digest(cache.key), "model": model.config(),
                       "epochs": cfg.dfer_epochs, "lr": cfg.dfer_learning_rate, "batch_size": cfg.clip_batch_size,
-                      "aux_weight": cfg.aux_weight, "aux_loss": cfg.aux_loss, "seed": seed,
+                      "aux_weight": cfg.aux_weight, "aux_loss": cfg.aux_loss, "optimizer": cfg.optimizer, "seed": seed,
                       "standardize_features": cfg.standardize_features,
                       "split": digest([train_ids, train_y, dev_ids, dev_y, test_ids, test_y])}, sort_keys=True)
     path = dfer_model_path(cfg, features.dataset, name, k + 1)
@@ -193,7 +193,8 @@ def train_or_reuse(cfg: RunConfig, features: DFERFeatures, name: str, bank: str,
         model.standardize.fit(*feature_statistics(cache, train_ids))
     result = train_dfer(model, cache, train_ids, train_y, dev_ids, dev_y, epochs=cfg.dfer_epochs,
                         lr=cfg.dfer_learning_rate, batch_size=cfg.clip_batch_size, aux_weight=cfg.aux_weight,
-                        aux_reduction=cfg.aux_loss, seed=seed, device=cfg.torch_device(), desc=f"{name} [{k + 1}]")
+                        aux_reduction=cfg.aux_loss, optimizer_name=cfg.optimizer, seed=seed, device=cfg.torch_device(),
+                        desc=f"{name} [{k + 1}]")
     test = predict(result.model, cache, test_ids, test_y, cfg.clip_batch_size, cfg.torch_device())
     with atomic_path(path) as tmp:
         torch.save({"key": key, "config": result.model.config(), "best_epoch": result.best_epoch,

@@ -182,7 +182,8 @@ def _key(cfg: RunConfig, frame: pd.DataFrame, stage: str, epochs: int, **more: A
     """The settings a cached result must match to be reused."""
     return {"stage": stage, "epochs": epochs, "image_size": cfg.image_size, "learning_rate": cfg.learning_rate,
             "batch_size": cfg.batch_size, "augment": cfg.augment, "seed": cfg.seed, "data": _data_digest(frame),
-            "trainable_from": cfg.trainable_from, **cfg.initialisation().key(), **more}
+            "trainable_from": cfg.trainable_from, "optimizer": cfg.optimizer, "select_by": cfg.select_by,
+            **cfg.initialisation().key(), **more}
 
 
 def _predictions(dev: pd.DataFrame, result: TrainResult, classes: tuple[str, ...]) -> pd.DataFrame:
@@ -236,7 +237,7 @@ def train_sfer_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> Stati
         result = train_classifier(trained, fit_train, fit_dev, n_classes=len(AFFECTNET), epochs=cfg.sfer_epochs,
                                   learning_rate=cfg.learning_rate, batch_size=cfg.batch_size,
                                   device=cfg.torch_device(), loss_weights=class_weights(train.targets, len(AFFECTNET)),
-                                  seed=cfg.seed, desc="SFER")
+                                  select_by=cfg.select_by, optimizer_name=cfg.optimizer, seed=cfg.seed, desc="SFER")
         result.model = model.cpu().eval()
         return result
 
@@ -267,7 +268,8 @@ def _train_expert(cfg: RunConfig, sfer: nn.Module, train: FaceImageDataset, dev:
     sampler = BalancedEpochSampler(binary_train.targets, positive=1, seed=cfg.seed + index)
     result = train_classifier(trained, fit_train, fit_dev, n_classes=2, epochs=cfg.expert_epochs,
                               learning_rate=cfg.learning_rate, batch_size=cfg.batch_size, device=cfg.torch_device(),
-                              sampler=sampler, seed=cfg.seed + index, desc=f"expert {emotion}")
+                              sampler=sampler, select_by=cfg.select_by, optimizer_name=cfg.optimizer,
+                              seed=cfg.seed + index, desc=f"expert {emotion}")
     result.model = model.cpu().eval()
     return result
 
@@ -339,7 +341,8 @@ def train_fusion_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> Fus
             result = train_classifier(trained, fit_train, fit_dev, n_classes=len(AFFECTNET),
                                       epochs=cfg.fusion_epochs, learning_rate=cfg.learning_rate,
                                       batch_size=cfg.batch_size, device=cfg.torch_device(),
-                                      loss_weights=class_weights(train.targets, len(AFFECTNET)), seed=cfg.seed,
+                                      loss_weights=class_weights(train.targets, len(AFFECTNET)),
+                                      select_by=cfg.select_by, optimizer_name=cfg.optimizer, seed=cfg.seed,
                                       desc=name.upper())
             result.model = model.cpu().eval()
             return result

@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 from moede.evaluation.metrics import summary
 from moede.models.dfer import DFEROutput, collate_clips, dfer_loss
 from moede.sources import DataSource
+from moede.training.optimizers import make_optimizer
 
 
 class FeatureSource(Protocol):
@@ -136,18 +137,18 @@ def predict(model: nn.Module, source: FeatureSource, sample_ids: Sequence[str], 
 
 def train_dfer(model: nn.Module, source: FeatureSource, train_ids: Sequence[str], train_y: Sequence[int],
                dev_ids: Sequence[str], dev_y: Sequence[int], *, epochs: int, lr: float = 1e-3, batch_size: int = 16,
-               aux_weight: float = 1.0, aux_reduction: str = "sum", seed: int = 0,
+               aux_weight: float = 1.0, aux_reduction: str = "sum", optimizer_name: str = "adam", seed: int = 0,
                device: str | torch.device = "cpu", desc: str = "DFER") -> TrainResult:
-    """Train with Adam and cross-entropy (+ `aux_weight` x the sum or mean of the auxiliary losses, `dfer_loss`) for
-    `epochs`, evaluating development
-    accuracy after each epoch; return the model with the weights of the best development epoch (first one on ties).
+    """Train with Adam (or `optimizer_name`: moede.training.optimizers) and cross-entropy (+ `aux_weight` x the sum or
+    mean of the auxiliary losses, `dfer_loss`) for `epochs`, evaluating development accuracy after each epoch; return
+    the model with the weights of the best development epoch (first one on ties).
     Shuffling is seeded with `seed` + epoch; seed torch yourself before building the model for reproducible weights."""
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1, got {epochs}")
     if not len(train_ids) or not len(dev_ids):
         raise ValueError(f"need training and development clips, got {len(train_ids)} and {len(dev_ids)}")
     model.to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    optimizer = make_optimizer(optimizer_name, model.parameters(), lr)
     rows, best_state, best_acc, best_epoch = [], None, -1.0, 0
     bar = tqdm(range(1, epochs + 1), desc=desc, unit="epoch")
     for epoch in bar:

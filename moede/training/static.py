@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from moede.evaluation.metrics import summary
 from moede.training.images import FaceImageDataset
+from moede.training.optimizers import make_optimizer
 
 SELECT_BY = ("f1_macro", "accuracy")
 
@@ -78,8 +79,10 @@ def _train_epoch(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, devic
 def train_classifier(model: nn.Module, train: FaceImageDataset, dev: FaceImageDataset, *, n_classes: int,
                      epochs: int, learning_rate: float = 1e-3, batch_size: int = 64, device: str = "cpu",
                      loss_weights: torch.Tensor | None = None, sampler: Sampler[int] | None = None,
-                     select_by: str = "f1_macro", seed: int = 0, desc: str = "training") -> TrainResult:
-    """Train with Adam and (weighted) cross-entropy for `epochs`; keep the epoch best on dev by `select_by`.
+                     select_by: str = "f1_macro", optimizer_name: str = "adam", seed: int = 0,
+                     desc: str = "training") -> TrainResult:
+    """Train with Adam (or `optimizer_name`: moede.training.optimizers) and (weighted) cross-entropy for `epochs`;
+    keep the epoch best on dev by `select_by`.
 
     `sampler` (e.g. BalancedEpochSampler) replaces shuffling; the history has one row per epoch with
     train_loss, dev_loss, dev_accuracy, dev_f1_macro (percent) and seconds.
@@ -92,7 +95,7 @@ def train_classifier(model: nn.Module, train: FaceImageDataset, dev: FaceImageDa
     model.to(device)
     weight = None if loss_weights is None else loss_weights.to(device)
     loss_fn = nn.CrossEntropyLoss(weight=weight)
-    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=learning_rate)
+    optimizer = make_optimizer(optimizer_name, model.parameters(), learning_rate)
     generator = torch.Generator().manual_seed(seed)
     n_train = len(sampler) if sampler is not None else len(train)
     # a last batch of one image would break batch norm in training mode: drop it in that case only
