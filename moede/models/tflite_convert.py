@@ -40,12 +40,11 @@ class TFLiteFormatError(ValueError):
 
 @dataclass(frozen=True)
 class FoldedConv:
-    """One dequantised TFLite convolution: torch-layout weight (O, I/groups, kH, kW), bias (O,), stride, depthwise."""
+    """One dequantised TFLite convolution: torch-layout weight (O, I/groups, kH, kW), bias (O,) and stride."""
 
     weight: np.ndarray
     bias: np.ndarray
     stride: int
-    depthwise: bool
 
 
 def _dequantise(tensor, data: np.ndarray) -> np.ndarray:
@@ -103,7 +102,7 @@ def read_tflite_convolutions(path: str | Path) -> list[FoldedConv]:
         bias = _dequantise(graph.Tensors(op.Inputs(2)), _tensor_array(model, graph, op.Inputs(2)))
         # TFLite layouts: CONV_2D (O, kH, kW, I); DEPTHWISE_CONV_2D (1, kH, kW, C)
         weight = weight.transpose(3, 0, 1, 2) if depthwise else weight.transpose(0, 3, 1, 2)
-        convs.append(FoldedConv(np.ascontiguousarray(weight), bias, options.StrideH(), depthwise))
+        convs.append(FoldedConv(np.ascontiguousarray(weight), bias, options.StrideH()))
     return convs
 
 
