@@ -79,6 +79,8 @@ class RunConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.init not in ("imagenet", "random"):
+            raise ValueError(f"init must be 'imagenet' or 'random', not {self.init!r}")
         if self.profile == "full" and self.init == "random" and not self.allow_random_init:
             raise ValueError("the full profile reproduces the paper, which starts every MobileNetV2 from ImageNet; "
                              "init='random' trains from scratch and will not reach the paper's numbers. Pass "

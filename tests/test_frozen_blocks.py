@@ -85,6 +85,8 @@ def test_config_rejects_augmenting_cached_activations_and_silent_random_full_run
     with pytest.raises(ValueError, match="augment"):
         RunConfig.for_profile("demo", augment=True)
     assert RunConfig.for_profile("demo", augment=True, trainable_from=0).augment
+    with pytest.raises(ValueError, match="init must be"):
+        RunConfig.for_profile("demo", init="imagnet")
     with pytest.raises(ValueError, match="allow_random_init"):
         RunConfig.for_profile("full", init="random")
     assert RunConfig.for_profile("full", init="random", allow_random_init=True).init == "random"
