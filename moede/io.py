@@ -1,8 +1,9 @@
-"""Atomic file writing: everything is written to a temporary sibling, then renamed into place."""
+"""Atomic file writing (everything is written to a temporary sibling, then renamed into place) and file hashing."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -41,3 +42,12 @@ def write_csv(frame: pd.DataFrame, target: str | os.PathLike[str], index: bool =
     with atomic_path(target) as tmp:
         frame.to_csv(tmp, index=index)
     return Path(target)
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """Hex sha256 of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,7 +12,7 @@ import torchvision
 from torch import nn
 
 import moede
-from moede.io import atomic_path
+from moede.io import atomic_path, file_sha256
 from moede.models.fusion import ExpertFusion
 from moede.models.mobilenet import mobilenet_v2, padding_of
 from moede.sources import REPO_ROOT, DataSource
@@ -66,11 +65,7 @@ def save_checkpoint(model: nn.Module, path: str | Path, *, config: dict[str, Any
 
 def checkpoint_digest(path: str | Path) -> str:
     """Return the sha256 hex digest of a checkpoint file (for cache keys)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_sha256(path)
 
 
 def load_checkpoint(path: str | Path, map_location: str = "cpu") -> tuple[nn.Module, dict[str, Any]]:

@@ -18,7 +18,6 @@ makes a new cache file; the conversion is deterministic (fixed calibration crops
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -27,6 +26,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from moede.io import atomic_path, file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -53,15 +54,6 @@ class Normalisation:
 
 IMAGENET_STATS = Normalisation((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))  # torchvision's ImageNet models
 MINUS_ONE_TO_ONE = Normalisation((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))  # TF MobileNets: x / 127.5 - 1
-
-
-def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -96,7 +88,7 @@ class Initialisation:
     @cached_property
     def sha256(self) -> str | None:
         """The weights file's sha256 (None for random initialisation)."""
-        return None if self.path is None else sha256_of(self.path)
+        return None if self.path is None else file_sha256(self.path)
 
     def describe(self) -> str:
         """One line for checkpoints and pages, e.g. 'ImageNet (shipped TFLite ..., sha256 1a2b3c4d5e6f)'."""
@@ -183,7 +175,6 @@ def calibration_images(normalisation: Normalisation, n: int = CALIBRATION_IMAGES
 
 def converted_tflite_state(path: Path, sha256: str, cache_dir: Path | None) -> dict[str, torch.Tensor]:
     """The converted state dict of a TFLite MobileNetV2, from `cache_dir` when converted before, else converted now."""
-    from moede.io import atomic_path
     from moede.models.tflite_convert import convert_tflite_mobilenet_v2
 
     cached = None if cache_dir is None else cache_dir / f"mobilenet_v2_imagenet_{sha256[:16]}_v{CONVERTER_VERSION}.pt"
