@@ -37,6 +37,17 @@ STATIC_CORPORA = ("auto", "demo")
 DFER_EXPERTS = ("auto", "static")
 
 
+def _choices() -> dict[str, tuple[str, ...]]:
+    """The allowed values of each choice field, taken from the modules that act on them."""
+    from moede.models.dfer import AUX_REDUCTIONS
+    from moede.models.pretrained import INITS
+    from moede.training.optimizers import OPTIMIZERS
+    from moede.training.static import SELECT_BY
+
+    return {"init": INITS, "optimizer": tuple(OPTIMIZERS), "select_by": SELECT_BY, "aux_loss": AUX_REDUCTIONS,
+            "static_corpus": STATIC_CORPORA, "dfer_experts": DFER_EXPERTS}
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """Everything a run needs to know; notebooks build one from their `parameters` cell."""
@@ -79,18 +90,13 @@ class RunConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.init not in ("imagenet", "random"):
-            raise ValueError(f"init must be 'imagenet' or 'random', not {self.init!r}")
+        for name, choices in _choices().items():
+            if getattr(self, name) not in choices:
+                raise ValueError(f"{name} must be one of {tuple(choices)}, not {getattr(self, name)!r}")
         if self.profile == "full" and self.init == "random" and not self.allow_random_init:
             raise ValueError("the full profile reproduces the paper, which starts every MobileNetV2 from ImageNet; "
                              "init='random' trains from scratch and will not reach the paper's numbers. Pass "
                              "--set allow_random_init=true if that is what you want")
-        if self.optimizer not in ("adam", "nadam"):
-            raise ValueError(f"optimizer must be 'adam' or 'nadam', not {self.optimizer!r}")
-        if self.select_by not in ("f1_macro", "accuracy"):
-            raise ValueError(f"select_by must be 'f1_macro' or 'accuracy', not {self.select_by!r}")
-        if self.aux_loss not in ("sum", "mean"):
-            raise ValueError(f"aux_loss must be 'sum' or 'mean', not {self.aux_loss!r}")
         if not 1 <= self.msp_improv_partitions <= 6:
             raise ValueError(f"msp_improv_partitions must be 1 to 6 (MSP-IMPROV has six sessions), not "
                              f"{self.msp_improv_partitions}")
@@ -100,10 +106,6 @@ class RunConfig:
         if self.trainable_from and self.augment:
             raise ValueError("trainable_from > 0 trains on cached activations of the frozen blocks, which cannot be "
                              "augmented; set augment=false or trainable_from=0")
-        if self.static_corpus not in STATIC_CORPORA:
-            raise ValueError(f"static_corpus must be one of {STATIC_CORPORA}, not {self.static_corpus!r}")
-        if self.dfer_experts not in DFER_EXPERTS:
-            raise ValueError(f"dfer_experts must be one of {DFER_EXPERTS}, not {self.dfer_experts!r}")
 
     @classmethod
     def for_profile(cls, profile: str, **overrides: Any) -> "RunConfig":
