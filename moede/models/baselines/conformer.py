@@ -6,8 +6,8 @@ convolution module runs the depthwise convolution and BatchNorm over padded fram
 padding next to it. This block masks both: padded steps are zeroed before the depthwise convolution (which then sees
 exactly the zero "same" padding of an unpadded clip) and BatchNorm's statistics come from real frames only.
 Block: x + FFN/2 -> x + MHSA -> x + Conv -> x + FFN/2 -> LayerNorm, with Swish FFNs, a GLU pointwise convolution,
-a depthwise convolution, BatchNorm, Swish and a pointwise convolution. Attention uses absolute positions (none are
-added here) instead of Transformer-XL relative positions; the depthwise convolution carries the local order.
+a depthwise convolution, BatchNorm, Swish and a pointwise convolution. The attention adds no positional encoding
+(Gulati et al. use Transformer-XL relative positions); the depthwise convolution carries the local order.
 """
 
 from __future__ import annotations

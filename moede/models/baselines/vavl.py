@@ -18,8 +18,10 @@ DEPARTURE = (
     "projection to 50, a 3-layer conformer of width 512, a 2-layer shared conformer with a residual connection and "
     "LayerNorm, mean pooling over real frames and a 512-512-256-classes MLP (dropout 0.2). Departures: our "
     "AffectNet MobileNetV2 (1280-d) front-end instead of EfficientNet-B2; our compact conformer (8 heads, FFN 4x, "
-    "kernel 31, dropout 0.1: the defaults of the conformer package the code imports) with absolute attention "
-    "instead of relative positions and no time subsampling; padding masked everywhere; the reconstruction task and "
+    "kernel 31, dropout 0.1: the defaults of sooftware's conformer package, which we take the code's unshipped "
+    "`conformer.model` import to be) whose attention has no positional encoding "
+    "(Gulati et al. use relative positions; the depthwise convolution carries the local order) and no time "
+    "subsampling; padding masked everywhere; the reconstruction task and "
     "the audio and fusion branches dropped (the loss is MoEDE's cross-entropy); MoEDE's partitions, Adam (lr 1e-3) "
     "and model selection instead of lr 5e-5 and development-loss selection.")
 
@@ -31,7 +33,8 @@ class VAVLVisual(FrameBaseline):
     Linear(head_hidden, n_classes).
 
     Sizes are the released VAVL code's (projection 50, width 512, 3 + 2 conformer layers, head 512/256, out dropout
-    0.2 of its AuxFormer sibling); heads, FFN expansion, kernel and dropout are the conformer package's defaults.
+    0.2, its train.py default); heads, FFN expansion, kernel and dropout are sooftware's conformer defaults
+    (assumed: the code imports a `conformer.model` it does not ship).
     `emo_last` is the pooled embedding (B, 1, d_model).
     """
 
