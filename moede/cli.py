@@ -6,6 +6,7 @@ Heavy modules (torch, papermill, jupyter-book, dlib) are imported inside the sub
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import textwrap
 import time
@@ -119,6 +120,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_book(sub)
     _add_others(sub)
     return parser
+
+
+USER_PATHS = ("run_dir", "affectnet", "cremad", "msp_improv", "imagenet_weights", "build_dir", "source", "out")
+"""argparse destinations holding paths typed by the user: resolved against the caller's directory before any work."""
+
+
+def resolve_user_paths(args: argparse.Namespace) -> argparse.Namespace:
+    """Make every user-given path absolute against the current directory (notebook kernels run elsewhere)."""
+    for name in USER_PATHS:
+        value = getattr(args, name, None)
+        if value is not None:
+            setattr(args, name, Path(os.path.abspath(Path(value).expanduser())))
+    return args
 
 
 def _overrides(pairs: list[str]) -> dict[str, object]:
@@ -319,7 +333,7 @@ COMMANDS = {"book": cmd_book, "check-book": cmd_check_book, "align": cmd_align, 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `moede` and `python -m moede`."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = resolve_user_paths(parser.parse_args(argv))
     if args.command is None:
         parser.print_help()
         return 0

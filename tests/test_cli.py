@@ -98,3 +98,47 @@ def test_align_an_image_writes_crop_and_manifest(tmp_path: Path, capsys: pytest.
     manifest = pd.read_csv(tmp_path / "out" / "manifest.csv")
     assert len(manifest) == 1 and Path(manifest.loc[0, "crop"]).is_file()
     assert "aligned 1 face" in capsys.readouterr().out
+
+
+def image_folder_corpus(root: Path, speakers: int = 4) -> Path:
+    """A tiny labels.csv + images/ corpus (blank 8x8 images; enough for the readers, not for training)."""
+    import cv2
+    import numpy as np
+
+    (root / "images").mkdir(parents=True)
+    rows = ["image,emotion"]
+    for speaker in range(speakers):
+        name = f"P{speaker}_0001.png"
+        cv2.imwrite(str(root / "images" / name), np.zeros((8, 8, 3), np.uint8))
+        rows.append(f"{name},{('happiness', 'sadness')[speaker % 2]}")
+    (root / "labels.csv").write_text("\n".join(rows) + "\n")
+    return root
+
+
+@pytest.fixture
+def captured_book(monkeypatch: pytest.MonkeyPatch) -> list:
+    """Replace the notebook runner by a recorder of the RunConfig it would get (no notebook runs)."""
+    import moede.book.runner as runner
+
+    seen: list = []
+    monkeypatch.setattr(runner, "run_notebooks", lambda cfg, **_: seen.append(cfg) or [])
+    return seen
+
+
+def test_relative_paths_resolve_against_the_callers_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              captured_book: list,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from moede.book.runner import notebook_parameters
+
+    image_folder_corpus(tmp_path / "roots" / "faces")
+    (tmp_path / "data").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert main(["book", "--only", "2", "--no-site", "--affectnet", "roots/faces", "--run-dir", "run",
+                 "--build-dir", "b"]) == 0
+    params = notebook_parameters(captured_book[0])
+    assert params["affectnet_root"] == str(tmp_path / "roots" / "faces")
+    assert params["run_dir"] == str(tmp_path / "run")
+    capsys.readouterr()
+    assert main(["info", "--msp-improv", "data"]) in (0, 3)
+    said = capsys.readouterr()
+    assert str(tmp_path / "data") in said.out + said.err
