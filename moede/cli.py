@@ -49,29 +49,35 @@ def _add_book(sub: argparse._SubParsersAction) -> None:
                        description="Execute the book's notebooks headlessly (papermill), in order, sharing one run "
                                    "directory, then build the HTML site with jupyter-book.",
                        epilog=BOOK_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--profile", choices=["demo", "full"], default="demo",
-                   help="demo: embedded data, few epochs, CPU minutes (default); full: the paper's settings")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--only", action="append", metavar="NAME",
                        help="run only this notebook (number or name, e.g. 3 or 03_experts); repeatable")
     which.add_argument("--from", dest="start_from", metavar="NAME", help="run this notebook and all later ones")
+    _add_run_options(p)
     p.add_argument("--run-dir", type=Path, help="where checkpoints, feature caches and result tables go "
                                                  "(default: runs/<profile>)")
-    p.add_argument("--affectnet", type=Path, metavar="DIR", help="AffectNet root (Manually_Annotated_file_lists/ ...)")
-    p.add_argument("--cremad", type=Path, metavar="DIR", help="CREMA-D root (VideoFlash/, processedResults/ ...)")
-    p.add_argument("--msp-improv", type=Path, metavar="DIR", help="MSP-IMPROV root")
     p.add_argument("--imagenet-weights", type=Path, metavar="FILE",
                    help="ImageNet MobileNetV2 weights: a torchvision mobilenet_v2 state dict (.pth) or a TFLite "
                         "MobileNetV2 1.0 (.tflite) (default: the shipped TFLite file; never downloaded; "
                         "--set init=random trains from scratch)")
     p.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:1 ...")
     p.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a RunConfig field, e.g. --set dfer_epochs=2 (repeatable)")
     p.add_argument("--no-site", action="store_true", help="only execute the notebooks; do not build the site")
     p.add_argument("--quiet", action="store_true",
                    help="show a per-cell progress bar instead of the notebooks' own output (tqdm bars)")
     p.add_argument("--build-dir", type=Path, default=None, help="build folder (default: _build in the repository)")
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    """The options `book` and `info` share: profile, dataset roots and --set."""
+    p.add_argument("--profile", choices=["demo", "full"], default=None,
+                   help="demo: embedded data, few epochs, CPU minutes (default); full: the paper's settings")
+    p.add_argument("--affectnet", type=Path, metavar="DIR", help="AffectNet root (Manually_Annotated_file_lists/ ...)")
+    p.add_argument("--cremad", type=Path, metavar="DIR", help="CREMA-D root (VideoFlash/, processedResults/ ...)")
+    p.add_argument("--msp-improv", type=Path, metavar="DIR", help="MSP-IMPROV root")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a setting (a RunConfig field), e.g. --set dfer_epochs=2 (repeatable; booleans "
+                        "true/false/yes/no/1/0, none for an optional one); checked before anything runs")
 
 
 def _add_others(sub: argparse._SubParsersAction) -> None:
@@ -103,10 +109,7 @@ def _add_others(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="show versions, the torch device and which data each chapter would use",
                        description="Print package versions, the torch device, whether ../shared/data is found and "
                                    "which data source each chapter of the book would use.")
-    p.add_argument("--profile", choices=["demo", "full"], default="demo")
-    p.add_argument("--affectnet", type=Path, metavar="DIR")
-    p.add_argument("--cremad", type=Path, metavar="DIR")
-    p.add_argument("--msp-improv", type=Path, metavar="DIR")
+    _add_run_options(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -135,38 +138,38 @@ def resolve_user_paths(args: argparse.Namespace) -> argparse.Namespace:
     return args
 
 
+FLAG_SETTINGS = {"profile": "--profile", "run_dir": "--run-dir", "affectnet_root": "--affectnet",
+                 "cremad_root": "--cremad", "msp_improv_root": "--msp-improv",
+                 "imagenet_weights": "--imagenet-weights", "device": "--device", "seed": "--seed"}
+"""Settings that have their own option: they work through --set too, but not both ways at once."""
+
+
 def _overrides(pairs: list[str]) -> dict[str, object]:
-    """Parse KEY=VALUE pairs into RunConfig overrides (true/false, ints, floats, none/null as None, else strings)."""
-    from dataclasses import fields
+    """Parse --set KEY=VALUE pairs into checked RunConfig values (SettingError naming the key, value and range)."""
+    from moede.config import settings
+    from moede.settings import parse_assignments
 
+    return parse_assignments(pairs, settings())
+
+
+def _config(args: argparse.Namespace) -> RunConfig:
+    """The run's checked RunConfig from the options and --set values (SettingError before any work)."""
     from moede.config import RunConfig
+    from moede.errors import SettingError
 
-    known = {f.name for f in fields(RunConfig)}
-    values: dict[str, object] = {}
-    for pair in pairs:
-        key, sep, text = pair.partition("=")
-        key = key.strip().replace("-", "_")
-        if not sep or key not in known:
-            raise SystemExit(f"--set {pair!r}: expected KEY=VALUE with KEY one of {sorted(known)}")
-        value: object = {"true": True, "false": False}.get(text.lower(), text)
-        for cast in (int, float):
-            try:
-                value = cast(text)
-                break
-            except ValueError:
-                continue
-        values[key] = None if text.lower() in ("none", "null") else value
-    return values
-
-
-def _config(args: argparse.Namespace):
-    from moede.config import RunConfig
-
-    return RunConfig.for_profile(
-        args.profile, run_dir=args.run_dir, affectnet_root=args.affectnet, cremad_root=args.cremad,
-        msp_improv_root=args.msp_improv, imagenet_weights=getattr(args, "imagenet_weights", None),
-        device=args.device, seed=args.seed, **_overrides(args.set),
-    )
+    values = _overrides(args.set)
+    flags = {"profile": args.profile, "run_dir": getattr(args, "run_dir", None), "affectnet_root": args.affectnet,
+             "cremad_root": args.cremad, "msp_improv_root": args.msp_improv,
+             "imagenet_weights": getattr(args, "imagenet_weights", None), "device": getattr(args, "device", None),
+             "seed": getattr(args, "seed", None)}
+    for key, value in flags.items():
+        if value is None:
+            continue
+        if key in values and values[key] != value:
+            raise SettingError(f"{key} is given twice ({FLAG_SETTINGS[key]} {value} and --set {key}={values[key]});"
+                               " give it once")
+        values[key] = value
+    return RunConfig.for_profile(values.pop("profile", None) or "demo", **values)
 
 
 def cmd_book(args: argparse.Namespace) -> int:
@@ -286,7 +289,6 @@ def cmd_info(args: argparse.Namespace) -> int:
           f"{torch.get_num_threads()} CPU threads)")
     shared = shared_data_root()
     print(f"../shared/data: {shared if shared else 'not found (set MOEDE_SHARED_DATA to point at it)'}")
-    args.run_dir, args.imagenet_weights, args.device, args.seed, args.set = None, None, None, None, []
     cfg = _config(args)
     for line in data_plan(cfg):
         print(line)
