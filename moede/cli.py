@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # imported lazily at run time so that --help answers at once
     from moede.config import RunConfig
+    from moede.data.preflight import RootCheck
 
 DESCRIPTION = """\
 MoEDE companion: reproduce "Mixture of Emotion Dependent Experts" (Salman et al., IEEE OJSP 2025).
@@ -177,8 +178,11 @@ def cmd_book(args: argparse.Namespace) -> int:
     from moede.book.chapters import BUILD_DIR
     from moede.book.runner import NotebookFailed, run_notebooks
     from moede.book.site import BookIncomplete, build_site
+    from moede.data.preflight import check_inputs
 
     cfg = _config(args)
+    for check in check_inputs(cfg).values():
+        print(check.describe(), flush=True)
     build_dir = args.build_dir or BUILD_DIR
     began = time.monotonic()
     try:
@@ -289,8 +293,10 @@ def cmd_info(args: argparse.Namespace) -> int:
           f"{torch.get_num_threads()} CPU threads)")
     shared = shared_data_root()
     print(f"../shared/data: {shared if shared else 'not found (set MOEDE_SHARED_DATA to point at it)'}")
+    from moede.data.preflight import check_inputs
+
     cfg = _config(args)
-    for line in data_plan(cfg):
+    for line in data_plan(cfg, check_inputs(cfg)):
         print(line)
     print(f"settings of profile {cfg.profile} (change any with --set FIELD=VALUE):")
     for line in textwrap.wrap(", ".join(f"{k}={v}" for k, v in cfg.as_dict().items() if k not in _PATH_FIELDS),
@@ -299,8 +305,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def data_plan(cfg: RunConfig) -> list[str]:
-    """Say which data source each chapter would use under `cfg` (without generating or reading any data)."""
+def data_plan(cfg: RunConfig, found: dict[str, RootCheck]) -> list[str]:
+    """Say which data source each chapter would use under `cfg`, with what `found` counted under the user's roots
+    (nothing is generated)."""
     from moede.data.resolve import static_kind
     from moede.sources import shared_data_root
     from moede.stages.dynamic import experts_config
@@ -312,12 +319,15 @@ def data_plan(cfg: RunConfig) -> list[str]:
 
     shared = shared_data_root()
     kind = static_kind(cfg)
-    static = {"corpus": f"AffectNet at {cfg.affectnet_root} (the paper's corpus)",
-              "shared": f"real stand-in {shared / 'facial_expressions' if shared else ''} (not the paper's corpus)",
-              "demo": f"embedded synthetic demo faces, generated under {cfg.run_dir / 'data'}"}[kind]
-    cremad = (f"CREMA-D at {cfg.cremad_root}" if cfg.cremad_root
+    if kind == "corpus":
+        static = found["affectnet_root"].describe()
+    elif kind == "shared":
+        static = f"real stand-in {shared / 'facial_expressions'} (not the paper's corpus)"
+    else:
+        static = f"embedded synthetic demo faces, generated under {cfg.run_dir / 'data'}"
+    cremad = (found["cremad_root"].describe() if cfg.cremad_root
               else f"embedded synthetic CREMA-D-like clips, generated under {cfg.run_dir / 'data'}")
-    msp = (f"MSP-IMPROV at {cfg.msp_improv_root}" if cfg.msp_improv_root
+    msp = (found["msp_improv_root"].describe() if cfg.msp_improv_root
            else f"embedded synthetic MSP-IMPROV-like clips, generated under {cfg.run_dir / 'data'}")
     media = "real photos/clips from ../shared/data and packaged media" if shared else "packaged real media"
     return [f"profile {cfg.profile}: run dir {cfg.run_dir}",
@@ -339,8 +349,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    from moede.errors import InputDataError
+
     try:
         return COMMANDS[args.command](args)
+    except InputDataError as error:
+        print(f"moede {args.command}: {error}", file=sys.stderr)
+        return 3
     except (FileNotFoundError, ValueError) as error:
         print(f"moede {args.command}: {error}", file=sys.stderr)
         return 2

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from corpora import cremad_corpus, image_folder_corpus
 from moede.cli import _overrides, build_parser, main
 
 SUBCOMMANDS = ("book", "check-book", "align", "demo-data", "info")
@@ -74,10 +75,10 @@ def test_unknown_notebook_is_a_clear_error(capsys: pytest.CaptureFixture[str], t
 
 
 def test_info_says_which_data_each_chapter_uses(capsys: pytest.CaptureFixture[str], tmp_path: Path):
-    assert main(["info", "--cremad", str(tmp_path)]) == 0
+    assert main(["info", "--cremad", str(cremad_corpus(tmp_path / "cremad", clips=3, present=2))]) == 0
     text = capsys.readouterr().out
     assert "torch device:" in text
-    assert f"CREMA-D at {tmp_path}" in text and "chapter 7 (MSP-IMPROV)" in text
+    assert f"CREMA-D at {tmp_path / 'cremad'}: 2 of 3 labelled clips found" in text and "chapter 7 (MSP-IMPROV)" in text
 
 
 def test_info_prints_the_full_profile_settings_as_the_paper_states_them(capsys: pytest.CaptureFixture[str]):
@@ -98,21 +99,6 @@ def test_align_an_image_writes_crop_and_manifest(tmp_path: Path, capsys: pytest.
     manifest = pd.read_csv(tmp_path / "out" / "manifest.csv")
     assert len(manifest) == 1 and Path(manifest.loc[0, "crop"]).is_file()
     assert "aligned 1 face" in capsys.readouterr().out
-
-
-def image_folder_corpus(root: Path, speakers: int = 4) -> Path:
-    """A tiny labels.csv + images/ corpus (blank 8x8 images; enough for the readers, not for training)."""
-    import cv2
-    import numpy as np
-
-    (root / "images").mkdir(parents=True)
-    rows = ["image,emotion"]
-    for speaker in range(speakers):
-        name = f"P{speaker}_0001.png"
-        cv2.imwrite(str(root / "images" / name), np.zeros((8, 8, 3), np.uint8))
-        rows.append(f"{name},{('happiness', 'sadness')[speaker % 2]}")
-    (root / "labels.csv").write_text("\n".join(rows) + "\n")
-    return root
 
 
 @pytest.fixture
