@@ -229,17 +229,25 @@ def cmd_align(args: argparse.Namespace) -> int:
         raise SystemExit(f"{source} does not exist")
     if source.is_dir():
         result = align_folder(source, args.out, size=args.size)
-        print(f"aligned {len(result)} image(s) -> {args.out} (no face: {result.attrs.get('no_face', 0)}, "
-              f"unreadable: {result.attrs.get('unreadable', 0)}); manifest {result.attrs.get('manifest')}")
+        print(f"aligned {len(result)} image(s) -> {args.out} (no face: {result.attrs['no_face']}, unreadable: "
+              f"{result.attrs['unreadable']}); {_reuse_report(result.attrs)}; manifest {result.attrs['manifest']}")
     elif source.suffix.lower() in IMAGE_SUFFIXES:
         result = _align_one_image(source, args.out, args.size)
-        print(f"aligned {len(result)} face -> {args.out}")
+        print(f"aligned {len(result)} face -> {args.out}; {_reuse_report(result.attrs)}")
     else:
         result = align_video_to_folder(source, args.out, size=args.size, max_frames=args.max_frames)
+        done = "reused the earlier alignment of" if result.attrs["reused"] else "aligned"
         reused = int((result["status"] == "reused").sum())
-        print(f"aligned {len(result)} frame(s) of {source.name} -> {args.out} ({reused} reused the nearest "
-              f"detected landmarks); manifest {args.out / 'manifest.csv'}")
+        print(f"{done} {len(result)} frame(s) of {source.name} -> {args.out} ({reused} took the nearest "
+              f"detected frame's landmarks; {result.attrs['removed']} stale frame(s) removed); manifest "
+              f"{args.out / 'manifest.csv'}")
     return 0
+
+
+def _reuse_report(attrs: dict) -> str:
+    """What a re-run reused, recomputed and removed, in words."""
+    return (f"{attrs['reused']} reused unchanged, {attrs['recomputed']} (re)computed, {attrs['removed']} removed "
+            "(source gone)")
 
 
 def _align_one_image(image: Path, out: Path, size: int):
