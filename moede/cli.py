@@ -10,8 +10,13 @@ import os
 import sys
 import textwrap
 import time
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from moede.errors import EXIT_FAILED, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_USAGE, InputDataError, SettingError
+from moede.settings import Setting
 
 if TYPE_CHECKING:  # imported lazily at run time so that --help answers at once
     from moede.config import RunConfig
@@ -29,7 +34,9 @@ Other tools:
   moede align PATH OUT       align the faces of an image, a folder of images or a video (dlib, eye-level)
   moede demo-data OUT        write the synthetic demo corpora (AffectNet/CREMA-D/MSP-IMPROV layouts) to OUT
 
-Each subcommand has its own --help (e.g. `moede book --help`).
+Each subcommand has its own --help (e.g. `moede book --help`). Errors are one line; --debug shows the traceback.
+Exit codes: 0 done, 1 a notebook/site build failed or an internal error, 2 a bad option or setting, 3 bad input
+data (missing, unreadable or wrongly laid out files), 130 interrupted.
 """
 
 BOOK_EPILOG = """\
@@ -43,6 +50,31 @@ examples:
 
 Executed notebooks go to _build/notebooks/ (a failed one is kept there, with its error), the site to _build/html/.
 """
+
+
+class CommandParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line (exit 2) and which takes --debug (also after a command)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                          help="show the full traceback of an error instead of one line")
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        """Print `message` as one line naming the command and exit with the usage code."""
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _checked(setting: Setting) -> Callable[[str], object]:
+    """An argparse `type` parsing an option through a Setting (its error names the allowed values)."""
+
+    def parse(text: str) -> object:
+        try:
+            return setting.parse(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return parse
 
 
 def _add_book(sub: argparse._SubParsersAction) -> None:
@@ -95,8 +127,10 @@ def _add_others(sub: argparse._SubParsersAction) -> None:
                                    "OUT; re-running skips finished items.")
     p.add_argument("source", type=Path, help="an image, a folder of images (searched recursively) or a video file")
     p.add_argument("out", type=Path, help="output folder for the aligned crops and manifest.csv")
-    p.add_argument("--size", type=int, default=224, help="side of the aligned square crop in pixels (default 224)")
-    p.add_argument("--max-frames", type=int, default=None, help="videos: align at most this many frames")
+    p.add_argument("--size", type=_checked(Setting("size", int, minimum=8)), default=224,
+                   help="side of the aligned square crop in pixels (default 224, at least 8)")
+    p.add_argument("--max-frames", type=_checked(Setting("max_frames", int, optional=True, minimum=1)), default=None,
+                   help="videos: align at most this many frames (at least 1; default: every frame)")
 
     p = sub.add_parser("demo-data", help="write the embedded synthetic demo corpora to a folder",
                        description="Write the deterministic synthetic corpora the demo profile uses, in the official "
@@ -115,7 +149,7 @@ def _add_others(sub: argparse._SubParsersAction) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the `moede` command."""
-    parser = argparse.ArgumentParser(prog="moede", description=DESCRIPTION,
+    parser = CommandParser(prog="moede", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     from moede import __version__
 
@@ -190,7 +224,7 @@ def cmd_book(args: argparse.Namespace) -> int:
     except NotebookFailed as failure:
         print(f"\nBOOK NOT BUILT: {failure}\nThe site in {Path(build_dir) / 'html'} (if any) is the last complete "
               "build, not this run.", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     print(f"notebooks finished in {time.monotonic() - began:.1f} s", flush=True)
     if args.no_site:
         return 0
@@ -198,7 +232,7 @@ def cmd_book(args: argparse.Namespace) -> int:
         index = build_site(build_dir)
     except BookIncomplete as incomplete:
         print(f"\nSITE NOT BUILT: {incomplete}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     print(f"book ready in {time.monotonic() - began:.1f} s: open {index}")
     return 0
 
@@ -221,27 +255,41 @@ def cmd_check_book(args: argparse.Namespace) -> int:
 
 def cmd_align(args: argparse.Namespace) -> int:
     """Align an image, a folder of images or a video into an output folder."""
-    from moede.align import align_folder, align_video_to_folder
+    from moede.align import align_folder
     from moede.align.batch import IMAGE_SUFFIXES
 
     source = args.source
     if not source.exists():
-        raise SystemExit(f"{source} does not exist")
+        raise InputDataError(f"{source} does not exist; give an image, a folder of images or a video")
     if source.is_dir():
         result = align_folder(source, args.out, size=args.size)
         print(f"aligned {len(result)} image(s) -> {args.out} (no face: {result.attrs['no_face']}, unreadable: "
               f"{result.attrs['unreadable']}); {_reuse_report(result.attrs)}; manifest {result.attrs['manifest']}")
+        if result.empty:
+            raise InputDataError(f"not one image under {source} gave an aligned face (see the status column of "
+                                 f"{result.attrs['manifest']})")
     elif source.suffix.lower() in IMAGE_SUFFIXES:
         result = _align_one_image(source, args.out, args.size)
         print(f"aligned {len(result)} face -> {args.out}; {_reuse_report(result.attrs)}")
     else:
-        result = align_video_to_folder(source, args.out, size=args.size, max_frames=args.max_frames)
+        result = _align_video(source, args.out, args.size, args.max_frames)
         done = "reused the earlier alignment of" if result.attrs["reused"] else "aligned"
         reused = int((result["status"] == "reused").sum())
         print(f"{done} {len(result)} frame(s) of {source.name} -> {args.out} ({reused} took the nearest "
               f"detected frame's landmarks; {result.attrs['removed']} stale frame(s) removed); manifest "
               f"{args.out / 'manifest.csv'}")
     return 0
+
+
+def _align_video(video: Path, out: Path, size: int, max_frames: int | None):
+    """Align a video file into `out`; a file OpenCV cannot decode is an InputDataError naming what it should be."""
+    from moede.align import VideoReadError, align_video_to_folder
+    from moede.align.batch import IMAGE_SUFFIXES
+
+    try:
+        return align_video_to_folder(video, out, size=size, max_frames=max_frames)
+    except VideoReadError as error:
+        raise InputDataError(f"{error} (images must end in {', '.join(IMAGE_SUFFIXES)})") from error
 
 
 def _reuse_report(attrs: dict) -> str:
@@ -257,9 +305,14 @@ def _align_one_image(image: Path, out: Path, size: int):
     from moede.align import align_images
 
     frame = pd.DataFrame({"sample_id": [image.stem], "path": [str(image.resolve())]})
-    result = align_images(frame, out, size)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the one image's fate is the error below, not a warning
+        result = align_images(frame, out, size)
+    if result.attrs["unreadable"]:
+        raise InputDataError(f"{image} cannot be decoded as an image; is it intact and really a "
+                             f"{image.suffix} file?")
     if result.empty:
-        raise SystemExit(f"no face found in {image}")
+        raise InputDataError(f"no face found in {image}; try a larger, frontal photo")
     return result
 
 
@@ -350,20 +403,53 @@ COMMANDS = {"book": cmd_book, "check-book": cmd_check_book, "align": cmd_align, 
             "info": cmd_info}
 
 
+def error_exit_code(error: Exception) -> int:
+    """The exit code of an error that reached the command line (see moede.errors and the README)."""
+    from moede.align import NoFaceError
+
+    if isinstance(error, SettingError):
+        return EXIT_USAGE
+    if isinstance(error, (InputDataError, NoFaceError, OSError, UnicodeDecodeError)):
+        return EXIT_INPUT
+    if type(error).__module__.startswith("pandas.errors"):
+        return EXIT_INPUT
+    if isinstance(error, ValueError):
+        return EXIT_USAGE
+    return EXIT_FAILED
+
+
+def _warning_line(command: str) -> Callable[..., None]:
+    """A warnings.showwarning printing 'moede COMMAND: warning: ...' on one line (no source line)."""
+
+    def show(message: Warning | str, category: type[Warning], *_: object, **__: object) -> None:
+        print(f"moede {command}: warning: {' '.join(str(message).split())}", file=sys.stderr)
+
+    return show
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of `moede` and `python -m moede`."""
+    """Entry point of `moede` and `python -m moede`: errors are one line with an exit code, tracebacks with --debug."""
     parser = build_parser()
     args = resolve_user_paths(parser.parse_args(argv))
     if args.command is None:
         parser.print_help()
         return 0
-    from moede.errors import InputDataError
-
-    try:
-        return COMMANDS[args.command](args)
-    except InputDataError as error:
-        print(f"moede {args.command}: {error}", file=sys.stderr)
-        return 3
-    except (FileNotFoundError, ValueError) as error:
-        print(f"moede {args.command}: {error}", file=sys.stderr)
-        return 2
+    debug = getattr(args, "debug", False)
+    with warnings.catch_warnings():
+        if not debug:
+            warnings.showwarning = _warning_line(args.command)
+        try:
+            return COMMANDS[args.command](args)
+        except KeyboardInterrupt:
+            print(f"moede {args.command}: interrupted; finished outputs are kept, none is half-written",
+                  file=sys.stderr)
+            return EXIT_INTERRUPTED
+        except Exception as error:
+            if debug:
+                raise
+            code = error_exit_code(error)
+            text = " ".join(str(error).split()) or type(error).__name__
+            if code == EXIT_FAILED:
+                text = f"internal error ({type(error).__name__}: {text}); re-run with --debug for the traceback"
+            print(f"moede {args.command}: {text}", file=sys.stderr)
+            return code

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from corpora import cremad_corpus, image_folder_corpus
+from cli_inputs import cremad_corpus, image_folder_corpus
 from moede.cli import _overrides, build_parser, main
 
 SUBCOMMANDS = ("book", "check-book", "align", "demo-data", "info")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from corpora import cremad_corpus, image_folder_corpus
+from cli_inputs import cremad_corpus, image_folder_corpus, one_line_error
 from moede.cli import main
 
 
@@ -19,12 +19,6 @@ def notebooks_run(monkeypatch: pytest.MonkeyPatch) -> list:
     monkeypatch.setattr(runner, "run_notebooks", lambda cfg, **_: seen.append(cfg) or [])
     return seen
 
-
-def one_line_error(capsys: pytest.CaptureFixture[str], command: str) -> str:
-    """The stderr of a failed command, checked to be one line with the command's prefix and no traceback."""
-    err = capsys.readouterr().err
-    assert err.startswith(f"moede {command}: ") and len(err.strip().splitlines()) == 1 and "Traceback" not in err
-    return err
 
 
 def test_book_checks_a_later_chapters_root_before_running_anything(tmp_path: Path, notebooks_run: list,

@@ -1,4 +1,5 @@
-"""Tiny corpus layouts on disk for the command-line tests (blank media: enough for the readers, not for training)."""
+"""Helpers of the command-line tests: tiny corpus layouts on disk (blank media: enough for the readers, not for
+training) and the check that a failed command said one line."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 
 CREMAD_HEADER = "FileName,VoiceVote,VoiceLevel,FaceVote,FaceLevel,MultiModalVote,MultiModalLevel"
 
@@ -34,3 +36,12 @@ def cremad_corpus(root: Path, clips: int = 2, present: int = 1) -> Path:
             (root / "VideoFlash" / f"{name}.flv").write_bytes(b"FLV")
     (root / "processedResults" / "summaryTable.csv").write_text("\n".join(rows) + "\n")
     return root
+
+
+def one_line_error(capsys: pytest.CaptureFixture[str], command: str) -> str:
+    """stderr of a failed command, checked to end in its only line with the command's prefix, and no traceback."""
+    err = capsys.readouterr().err
+    lines = [line.rsplit("\r", 1)[-1] for line in err.splitlines()]  # tqdm bars redraw with carriage returns
+    messages = [line for line in lines if line.startswith("moede ")]
+    assert messages == [lines[-1]] and messages[0].startswith(f"moede {command}: ") and "Traceback" not in err
+    return err
