@@ -128,13 +128,16 @@ class Setting:
                 and (not self.positive or value > 0))
 
 
-def _kind_of(annotation: Any) -> tuple[type, bool]:
-    """(base type, whether None is allowed) of a field annotation such as `int | None` or `dict[str, Any]`."""
+def _kind_of(annotation: Any) -> tuple[type, bool, tuple[Any, ...] | None]:
+    """(base type, whether None is allowed, Literal choices or None) of a field annotation such as `int | None`,
+    `dict[str, Any]` or `Literal["a", "b"]`."""
     args = typing.get_args(annotation)
     if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
-        kinds = [a for a in args if a is not type(None)]
-        return _kind_of(kinds[0])[0], type(None) in args
-    return typing.get_origin(annotation) or annotation, False
+        kind, _, choices = _kind_of(next(a for a in args if a is not type(None)))
+        return kind, type(None) in args, choices
+    if typing.get_origin(annotation) is typing.Literal:
+        return type(args[0]), False, args
+    return typing.get_origin(annotation) or annotation, False, None
 
 
 def schema_of(cls: type, limits: dict[str, dict[str, Any]]) -> dict[str, Setting]:
@@ -142,10 +145,11 @@ def schema_of(cls: type, limits: dict[str, dict[str, Any]]) -> dict[str, Setting
     hints = typing.get_type_hints(cls)
     out = {}
     for field in dataclasses.fields(cls):
-        kind, optional = _kind_of(hints[field.name])
+        kind, optional, choices = _kind_of(hints[field.name])
         if kind not in KIND_NAMES:
             raise TypeError(f"{cls.__name__}.{field.name}: no setting type for {hints[field.name]}")
-        out[field.name] = Setting(field.name, kind, optional, **limits.get(field.name, {}))
+        rules = {"choices": choices} if choices else {}
+        out[field.name] = Setting(field.name, kind, optional, **(rules | limits.get(field.name, {})))
     return out
 
 

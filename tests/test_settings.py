@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pytest
@@ -12,7 +14,7 @@ from moede.book.runner import notebook_parameters
 from moede.cli import main
 from moede.config import RunConfig, settings
 from moede.errors import SettingError
-from moede.settings import parse_assignments
+from moede.settings import parse_assignments, schema_of
 
 
 def test_schema_follows_the_dataclass_fields() -> None:
@@ -95,3 +97,16 @@ def test_keys_with_their_own_option_work_through_set(tmp_path: Path, monkeypatch
     cfg = seen[0]
     assert (cfg.device, cfg.seed, cfg.profile, cfg.augment) == ("cpu", 7, "full", False)
     assert cfg.run_dir == tmp_path / "r" and cfg.cache_dir == tmp_path / "c"
+
+
+def test_a_literal_field_gets_its_choices() -> None:
+    @dataclass
+    class Options:
+        backbone: Literal["mobilenet_v2", "resnet18"] = "mobilenet_v2"
+        frames: int | None = None
+
+    schema = schema_of(Options, {"frames": {"minimum": 1}})
+    assert schema["backbone"].parse("resnet18") == "resnet18"
+    with pytest.raises(SettingError, match="backbone must be one of mobilenet_v2, resnet18, not 'vgg'"):
+        schema["backbone"].parse("vgg")
+    assert schema["frames"].parse("none") is None and schema["frames"].parse("3") == 3
