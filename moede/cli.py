@@ -62,7 +62,7 @@ class CommandParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         """Print `message` as one line naming the command and exit with the usage code."""
-        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def _checked(setting: Setting) -> Callable[[str], object]:
@@ -124,7 +124,7 @@ def _add_others(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("align", help="align faces in an image, a folder of images or a video",
                        description="Detect each face with dlib, find its 68 landmarks, rotate so the eyes are level "
                                    "at fixed positions and crop a square face. Writes PNG crops and manifest.csv to "
-                                   "OUT; re-running skips finished items.")
+                                   "OUT; re-running reuses the items whose source file and settings are unchanged.")
     p.add_argument("source", type=Path, help="an image, a folder of images (searched recursively) or a video file")
     p.add_argument("out", type=Path, help="output folder for the aligned crops and manifest.csv")
     p.add_argument("--size", type=_checked(Setting("size", int, minimum=8)), default=224,
@@ -149,8 +149,7 @@ def _add_others(sub: argparse._SubParsersAction) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the `moede` command."""
-    parser = CommandParser(prog="moede", description=DESCRIPTION,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = CommandParser(prog="moede", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     from moede import __version__
 
     parser.add_argument("--version", action="version", version=f"moede {__version__}")
@@ -190,7 +189,6 @@ def _overrides(pairs: list[str]) -> dict[str, object]:
 def _config(args: argparse.Namespace) -> RunConfig:
     """The run's checked RunConfig from the options and --set values (SettingError before any work)."""
     from moede.config import RunConfig
-    from moede.errors import SettingError
 
     values = _overrides(args.set)
     flags = {"profile": args.profile, "run_dir": getattr(args, "run_dir", None), "affectnet_root": args.affectnet,
@@ -292,7 +290,7 @@ def _align_video(video: Path, out: Path, size: int, max_frames: int | None):
         raise InputDataError(f"{error} (images must end in {', '.join(IMAGE_SUFFIXES)})") from error
 
 
-def _reuse_report(attrs: dict) -> str:
+def _reuse_report(attrs: dict[str, object]) -> str:
     """What a re-run reused, recomputed and removed, in words."""
     return (f"{attrs['reused']} reused unchanged, {attrs['recomputed']} (re)computed, {attrs['removed']} removed "
             "(source gone)")
@@ -421,7 +419,8 @@ def error_exit_code(error: Exception) -> int:
 def _warning_line(command: str) -> Callable[..., None]:
     """A warnings.showwarning printing 'moede COMMAND: warning: ...' on one line (no source line)."""
 
-    def show(message: Warning | str, category: type[Warning], *_: object, **__: object) -> None:
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: object = None,
+             line: str | None = None) -> None:
         print(f"moede {command}: warning: {' '.join(str(message).split())}", file=sys.stderr)
 
     return show
