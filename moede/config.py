@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import random
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from moede.errors import SettingError
+from moede.settings import Setting, schema_of
 
 if TYPE_CHECKING:
     from moede.models.pretrained import Initialisation
@@ -35,6 +39,19 @@ PROFILES: dict[str, dict[str, Any]] = {
 
 STATIC_CORPORA = ("auto", "demo")
 DFER_EXPERTS = ("auto", "static")
+AT_LEAST_ONE = ("image_size", "sfer_epochs", "expert_epochs", "fusion_epochs", "dfer_epochs", "batch_size",
+                "clip_batch_size", "partitions", "ablation_partitions", "max_frames", "frame_step")
+LIMITS: dict[str, dict[str, Any]] = {
+    **{name: {"minimum": 1} for name in AT_LEAST_ONE},
+    "image_size": {"minimum": 32},  # MobileNetV2 halves the side five times
+    "trainable_from": {"minimum": 0, "maximum": 18},  # a MobileNetV2 `features` block
+    "msp_improv_partitions": {"minimum": 1, "maximum": 6},  # MSP-IMPROV has six sessions
+    "learning_rate": {"positive": True},
+    "dfer_learning_rate": {"positive": True},
+    "aux_weight": {"minimum": 0},
+    "seed": {"minimum": 0, "maximum": 2**32 - 1},  # NumPy's seed range
+    "device": {"pattern": r"auto|cpu|mps|cuda(:\d+)?", "described": "auto, cpu, mps, cuda or cuda:N"},
+}
 
 
 def _choices() -> dict[str, tuple[str, ...]]:
@@ -45,7 +62,16 @@ def _choices() -> dict[str, tuple[str, ...]]:
     from moede.training.static import SELECT_BY
 
     return {"init": INITS, "optimizer": tuple(OPTIMIZERS), "select_by": SELECT_BY, "aux_loss": AUX_REDUCTIONS,
-            "static_corpus": STATIC_CORPORA, "dfer_experts": DFER_EXPERTS}
+            "static_corpus": STATIC_CORPORA, "dfer_experts": DFER_EXPERTS, "profile": tuple(PROFILES)}
+
+
+@functools.cache
+def settings() -> dict[str, Setting]:
+    """The typed schema of every RunConfig field (type, range, choices), shared by the CLI, --set and papermill."""
+    limits = {name: dict(rule) for name, rule in LIMITS.items()}
+    for name, choices in _choices().items():
+        limits.setdefault(name, {})["choices"] = tuple(choices)
+    return schema_of(RunConfig, limits)
 
 
 @dataclass(frozen=True)
@@ -90,33 +116,25 @@ class RunConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for name, choices in _choices().items():
-            if getattr(self, name) not in choices:
-                raise ValueError(f"{name} must be one of {tuple(choices)}, not {getattr(self, name)!r}")
+        for name, setting in settings().items():  # papermill parameters arrive here too: checked, not trusted
+            object.__setattr__(self, name, setting.check(getattr(self, name)))
         if self.profile == "full" and self.init == "random" and not self.allow_random_init:
-            raise ValueError("the full profile reproduces the paper, which starts every MobileNetV2 from ImageNet; "
+            raise SettingError("the full profile reproduces the paper, which starts every MobileNetV2 from ImageNet; "
                              "init='random' trains from scratch and will not reach the paper's numbers. Pass "
                              "--set allow_random_init=true if that is what you want")
-        if not 1 <= self.msp_improv_partitions <= 6:
-            raise ValueError(f"msp_improv_partitions must be 1 to 6 (MSP-IMPROV has six sessions), not "
-                             f"{self.msp_improv_partitions}")
-        if not 0 <= self.trainable_from <= 18:
-            raise ValueError(f"trainable_from must be a MobileNetV2 features block from 0 to 18, not "
-                             f"{self.trainable_from}")
         if self.trainable_from and self.augment:
-            raise ValueError("trainable_from > 0 trains on cached activations of the frozen blocks, which cannot be "
+            raise SettingError("trainable_from > 0 trains on cached activations of the frozen blocks, which cannot be "
                              "augmented; set augment=false or trainable_from=0")
 
     @classmethod
     def for_profile(cls, profile: str, **overrides: Any) -> "RunConfig":
-        """Build the configuration of `profile` ('demo' or 'full'), then apply non-None `overrides`."""
-        if profile not in PROFILES:
-            raise ValueError(f"unknown profile {profile!r}; choose one of {sorted(PROFILES)}")
+        """Build the configuration of `profile` ('demo' or 'full'), then apply non-None `overrides` (checked)."""
+        profile = settings()["profile"].check(profile)
+        unknown = sorted(set(overrides) - {f.name for f in fields(cls)})
+        if unknown:
+            raise SettingError(f"unknown setting(s) {unknown}; settings are {', '.join(settings())}")
         values: dict[str, Any] = dict(PROFILES[profile], profile=profile, run_dir=Path("runs") / profile)
         values.update({k: v for k, v in overrides.items() if v is not None and v != ""})
-        for key in ("run_dir", "affectnet_root", "cremad_root", "msp_improv_root", "imagenet_weights", "cache_dir"):
-            if values.get(key) is not None:
-                values[key] = Path(values[key]).expanduser()
         return cls(**values)
 
     def with_(self, **changes: Any) -> "RunConfig":

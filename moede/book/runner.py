@@ -21,6 +21,7 @@ EXPLICIT_PARAMETERS = (
     "profile", "run_dir", "affectnet_root", "cremad_root", "msp_improv_root", "imagenet_weights",
     "sfer_epochs", "expert_epochs", "fusion_epochs", "dfer_epochs", "device", "seed",
 )
+PATH_PARAMETERS = ("run_dir", "affectnet_root", "cremad_root", "msp_improv_root", "imagenet_weights")
 STATUS_FILE = "status.json"
 # Environment of the notebook kernels: tqdm redraws at most every 2 s, so executed notebooks stay small.
 KERNEL_ENV = {"TQDM_MININTERVAL": "2"}
@@ -39,10 +40,13 @@ class NotebookFailed(RuntimeError):
 
 
 def notebook_parameters(cfg: RunConfig) -> dict[str, Any]:
-    """Return the papermill parameters of `cfg`: the explicit ones plus `overrides` for other non-default fields."""
+    """Return the papermill parameters of `cfg`: the explicit ones plus `overrides` for other non-default fields.
+    Paths are made absolute here, against this process's directory: the kernels run in the repository."""
     values = cfg.as_dict()
     params = {key: values[key] for key in EXPLICIT_PARAMETERS}
-    params["run_dir"] = str(Path(cfg.run_dir).resolve())
+    for key in PATH_PARAMETERS:
+        if params[key] is not None:
+            params[key] = os.path.abspath(params[key])
     defaults = RunConfig.for_profile(cfg.profile).as_dict()
     skip = set(EXPLICIT_PARAMETERS) | {"extra"}
     params["overrides"] = {k: v for k, v in values.items() if k not in skip and v != defaults[k]}
