@@ -8,20 +8,21 @@ import pytest
 import torch
 import torchvision
 
-from moede.models import (ExpertBank, ExpertFusion, build_mobilenet_v2, checkpoint_digest,
+from moede.models import (ExpertBank, ExpertFusion, build_backbone, checkpoint_digest,
                           extract_features_sequential, load_checkpoint, save_checkpoint)
 from moede.models.experts import extract_features_vmap
-from moede.models.mobilenet import padding_of, replace_head
+from moede.models.backbone import BackboneClassifier
+from moede.models.mobilenet import padding_of
 from moede.models.pretrained import Initialisation, resolve_initialisation
 from moede.sources import DataSource
 
 
-def _random_experts(n: int, seed: int = 0) -> list[torch.nn.Module]:
-    """n MobileNetV2 experts with distinct weights and non-trivial batch-norm statistics, in eval mode."""
+def _random_experts(n: int, seed: int = 0, backbone: str = "mobilenet_v2") -> list[torch.nn.Module]:
+    """n experts with distinct weights and non-trivial batch-norm statistics, in eval mode."""
     torch.manual_seed(seed)
     experts = []
     for _ in range(n):
-        model = replace_head(torchvision.models.mobilenet_v2(weights=None), 2)
+        model = BackboneClassifier(backbone, 2)
         for module in model.modules():
             if isinstance(module, torch.nn.BatchNorm2d):
                 module.running_mean.normal_(0, 0.1)
@@ -33,7 +34,7 @@ def _random_experts(n: int, seed: int = 0) -> list[torch.nn.Module]:
 
 def test_build_without_weights_records_random(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING):
-        model = build_mobilenet_v2(8)
+        model = build_backbone("mobilenet_v2", 8).module
     assert model.moede_init.startswith("random")
     assert "random initialisation" in caplog.text
     assert model.classifier[-1].out_features == 8
@@ -43,7 +44,7 @@ def test_build_with_local_state_dict_loads_it(tmp_path) -> None:
     source = torchvision.models.mobilenet_v2(weights=None)
     path = tmp_path / "imagenet.pth"
     torch.save(source.state_dict(), path)
-    model = build_mobilenet_v2(8, resolve_initialisation("imagenet", path, None))
+    model = build_backbone("mobilenet_v2", 8, resolve_initialisation("imagenet", path, None)).module
     assert model.moede_init.startswith("ImageNet (torchvision state dict: imagenet.pth, sha256 ")
     assert padding_of(model) == "symmetric"
     assert torch.equal(model.features[0][0].weight, source.features[0][0].weight)
@@ -53,11 +54,11 @@ def test_build_with_local_state_dict_loads_it(tmp_path) -> None:
 
 def test_build_rejects_wrong_file(tmp_path) -> None:
     with pytest.raises(FileNotFoundError, match="does not exist"):
-        build_mobilenet_v2(8, Initialisation("imagenet", tmp_path / "absent.pth"))
+        build_backbone("mobilenet_v2", 8, Initialisation("imagenet", tmp_path / "absent.pth")).module
     wrong = tmp_path / "resnet.pth"
     torch.save({"conv1.weight": torch.zeros(1)}, wrong)
     with pytest.raises(ValueError, match="mobilenet_v2"):
-        build_mobilenet_v2(8, resolve_initialisation("imagenet", wrong, None))
+        build_backbone("mobilenet_v2", 8, resolve_initialisation("imagenet", wrong, None)).module
 
 
 def test_bank_matches_sequential_and_vmap() -> None:

@@ -119,7 +119,7 @@ def _loader(source: FeatureSource, ids: Sequence[str], targets: Sequence[int], b
 
 
 @torch.no_grad()
-def predict(model: nn.Module, source: FeatureSource, sample_ids: Sequence[str], targets: Sequence[int],
+def predict_clips(model: nn.Module, source: FeatureSource, sample_ids: Sequence[str], targets: Sequence[int],
             batch_size: int = 32, device: str | torch.device = "cpu") -> Predictions:
     """Run a DFER model over clips and collect main/auxiliary logits and LSTM_emo last-step outputs."""
     model.eval()
@@ -166,7 +166,7 @@ def train_dfer(model: nn.Module, source: FeatureSource, train_ids: Sequence[str]
             correct += int((out.logits.argmax(1) == y).sum())
             seen += len(y)
         seconds = time.perf_counter() - start
-        dev = predict(model, source, dev_ids, dev_y, batch_size, device)
+        dev = predict_clips(model, source, dev_ids, dev_y, batch_size, device)
         scores = summary(dev.y_true, dev.y_pred, dev.logits.shape[1])
         dev_loss = float(nn.functional.cross_entropy(torch.from_numpy(dev.logits), torch.from_numpy(dev.y_true)))
         if scores["accuracy"] > best_acc:

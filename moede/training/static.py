@@ -52,7 +52,7 @@ class TrainResult:
 
 
 @torch.no_grad()
-def predict(model: nn.Module, dataset: FaceImageDataset, batch_size: int = 64,
+def predict_images(model: nn.Module, dataset: FaceImageDataset, batch_size: int = 64,
             device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
     """Run `model` in eval mode over `dataset` without augmentation; return (logits (N,C), targets (N,))."""
     model.eval()
@@ -107,7 +107,7 @@ def train_classifier(model: nn.Module, train: FaceImageDataset, dev: FaceImageDa
         tick = time.perf_counter()
         model.train()
         train_loss = _train_epoch(model, train_loader, loss_fn, device, optimizer, f"epoch {epoch} train")
-        logits, targets = predict(model, dev, batch_size, device)
+        logits, targets = predict_images(model, dev, batch_size, device)
         with torch.no_grad():
             dev_loss = float(loss_fn(torch.from_numpy(logits).to(device), torch.from_numpy(targets).to(device)))
         scores = summary(targets, logits.argmax(axis=1), n_classes)
