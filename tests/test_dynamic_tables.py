@@ -23,7 +23,7 @@ from moede.models.checkpoint import load_checkpoint
 from moede.results.dynamic_tables import complexity_table, table5, table6, table7, table8
 from moede.results.paper import paper_complexity, paper_table, paper_vs_run
 from moede.stages.dynamic import DFERFeatures, compute_significance, dfer_model_path, run_models
-from moede.training.dynamic import Predictions
+from moede.training.results import Predictions
 
 D, H = 10, 4
 

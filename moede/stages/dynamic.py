@@ -28,14 +28,15 @@ from moede.data.emotions import CANONICAL, CREMAD, MSP_IMPROV, SHORT_NAMES, clas
 from moede.evaluation.stats import matched_pair_test
 from moede.features.cache import CacheSpec, FeatureCache, build_or_load_many, digest
 from moede.features.extract import aligned_frames_fn
-from moede.io import write_csv
 from moede.models.checkpoint import Trained, checkpoint_digest, load_checkpoint, train_or_reuse
 from moede.models.dfer import MoEDE, SingleExtractorLSTM
 from moede.models.experts import ExpertBank
 from moede.results.dynamic_tables import (ABLATION_FULL, MOEDE_ROW, SFE_ROW, auxiliary_results, complexity_table,
                                           scores, table5, table6, table7, table8)
 from moede.sources import DataSource
-from moede.training.dynamic import DFERResults, Predictions, feature_statistics, predict_clips, train_dfer
+from moede.stages.outputs import save_result
+from moede.training.dynamic import feature_statistics, predict_clips, train_dfer
+from moede.training.results import DFERResults, Predictions
 
 FORMAT = "moede-dfer-run/1"
 DEMO_EXPERTS = "demo_experts"
@@ -194,7 +195,7 @@ def train_partition(cfg: RunConfig, features: DFERFeatures, name: str, bank: str
                             device=cfg.torch_device(), desc=f"{name} [{k + 1}]")
         test = predict_clips(result.model, cache, test_ids, test_y, cfg.clip_batch_size, cfg.torch_device())
         return Trained(result.model.cpu(), {"best_epoch": result.best_epoch,
-                                            "best_dev_accuracy": result.best_dev_accuracy},
+                                            "best_dev_accuracy": result.best_dev_score},
                        {"history": result.history.to_dict("list"), "test": test.to_payload()})
 
     trained = train_or_reuse(dfer_model_path(cfg, features.dataset, name, k + 1), key, fit, config=cfg.as_dict(),
@@ -263,11 +264,10 @@ def run_table5(cfg: RunConfig, features: DFERFeatures | None = None) -> DFERResu
     features = cremad_features(cfg) if features is None else features
     results = run_models(cfg, features, TABLE5_MODELS)
     results.significance = compute_significance(results, seed=cfg.seed)
-    out = cfg.run_dir / "results"
-    write_csv(table5(results), out / "table5.csv", index=True)
-    write_csv(table6(results), out / "table6.csv", index=True)
-    write_csv(significance_frame(results), out / "significance.csv", index=True)
-    write_csv(_runs_frame(results), out / "dfer_runs.csv")
+    save_result(table5(results), "table5", cfg)
+    save_result(table6(results), "table6", cfg)
+    save_result(significance_frame(results), "significance", cfg)
+    save_result(_runs_frame(results), "dfer_runs", cfg, index=False)
     print(f"Table 5: {len(results.predictions)} models x {len(features.partitions)} partitions in "
           f"{time.perf_counter() - start:.1f} s")
     return results
@@ -310,7 +310,7 @@ def significance(cfg: RunConfig, results: DFERResults) -> pd.DataFrame:
     if not results.significance:
         results.significance = compute_significance(results, seed=cfg.seed)
     frame = significance_frame(results)
-    write_csv(frame, cfg.run_dir / "results" / "significance.csv", index=True)
+    save_result(frame, "significance", cfg)
     return frame
 
 
@@ -326,8 +326,8 @@ def run_ablation(cfg: RunConfig, features: DFERFeatures | None = None) -> DFERRe
     full = run_models(cfg, features, {MOEDE_ROW: TABLE5_MODELS[MOEDE_ROW]}, cfg.ablation_partitions)
     for store in ("predictions", "histories", "reused"):
         getattr(results, store)[ABLATION_FULL] = getattr(full, store)[MOEDE_ROW]
-    write_csv(table7(results), cfg.run_dir / "results" / "table7.csv", index=True)
-    write_csv(_runs_frame(results), cfg.run_dir / "results" / "ablation_runs.csv")
+    save_result(table7(results), "table7", cfg)
+    save_result(_runs_frame(results), "ablation_runs", cfg, index=False)
     print(f"Table 7: {len(models)} ablated models x {len(full.predictions[MOEDE_ROW])} partition(s) in "
           f"{time.perf_counter() - start:.1f} s")
     return results
@@ -338,15 +338,15 @@ def run_msp_improv(cfg: RunConfig, features: DFERFeatures | None = None) -> DFER
     writes results/table8.csv."""
     features = msp_improv_features(cfg) if features is None else features
     results = run_models(cfg, features, {"SFE": ("sfe", sfe_factory()), "MoEDE": ("ffe", moede_factory(True))})
-    write_csv(table8(results), cfg.run_dir / "results" / "table8.csv", index=True)
-    write_csv(_runs_frame(results), cfg.run_dir / "results" / "msp_improv_runs.csv")
+    save_result(table8(results), "table8", cfg)
+    save_result(_runs_frame(results), "msp_improv_runs", cfg, index=False)
     return results
 
 
 def run_complexity(cfg: RunConfig) -> pd.DataFrame:
     """Section IV.C complexity table; written to results/complexity.csv."""
     table = complexity_table()
-    write_csv(table, cfg.run_dir / "results" / "complexity.csv", index=True)
+    save_result(table, "complexity", cfg)
     return table
 
 

@@ -12,7 +12,7 @@ import copy
 import hashlib
 import json
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -35,10 +35,12 @@ from moede.models.fusion import ExpertFusion
 from moede.models.mobilenet import replace_head
 from moede.models.pretrained import Initialisation
 from moede.sources import DataSource
+from moede.stages.outputs import save_result
 from moede.training.frozen import FromBlock, FusionFromBlock, block_activations
 from moede.training.images import FaceImageDataset, FeatureDataset, load_face_images
 from moede.training.sampling import BalancedEpochSampler
-from moede.training.static import TrainResult, class_weights, train_classifier
+from moede.training.results import ExpertsResult, FusionResult, StaticResult, TrainResult
+from moede.training.static import class_weights, train_classifier
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -46,53 +48,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FRAME_COLUMNS = ["sample_id", "path", "label", "speaker", "split"]
-
-
-@dataclass
-class StaticResult:
-    """One trained static classifier with its dev-set predictions and provenance."""
-
-    name: str
-    model: nn.Module
-    classes: tuple[str, ...]
-    history: pd.DataFrame
-    predictions: pd.DataFrame  # dev set: sample_id, path, label, target, prediction, prob_<class>...
-    metrics: dict[str, Any]
-    source: DataSource
-    checkpoint: Path
-    reused: bool = False
-
-    @property
-    def seed(self) -> int:
-        """The seed the model was trained with."""
-        return int(self.metrics["seed"])
-
-
-@dataclass
-class ExpertsResult:
-    """The eight binary emotion experts (AffectNet order) and the cosine similarity of their dev features."""
-
-    experts: dict[str, StaticResult]
-    similarity: np.ndarray
-    source: DataSource
-    dev: pd.DataFrame = field(repr=False)
-
-    @property
-    def emotions(self) -> tuple[str, ...]:
-        """The experts' target emotions, in order."""
-        return tuple(self.experts)
-
-    def models(self) -> list[nn.Module]:
-        """The experts' MobileNetV2 models, in order."""
-        return [e.model for e in self.experts.values()]
-
-
-@dataclass
-class FusionResult:
-    """The FFE (frozen experts) and FTFE (fine-tuned experts) fusion classifiers."""
-
-    ffe: StaticResult
-    ftfe: StaticResult
 
 
 def _frame_source(frame: pd.DataFrame) -> DataSource:
@@ -249,7 +204,7 @@ def train_sfer_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> Stati
     sfer = _train_or_reuse(cfg, "sfer", key, AFFECTNET, source, dev_rows, fit)
     from moede.results.static_tables import table2
 
-    write_csv(table2(sfer), cfg.run_dir / "results" / "table2.csv", index=True)
+    save_result(table2(sfer), "table2", cfg)
     return sfer
 
 
@@ -315,8 +270,8 @@ def train_experts_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> Ex
     result = ExpertsResult(experts, similarity, sfer.source, dev_rows)
     from moede.results.static_tables import table1, table4
 
-    write_csv(table1(result), cfg.run_dir / "results" / "table1.csv", index=True)
-    write_csv(table4(result), cfg.run_dir / "results" / "table4.csv", index=True)
+    save_result(table1(result), "table1", cfg)
+    save_result(table4(result), "table4", cfg)
     return result
 
 
@@ -357,7 +312,7 @@ def train_fusion_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> Fus
     fusion = FusionResult(results["ffe"], results["ftfe"])
     from moede.results.static_tables import table3
 
-    write_csv(table3(fusion), cfg.run_dir / "results" / "table3.csv", index=True)
+    save_result(table3(fusion), "table3", cfg)
     return fusion
 
 
