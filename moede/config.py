@@ -56,13 +56,15 @@ LIMITS: dict[str, dict[str, Any]] = {
 
 def _choices() -> dict[str, tuple[str, ...]]:
     """The allowed values of each choice field, taken from the modules that act on them."""
+    from moede.models.backbone import BACKBONES
     from moede.models.dfer import AUX_REDUCTIONS
     from moede.models.pretrained import INITS
     from moede.training.optimizers import OPTIMIZERS
     from moede.training.static import SELECT_BY
 
     return {"init": INITS, "optimizer": tuple(OPTIMIZERS), "select_by": SELECT_BY, "aux_loss": AUX_REDUCTIONS,
-            "static_corpus": STATIC_CORPORA, "dfer_experts": DFER_EXPERTS, "profile": tuple(PROFILES)}
+            "static_corpus": STATIC_CORPORA, "dfer_experts": DFER_EXPERTS, "profile": tuple(PROFILES),
+            "backbone": tuple(BACKBONES)}
 
 
 @functools.cache
@@ -86,6 +88,7 @@ class RunConfig:
     init: str = "imagenet"  # "imagenet" (the paper's) or "random"
     imagenet_weights: Path | None = None  # None: the shipped TFLite file; else a .tflite or torchvision .pth file
     allow_random_init: bool = False  # the full profile refuses init="random" without it
+    backbone: str = "mobilenet_v2"  # every image model's torchvision network (moede.models.backbone.BACKBONES)
     trainable_from: int = 0  # first MobileNetV2 `features` block that is trained; blocks before stay at their init
     cache_dir: Path = Path("runs/cache")  # converted ImageNet weights (shared by every run)
     image_size: int = 48

@@ -71,7 +71,7 @@ print(f"SFER: {'reused from ' if sfer.reused else 'trained, saved to '}{sfer.che
 # %%
 from moede.results.static_tables import table2
 
-show_vs_paper(table2(sfer), "table2", cfg)
+show_vs_paper(table2(sfer), "table2")
 
 # %% [markdown]
 # Did it learn more than the class balance? Beside the answer that is always the most frequent class:

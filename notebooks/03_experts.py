@@ -67,4 +67,4 @@ for emotion, expert in experts.experts.items():
 # %%
 from moede.results.static_tables import table1
 
-show_vs_paper(table1(experts), "table1", cfg)
+show_vs_paper(table1(experts), "table1")

@@ -59,7 +59,7 @@ from moede.results.figures import similarity_heatmap
 from moede.results.static_tables import table4
 
 ours4 = table4(experts)
-show_vs_paper(ours4, "table4", cfg)
+show_vs_paper(ours4, "table4")
 show_figure(similarity_heatmap(ours4, "Table 4 (this run)"))
 
 # %% [markdown]
@@ -70,4 +70,4 @@ from moede.results.static_tables import table3
 from moede.stages.static import train_fusion_stage
 
 fusion = train_fusion_stage(cfg, static)
-show_vs_paper(table3(fusion), "table3", cfg)
+show_vs_paper(table3(fusion), "table3")

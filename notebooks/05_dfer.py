@@ -67,7 +67,7 @@ dfer = run_table5(cfg, features)
 # %%
 from moede.results.dynamic_tables import table5
 
-show_vs_paper(table5(dfer), "table5", cfg)
+show_vs_paper(table5(dfer), "table5")
 
 # %% [markdown]
 # ## Training curves and confusion matrix of MoEDE with auxiliary classifiers (FFE)

@@ -48,7 +48,7 @@ dfer = run_table5(cfg, features)
 from moede.book.display import show_table
 from moede.stages.dynamic import significance
 
-show_table(significance(cfg, dfer), "significance", cfg)
+show_table(significance(cfg, dfer), "significance")
 
 # %% [markdown]
 # ## Table 6: cosine similarity between the LSTM_emo outputs (test clips)
@@ -58,7 +58,7 @@ from moede.results.dynamic_tables import table6
 from moede.results.figures import similarity_heatmap
 
 ours6 = table6(dfer)
-show_vs_paper(ours6, "table6", cfg)
+show_vs_paper(ours6, "table6")
 show_figure(similarity_heatmap(ours6, "Table 6 (this run)"))
 
 # %% [markdown]
@@ -68,7 +68,7 @@ show_figure(similarity_heatmap(ours6, "Table 6 (this run)"))
 from moede.results.dynamic_tables import table7
 from moede.stages.dynamic import run_ablation
 
-show_vs_paper(table7(run_ablation(cfg, features)), "table7", cfg)
+show_vs_paper(table7(run_ablation(cfg, features)), "table7")
 
 # %% [markdown]
 # ## Model complexity (Section IV.C)
@@ -79,4 +79,4 @@ show_vs_paper(table7(run_ablation(cfg, features)), "table7", cfg)
 from moede.book.display import complexity_vs_paper
 from moede.stages.dynamic import run_complexity
 
-complexity_vs_paper(run_complexity(cfg), cfg)
+complexity_vs_paper(run_complexity(cfg))

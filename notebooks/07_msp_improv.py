@@ -52,4 +52,4 @@ msp = run_msp_improv(cfg, features)
 # %%
 from moede.results.dynamic_tables import table8
 
-show_vs_paper(table8(msp), "table8", cfg)
+show_vs_paper(table8(msp), "table8")

@@ -18,11 +18,12 @@ from moede.data.emotions import CANONICAL, CREMAD, SHORT_NAMES
 from moede.evaluation.complexity import count_flops, count_parameters, expert_network, lstm_flops
 from moede.features import build_or_load
 from moede.models.dfer import MoEDE, SingleExtractorLSTM, collate_clips
-from moede.models.mobilenet import build_mobilenet_v2
+from moede.models.backbone import BackboneClassifier
+from moede.models.checkpoint import load_checkpoint
 from moede.results.dynamic_tables import complexity_table, table5, table6, table7, table8
 from moede.results.paper import paper_complexity, paper_table, paper_vs_run
-from moede.stages.dynamic import DFERFeatures, compute_significance, dfer_model_path, load_dfer_model, run_models
-from moede.training.dynamic import Predictions
+from moede.stages.dynamic import DFERFeatures, compute_significance, dfer_model_path, run_models
+from moede.training.results import Predictions
 
 D, H = 10, 4
 
@@ -65,7 +66,7 @@ def test_tables_use_the_papers_labels_and_line_up_with_it() -> None:
 def test_mobilenet_expert_parameter_count_matches_torchvision() -> None:
     reference = torchvision.models.mobilenet_v2(weights=None, num_classes=2)
     assert count_parameters(expert_network()) == count_parameters(reference)
-    assert count_parameters(expert_network()) == count_parameters(build_mobilenet_v2(2))
+    assert count_parameters(expert_network()) == count_parameters(BackboneClassifier("mobilenet_v2", 2))
     assert count_parameters(expert_network("meta").features) == count_parameters(reference.features)
 
 
@@ -120,8 +121,8 @@ def test_stage_trains_each_partition_once_then_reuses_it(tmp_path: Path) -> None
               for name, n in (("ffe", 8), ("sfe", 1))}
     features = DFERFeatures("cremad", CREMAD, clips, partitions, caches, None)
     cfg = RunConfig.for_profile("demo", run_dir=tmp_path / "run", dfer_epochs=2, clip_batch_size=8)
-    models = {"MoEDE with auxiliary (FFE)": ("ffe", lambda c: MoEDE(feature_dim=D, hidden=H, n_classes=c)),
-              "Single feature extractor": ("sfe", lambda c: SingleExtractorLSTM(feature_dim=D, hidden=H,
+    models = {"MoEDE with auxiliary (FFE)": ("ffe", lambda c, d: MoEDE(feature_dim=d, hidden=H, n_classes=c)),
+              "Single feature extractor": ("sfe", lambda c, d: SingleExtractorLSTM(feature_dim=d, hidden=H,
                                                                                   n_classes=c))}
     first = run_models(cfg, features, models)
     again = run_models(cfg, features, models)
@@ -130,7 +131,7 @@ def test_stage_trains_each_partition_once_then_reuses_it(tmp_path: Path) -> None
         np.testing.assert_array_equal(first.predictions[name][0].logits, again.predictions[name][0].logits)
         test_ids = first.predictions[name][0].sample_ids
         assert set(clips.set_index("sample_id").loc[test_ids, "speaker"]) == {"s5"}
-    model = load_dfer_model(dfer_model_path(cfg, "cremad", "MoEDE with auxiliary (FFE)", 1))
+    model, _ = load_checkpoint(dfer_model_path(cfg, "cremad", "MoEDE with auxiliary (FFE)", 1))
     test = first.predictions["MoEDE with auxiliary (FFE)"][0]
     x, lengths, _ = collate_clips([(torch.from_numpy(caches["ffe"].clip(i).astype(np.float32)), 0)
                                    for i in test.sample_ids])

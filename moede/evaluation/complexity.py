@@ -11,12 +11,12 @@ non-linearities) is not counted by the counter; `elementwise_flops` estimates it
 from __future__ import annotations
 
 import torch
-import torchvision
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from moede.data.emotions import CANONICAL, CREMAD
-from moede.models.dfer import FEATURE_DIM, HIDDEN, MoEDE
+from moede.models.backbone import BackboneClassifier
+from moede.models.dfer import HIDDEN, MoEDE
 
 PAPER_FRAMES = 60  # "processing 2 seconds of video data (60 frames)"
 PAPER_SIZE = 224
@@ -27,12 +27,10 @@ def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def expert_network(device: str | torch.device = "cpu") -> nn.Module:
-    """One expert as the paper defines it: torchvision's MobileNetV2 with a 2-class head (random weights)."""
+def expert_network(device: str | torch.device = "cpu", backbone: str = "mobilenet_v2") -> BackboneClassifier:
+    """One expert as the paper defines it: the backbone (MobileNetV2) with a 2-class head (random weights)."""
     with torch.device(device):
-        model = torchvision.models.mobilenet_v2(weights=None)
-        model.classifier[-1] = nn.Linear(model.classifier[-1].in_features, 2)
-    return model
+        return BackboneClassifier(backbone, 2)
 
 
 def count_flops(module: nn.Module, *inputs: torch.Tensor) -> int:
@@ -73,11 +71,12 @@ def elementwise_flops(frames: int = PAPER_FRAMES, size: int = PAPER_SIZE, n_expe
     return n_experts * frames * (2 * counts["bn"] + 2 * counts["relu"] + adds)
 
 
-def complexity_numbers(n_classes: int = len(CREMAD), frames: int = PAPER_FRAMES, size: int = PAPER_SIZE) -> dict:
-    """Parameters, fp32 storage and FLOPs of MoEDE with 8 experts for a `frames`-frame clip at `size` x `size`."""
+def complexity_numbers(n_classes: int = len(CREMAD), frames: int = PAPER_FRAMES, size: int = PAPER_SIZE,
+                       backbone: str = "mobilenet_v2") -> dict:
+    """Parameters, fp32 storage and FLOPs of MoEDE with 8 `backbone` experts for a `frames`-frame clip at `size`."""
     n = len(CANONICAL)
-    expert = expert_network("meta")
-    fusion = MoEDE(n_experts=n, feature_dim=FEATURE_DIM, hidden=HIDDEN, n_classes=n_classes, auxiliary=True)
+    expert = expert_network("meta", backbone)
+    fusion = MoEDE(n_experts=n, feature_dim=expert.num_features, hidden=HIDDEN, n_classes=n_classes, auxiliary=True)
     lstms = count_parameters(fusion.lstm_emo) + count_parameters(fusion.lstm_mix)
     backbone = count_parameters(expert.features)
     expert_flops = count_flops(expert.features, torch.empty(n * frames, 3, size, size, device="meta"))

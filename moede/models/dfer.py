@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from moede.data.emotions import CANONICAL
+from moede.models.registry import SpecIsConstructorArgs, register_model
 
 N_EXPERTS = len(CANONICAL)
-FEATURE_DIM = 1280
+FEATURE_DIM = 1280  # MobileNetV2's pooled features; the stages pass their backbone's (moede.models.backbone)
 HIDDEN = 256
 
 
@@ -64,7 +66,8 @@ class FeatureStandardizer(nn.Module):
         return (x - self.mean) / self.std
 
 
-class MoEDE(nn.Module):
+@register_model("MoEDE")
+class MoEDE(SpecIsConstructorArgs, nn.Module):
     """Eight LSTM_emo (1280->256), their per-frame outputs concatenated into LSTM_mix (8*256->256), a classifier on its
     last valid step, and optionally one auxiliary classifier on the last valid step of each LSTM_emo.
 
@@ -103,13 +106,14 @@ class MoEDE(nn.Module):
             aux = torch.stack([head(h) for head, h in zip(self.aux_classifiers, lasts)], dim=1)
         return DFEROutput(logits=self.classifier(h_mix[-1]), aux_logits=aux, emo_last=emo_last)
 
-    def config(self) -> dict:
-        """Return the constructor arguments (stored in checkpoints)."""
-        return dict(kind="MoEDE", n_experts=self.n_experts, feature_dim=self.feature_dim, hidden=self.hidden,
+    def spec(self) -> dict[str, Any]:
+        """The constructor arguments that rebuild this model (see moede.models.registry)."""
+        return dict(architecture="MoEDE", n_experts=self.n_experts, feature_dim=self.feature_dim, hidden=self.hidden,
                     n_classes=self.n_classes, auxiliary=self.auxiliary, experts_kept=self.experts_kept.tolist())
 
 
-class SingleExtractorLSTM(nn.Module):
+@register_model("SingleExtractorLSTM")
+class SingleExtractorLSTM(SpecIsConstructorArgs, nn.Module):
     """The single-feature-extractor (SFE) baseline: one LSTM (1280->256) on one extractor's features, then a classifier
     on its last valid step. Input (B, T, 1, feature_dim), the same layout as MoEDE's with one expert."""
 
@@ -126,22 +130,10 @@ class SingleExtractorLSTM(nn.Module):
         _, (h_n, _) = self.lstm(_pack(self.standardize(x)[:, :, 0], lengths))
         return DFEROutput(logits=self.classifier(h_n[-1]), aux_logits=None, emo_last=h_n[-1].unsqueeze(1))
 
-    def config(self) -> dict:
-        """Return the constructor arguments (stored in checkpoints)."""
-        return dict(kind="SingleExtractorLSTM", feature_dim=self.feature_dim, hidden=self.hidden,
+    def spec(self) -> dict[str, Any]:
+        """The constructor arguments that rebuild this model (see moede.models.registry)."""
+        return dict(architecture="SingleExtractorLSTM", feature_dim=self.feature_dim, hidden=self.hidden,
                     n_classes=self.n_classes)
-
-
-def build_dfer_model(config: dict) -> nn.Module:
-    """Rebuild a DFER model from its `config()` dict."""
-    config = dict(config)
-    kind = config.pop("kind", None)
-    if kind == "MoEDE":
-        return MoEDE(**config)
-    if kind == "SingleExtractorLSTM":
-        return SingleExtractorLSTM(**config)
-    raise ValueError(f"unknown DFER model kind {kind!r} in checkpoint config; "
-                     "expected 'MoEDE' or 'SingleExtractorLSTM'")
 
 
 AUX_REDUCTIONS = ("sum", "mean")

@@ -20,7 +20,7 @@ from moede.evaluation.similarity import expert_cosine_matrix, similarity_frame
 from moede.evaluation.stats import TTestResult
 from moede.results.figures import confusion_matrix_figure, training_curves
 from moede.results.paper import paper_complexity, paper_table
-from moede.training.dynamic import DFERResults, Predictions
+from moede.training.results import DFERResults, Predictions
 
 OVERALL = ("F1-macro", "F1-weighted", "Accuracy")
 SFE_ROW = "Single feature extractor"

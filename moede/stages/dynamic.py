@@ -14,7 +14,6 @@ Every stage works in `cfg.run_dir` and reuses what exists:
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,18 +28,19 @@ from moede.data.emotions import CANONICAL, CREMAD, MSP_IMPROV, SHORT_NAMES, clas
 from moede.evaluation.stats import matched_pair_test
 from moede.features.cache import CacheSpec, FeatureCache, build_or_load_many, digest
 from moede.features.extract import aligned_frames_fn
-from moede.io import atomic_path, write_csv
-from moede.models.checkpoint import checkpoint_digest, load_checkpoint
-from moede.models.dfer import MoEDE, SingleExtractorLSTM, build_dfer_model
+from moede.models.checkpoint import Trained, checkpoint_digest, load_checkpoint, train_or_reuse
+from moede.models.dfer import MoEDE, SingleExtractorLSTM
 from moede.models.experts import ExpertBank
 from moede.results.dynamic_tables import (ABLATION_FULL, MOEDE_ROW, SFE_ROW, auxiliary_results, complexity_table,
                                           scores, table5, table6, table7, table8)
 from moede.sources import DataSource
-from moede.training.dynamic import DFERResults, Predictions, feature_statistics, predict, train_dfer
+from moede.stages.outputs import save_result
+from moede.training.dynamic import feature_statistics, predict_clips, train_dfer
+from moede.training.results import DFERResults, Predictions
 
 FORMAT = "moede-dfer-run/1"
 DEMO_EXPERTS = "demo_experts"
-ModelFactory = Callable[[int], nn.Module]  # n_classes -> untrained model
+ModelFactory = Callable[[int, int], nn.Module]  # (n_classes, feature_dim) -> untrained model
 
 
 @dataclass
@@ -95,7 +95,7 @@ def _experts_text(cfg: RunConfig, experts_cfg: RunConfig) -> str:
 def _bank(name: str, paths: list[Path]) -> ExpertBank:
     """Frozen expert bank for 'ffe' (the eight experts), 'ftfe' (the fine-tuned fusion's bank) or 'sfe' (SFER)."""
     if name == "ffe":
-        return ExpertBank.from_checkpoints(paths)
+        return ExpertBank([load_checkpoint(p)[0] for p in paths]).freeze()
     model, _ = load_checkpoint(paths[0])
     return (model.bank if name == "ftfe" else ExpertBank([model])).freeze()
 
@@ -168,53 +168,45 @@ def _split(part: pd.DataFrame, cache: FeatureCache, classes: tuple[str, ...], sp
     return list(rows["sample_id"]), class_index(rows["label"], classes)
 
 
-def train_or_reuse(cfg: RunConfig, features: DFERFeatures, name: str, bank: str, factory: ModelFactory,
-                   k: int) -> tuple[Predictions, pd.DataFrame, bool]:
+def train_partition(cfg: RunConfig, features: DFERFeatures, name: str, bank: str, factory: ModelFactory,
+                    k: int) -> tuple[Predictions, pd.DataFrame, bool]:
     """Train model `name` on partition k (0-based) from the `bank` features, or load it when trained with the same
     key; return its test predictions, training history and whether it was reused."""
     cache, part = features.caches[bank], features.partitions[k]
     (train_ids, train_y), (dev_ids, dev_y), (test_ids, test_y) = (
         _split(part, cache, features.classes, s) for s in ("train", "dev", "test"))
-    seed = cfg.seed + k
-    seed_everything(seed)
-    model = factory(len(features.classes))
-    key = json.dumps({"format": FORMAT, "features": digest(cache.key), "model": model.config(),
-                      "epochs": cfg.dfer_epochs, "lr": cfg.dfer_learning_rate, "batch_size": cfg.clip_batch_size,
-                      "aux_weight": cfg.aux_weight, "aux_loss": cfg.aux_loss, "optimizer": cfg.optimizer, "seed": seed,
-                      "standardize_features": cfg.standardize_features,
-                      "split": digest([train_ids, train_y, dev_ids, dev_y, test_ids, test_y])}, sort_keys=True)
-    path = dfer_model_path(cfg, features.dataset, name, k + 1)
-    if path.is_file():
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-        if payload.get("key") == key:
-            return (Predictions.from_payload(payload["test"]), pd.DataFrame(payload["history"]), True)
-        print(f"{path}: trained with other settings; retraining")
-    if cfg.standardize_features:
-        model.standardize.fit(*feature_statistics(cache, train_ids))
-    result = train_dfer(model, cache, train_ids, train_y, dev_ids, dev_y, epochs=cfg.dfer_epochs,
-                        lr=cfg.dfer_learning_rate, batch_size=cfg.clip_batch_size, aux_weight=cfg.aux_weight,
-                        aux_reduction=cfg.aux_loss, optimizer_name=cfg.optimizer, seed=seed, device=cfg.torch_device(),
-                        desc=f"{name} [{k + 1}]")
-    test = predict(result.model, cache, test_ids, test_y, cfg.clip_batch_size, cfg.torch_device())
-    with atomic_path(path) as tmp:
-        torch.save({"key": key, "config": result.model.config(), "best_epoch": result.best_epoch,
-                    "best_dev_accuracy": result.best_dev_accuracy, "history": result.history.to_dict("list"),
-                    "state_dict": {n: t.detach().cpu() for n, t in result.model.state_dict().items()},
-                    "test": test.to_payload()}, tmp)
-    return test, result.history, False
+    seed, n_classes, feature_dim = cfg.seed + k, len(features.classes), cache.feature_dim
+    with torch.random.fork_rng(devices=[]):
+        spec = factory(n_classes, feature_dim).spec()
+    key = {"format": FORMAT, "features": digest(cache.key), "model": spec, "epochs": cfg.dfer_epochs,
+           "lr": cfg.dfer_learning_rate, "batch_size": cfg.clip_batch_size, "aux_weight": cfg.aux_weight,
+           "aux_loss": cfg.aux_loss, "optimizer": cfg.optimizer, "seed": seed,
+           "standardize_features": cfg.standardize_features,
+           "split": digest([train_ids, train_y, dev_ids, dev_y, test_ids, test_y])}
+
+    def fit() -> Trained:
+        seed_everything(seed)
+        model = factory(n_classes, feature_dim)
+        if cfg.standardize_features:
+            model.standardize.fit(*feature_statistics(cache, train_ids))
+        result = train_dfer(model, cache, train_ids, train_y, dev_ids, dev_y, epochs=cfg.dfer_epochs,
+                            lr=cfg.dfer_learning_rate, batch_size=cfg.clip_batch_size, aux_weight=cfg.aux_weight,
+                            aux_reduction=cfg.aux_loss, optimizer_name=cfg.optimizer, seed=seed,
+                            device=cfg.torch_device(), desc=f"{name} [{k + 1}]")
+        test = predict_clips(result.model, cache, test_ids, test_y, cfg.clip_batch_size, cfg.torch_device())
+        return Trained(result.model.cpu(), {"best_epoch": result.best_epoch,
+                                            "best_dev_accuracy": result.best_dev_score},
+                       {"history": result.history.to_dict("list"), "test": test.to_payload()})
+
+    trained = train_or_reuse(dfer_model_path(cfg, features.dataset, name, k + 1), key, fit, config=cfg.as_dict(),
+                             classes=features.classes, source=features.source)
+    return (Predictions.from_payload(trained.extra["test"]), pd.DataFrame(trained.extra["history"]),
+            trained.reused)
 
 
 def dfer_model_path(cfg: RunConfig, dataset: str, name: str, partition: int) -> Path:
     """Where a stage saves model `name` (e.g. 'MoEDE with auxiliary (FFE)') of `dataset` for partition (1-based)."""
     return cfg.run_dir / "dfer" / dataset / _slug(name) / f"partition_{partition}.pt"
-
-
-def load_dfer_model(path: str | Path) -> nn.Module:
-    """Load a DFER model saved by a stage (see dfer_model_path), in eval mode."""
-    payload = torch.load(path, map_location="cpu", weights_only=True)
-    model = build_dfer_model(payload["config"])
-    model.load_state_dict(payload["state_dict"])
-    return model.eval()
 
 
 def run_models(cfg: RunConfig, features: DFERFeatures, models: dict[str, tuple[str, ModelFactory]],
@@ -224,7 +216,7 @@ def run_models(cfg: RunConfig, features: DFERFeatures, models: dict[str, tuple[s
     results = DFERResults(features.dataset, features.classes, {}, {}, features.source)
     n = len(features.partitions) if n_partitions is None else min(n_partitions, len(features.partitions))
     for name, (bank, factory) in models.items():
-        runs = [train_or_reuse(cfg, features, name, bank, factory, k) for k in range(n)]
+        runs = [train_partition(cfg, features, name, bank, factory, k) for k in range(n)]
         results.predictions[name] = [r[0] for r in runs]
         results.histories[name] = [r[1] for r in runs]
         results.reused[name] = [r[2] for r in runs]
@@ -232,13 +224,14 @@ def run_models(cfg: RunConfig, features: DFERFeatures, models: dict[str, tuple[s
 
 
 def moede_factory(auxiliary: bool = True, experts_kept: list[int] | None = None) -> ModelFactory:
-    """Factory of MoEDE models (8 experts, 1280 -> 256 -> 256) with or without auxiliary classifiers."""
-    return lambda n_classes: MoEDE(n_classes=n_classes, auxiliary=auxiliary, experts_kept=experts_kept)
+    """Factory of MoEDE models (8 experts, feature_dim -> 256 -> 256) with or without auxiliary classifiers."""
+    return lambda n_classes, feature_dim: MoEDE(feature_dim=feature_dim, n_classes=n_classes, auxiliary=auxiliary,
+                                                experts_kept=experts_kept)
 
 
 def sfe_factory() -> ModelFactory:
     """Factory of single-feature-extractor LSTM baselines."""
-    return lambda n_classes: SingleExtractorLSTM(n_classes=n_classes)
+    return lambda n_classes, feature_dim: SingleExtractorLSTM(feature_dim=feature_dim, n_classes=n_classes)
 
 
 TABLE5_MODELS: dict[str, tuple[str, ModelFactory]] = {
@@ -271,11 +264,10 @@ def run_table5(cfg: RunConfig, features: DFERFeatures | None = None) -> DFERResu
     features = cremad_features(cfg) if features is None else features
     results = run_models(cfg, features, TABLE5_MODELS)
     results.significance = compute_significance(results, seed=cfg.seed)
-    out = cfg.run_dir / "results"
-    write_csv(table5(results), out / "table5.csv", index=True)
-    write_csv(table6(results), out / "table6.csv", index=True)
-    write_csv(significance_frame(results), out / "significance.csv", index=True)
-    write_csv(_runs_frame(results), out / "dfer_runs.csv")
+    save_result(table5(results), "table5", cfg)
+    save_result(table6(results), "table6", cfg)
+    save_result(significance_frame(results), "significance", cfg)
+    save_result(_runs_frame(results), "dfer_runs", cfg, index=False)
     print(f"Table 5: {len(results.predictions)} models x {len(features.partitions)} partitions in "
           f"{time.perf_counter() - start:.1f} s")
     return results
@@ -318,7 +310,7 @@ def significance(cfg: RunConfig, results: DFERResults) -> pd.DataFrame:
     if not results.significance:
         results.significance = compute_significance(results, seed=cfg.seed)
     frame = significance_frame(results)
-    write_csv(frame, cfg.run_dir / "results" / "significance.csv", index=True)
+    save_result(frame, "significance", cfg)
     return frame
 
 
@@ -334,8 +326,8 @@ def run_ablation(cfg: RunConfig, features: DFERFeatures | None = None) -> DFERRe
     full = run_models(cfg, features, {MOEDE_ROW: TABLE5_MODELS[MOEDE_ROW]}, cfg.ablation_partitions)
     for store in ("predictions", "histories", "reused"):
         getattr(results, store)[ABLATION_FULL] = getattr(full, store)[MOEDE_ROW]
-    write_csv(table7(results), cfg.run_dir / "results" / "table7.csv", index=True)
-    write_csv(_runs_frame(results), cfg.run_dir / "results" / "ablation_runs.csv")
+    save_result(table7(results), "table7", cfg)
+    save_result(_runs_frame(results), "ablation_runs", cfg, index=False)
     print(f"Table 7: {len(models)} ablated models x {len(full.predictions[MOEDE_ROW])} partition(s) in "
           f"{time.perf_counter() - start:.1f} s")
     return results
@@ -346,15 +338,15 @@ def run_msp_improv(cfg: RunConfig, features: DFERFeatures | None = None) -> DFER
     writes results/table8.csv."""
     features = msp_improv_features(cfg) if features is None else features
     results = run_models(cfg, features, {"SFE": ("sfe", sfe_factory()), "MoEDE": ("ffe", moede_factory(True))})
-    write_csv(table8(results), cfg.run_dir / "results" / "table8.csv", index=True)
-    write_csv(_runs_frame(results), cfg.run_dir / "results" / "msp_improv_runs.csv")
+    save_result(table8(results), "table8", cfg)
+    save_result(_runs_frame(results), "msp_improv_runs", cfg, index=False)
     return results
 
 
 def run_complexity(cfg: RunConfig) -> pd.DataFrame:
     """Section IV.C complexity table; written to results/complexity.csv."""
     table = complexity_table()
-    write_csv(table, cfg.run_dir / "results" / "complexity.csv", index=True)
+    save_result(table, "complexity", cfg)
     return table
 
 

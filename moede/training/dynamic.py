@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -18,8 +17,8 @@ from tqdm.auto import tqdm
 
 from moede.evaluation.metrics import summary
 from moede.models.dfer import DFEROutput, collate_clips, dfer_loss
-from moede.sources import DataSource
 from moede.training.optimizers import make_optimizer
+from moede.training.results import Predictions, TrainResult
 
 
 class FeatureSource(Protocol):
@@ -41,58 +40,6 @@ class ClipDataset(Dataset):
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
         return torch.from_numpy(self.source.clip(self.sample_ids[i]).astype(np.float32)), self.targets[i]
-
-
-@dataclass
-class Predictions:
-    """A model's outputs on a set of clips."""
-
-    sample_ids: list[str]
-    y_true: np.ndarray  # (N,) class indices
-    logits: np.ndarray  # (N, C) main classifier
-    aux_logits: np.ndarray | None  # (N, K, C) auxiliary classifiers, if any
-    emo_last: np.ndarray  # (N, K, hidden) last-valid-step LSTM_emo outputs
-
-    @property
-    def y_pred(self) -> np.ndarray:
-        """Predicted class of the main classifier."""
-        return self.logits.argmax(axis=1)
-
-    def aux_pred(self, k: int) -> np.ndarray:
-        """Predicted class of the k-th auxiliary classifier."""
-        if self.aux_logits is None:
-            raise ValueError("this model has no auxiliary classifiers")
-        return self.aux_logits[:, k].argmax(axis=1)
-
-    def to_payload(self) -> dict[str, object]:
-        """Tensors and lists only, loadable with torch.load(weights_only=True)."""
-        tensor = lambda a: None if a is None else torch.from_numpy(np.ascontiguousarray(a))  # noqa: E731
-        return dict(sample_ids=list(self.sample_ids), y_true=tensor(self.y_true), logits=tensor(self.logits),
-                    aux_logits=tensor(self.aux_logits), emo_last=tensor(self.emo_last))
-
-    @classmethod
-    def from_payload(cls, payload: dict) -> "Predictions":
-        """Rebuild from `to_payload` output."""
-        array = lambda t: None if t is None else t.numpy()  # noqa: E731
-        return cls(sample_ids=list(payload["sample_ids"]), y_true=array(payload["y_true"]),
-                   logits=array(payload["logits"]), aux_logits=array(payload["aux_logits"]),
-                   emo_last=array(payload["emo_last"]))
-
-
-@dataclass
-class TrainResult:
-    """A trained model (with the weights of its best development epoch) and its per-epoch history."""
-
-    model: nn.Module
-    history: pd.DataFrame  # epoch, train_loss (main classifier CE), train_total_loss (+ auxiliary CEs: the
-    # objective), train_accuracy, dev_loss, dev_accuracy, dev_f1_macro (percent), seconds, clips_per_second
-    best_epoch: int
-    best_dev_accuracy: float  # percent
-
-    @property
-    def clips_per_second(self) -> float:
-        """Mean training throughput (clips per second, training passes only)."""
-        return float(self.history["clips_per_second"].mean())
 
 
 def feature_statistics(source: FeatureSource, sample_ids: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -119,7 +66,7 @@ def _loader(source: FeatureSource, ids: Sequence[str], targets: Sequence[int], b
 
 
 @torch.no_grad()
-def predict(model: nn.Module, source: FeatureSource, sample_ids: Sequence[str], targets: Sequence[int],
+def predict_clips(model: nn.Module, source: FeatureSource, sample_ids: Sequence[str], targets: Sequence[int],
             batch_size: int = 32, device: str | torch.device = "cpu") -> Predictions:
     """Run a DFER model over clips and collect main/auxiliary logits and LSTM_emo last-step outputs."""
     model.eval()
@@ -166,7 +113,7 @@ def train_dfer(model: nn.Module, source: FeatureSource, train_ids: Sequence[str]
             correct += int((out.logits.argmax(1) == y).sum())
             seen += len(y)
         seconds = time.perf_counter() - start
-        dev = predict(model, source, dev_ids, dev_y, batch_size, device)
+        dev = predict_clips(model, source, dev_ids, dev_y, batch_size, device)
         scores = summary(dev.y_true, dev.y_pred, dev.logits.shape[1])
         dev_loss = float(nn.functional.cross_entropy(torch.from_numpy(dev.logits), torch.from_numpy(dev.y_true)))
         if scores["accuracy"] > best_acc:
@@ -177,18 +124,5 @@ def train_dfer(model: nn.Module, source: FeatureSource, train_ids: Sequence[str]
                          seconds=seconds, clips_per_second=seen / seconds))
         bar.set_postfix(loss=f"{total_loss / seen:.3f}", dev_acc=f"{scores['accuracy']:.1f}%")
     model.load_state_dict(best_state)
-    return TrainResult(model=model, history=pd.DataFrame(rows), best_epoch=best_epoch, best_dev_accuracy=best_acc)
-
-
-@dataclass
-class DFERResults:
-    """Test-set predictions of several DFER models (row name -> one Predictions per partition), their training
-    histories, t-tests against the baseline, the class list and the data source."""
-
-    dataset: str
-    classes: tuple[str, ...]
-    predictions: dict[str, list[Predictions]]
-    histories: dict[str, list[pd.DataFrame]]
-    source: DataSource | None = None
-    significance: dict = field(default_factory=dict)  # row name -> moede.evaluation.stats.TTestResult
-    reused: dict[str, list[bool]] = field(default_factory=dict)  # row name -> per partition: loaded, not trained
+    return TrainResult(model=model, history=pd.DataFrame(rows), best_epoch=best_epoch, best_dev_score=best_acc,
+                       seconds=float(sum(row["seconds"] for row in rows)))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -17,6 +16,7 @@ from tqdm.auto import tqdm
 from moede.evaluation.metrics import summary
 from moede.training.images import FaceImageDataset
 from moede.training.optimizers import make_optimizer
+from moede.training.results import TrainResult
 
 SELECT_BY = ("f1_macro", "accuracy")
 
@@ -34,25 +34,8 @@ def class_weights(targets: Sequence[int], n_classes: int) -> torch.Tensor:
     return torch.tensor(weights, dtype=torch.float32)
 
 
-@dataclass
-class TrainResult:
-    """A trained classifier (best dev epoch restored), its per-epoch history and its dev-set outputs."""
-
-    model: nn.Module
-    history: pd.DataFrame
-    best_epoch: int
-    dev_targets: np.ndarray
-    dev_logits: np.ndarray
-    seconds: float
-
-    @property
-    def dev_predictions(self) -> np.ndarray:
-        """Predicted class per dev sample (argmax of the logits)."""
-        return self.dev_logits.argmax(axis=1)
-
-
 @torch.no_grad()
-def predict(model: nn.Module, dataset: FaceImageDataset, batch_size: int = 64,
+def predict_images(model: nn.Module, dataset: FaceImageDataset, batch_size: int = 64,
             device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
     """Run `model` in eval mode over `dataset` without augmentation; return (logits (N,C), targets (N,))."""
     model.eval()
@@ -107,7 +90,7 @@ def train_classifier(model: nn.Module, train: FaceImageDataset, dev: FaceImageDa
         tick = time.perf_counter()
         model.train()
         train_loss = _train_epoch(model, train_loader, loss_fn, device, optimizer, f"epoch {epoch} train")
-        logits, targets = predict(model, dev, batch_size, device)
+        logits, targets = predict_images(model, dev, batch_size, device)
         with torch.no_grad():
             dev_loss = float(loss_fn(torch.from_numpy(logits).to(device), torch.from_numpy(targets).to(device)))
         scores = summary(targets, logits.argmax(axis=1), n_classes)
@@ -119,4 +102,5 @@ def train_classifier(model: nn.Module, train: FaceImageDataset, dev: FaceImageDa
             best_state = copy.deepcopy(model.state_dict())
     model.load_state_dict(best_state)
     return TrainResult(model=model.cpu().eval(), history=pd.DataFrame(rows), best_epoch=best_epoch,
-                       dev_targets=dev.targets.numpy(), dev_logits=best_logits, seconds=time.perf_counter() - start)
+                       best_dev_score=best_score, seconds=time.perf_counter() - start,
+                       dev_targets=dev.targets.numpy(), dev_logits=best_logits)
