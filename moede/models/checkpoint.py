@@ -17,6 +17,7 @@ from torch import nn
 
 import moede
 import moede.models.backbone  # noqa: F401  (registers the backbone classifiers)
+import moede.models.baselines  # noqa: F401  (registers the Table 5 baselines)
 import moede.models.dfer  # noqa: F401  (registers MoEDE and SingleExtractorLSTM)
 import moede.models.fusion  # noqa: F401  (registers ExpertBank and ExpertFusion)
 from moede.io import atomic_path, file_sha256

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from moede.models.dfer import DFEROutput, FeatureStandardizer
+from moede.models.registry import SpecIsConstructorArgs
 
 
 def padding_mask(lengths: torch.Tensor, frames: int) -> torch.Tensor:
@@ -49,7 +50,7 @@ def sinusoidal_positions(frames: int, dim: int, device: torch.device) -> torch.T
     return table
 
 
-class FrameBaseline(nn.Module):
+class FrameBaseline(SpecIsConstructorArgs, nn.Module):
     """Base of the baselines: standardise, zero the padded frames, `encode` each clip to one vector, classify.
 
     Subclasses set `name`, build `self.head` and `self.args` (their constructor arguments) and implement `encode`.
@@ -80,10 +81,5 @@ class FrameBaseline(nn.Module):
         return DFEROutput(logits=self.head(embedding), aux_logits=None, emo_last=embedding.unsqueeze(1))
 
     def spec(self) -> dict[str, Any]:
-        """JSON-able description: {"name": ..., **constructor arguments}; `build_baseline` rebuilds from it."""
-        return {"name": self.name, **self.args}
-
-    def config(self) -> dict[str, Any]:
-        """The same description in the DFER checkpoint form ("kind" instead of "name") that moede.stages.dynamic
-        stores beside the weights."""
-        return {"kind": self.name, **self.args}
+        """JSON-able description, {"architecture": name, **constructor arguments}, that `build_model` rebuilds."""
+        return {"architecture": self.name, **self.args}
