@@ -12,11 +12,13 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, RandomSampler, SequentialSampler
 from tqdm.auto import tqdm
 
 from moede.evaluation.metrics import summary
 from moede.models.dfer import DFEROutput, collate_clips, dfer_loss
+from moede.training.distributed import (DataParallelTraining, Distributed, ShardedBatchSampler, current,
+                                        global_batch, sum_over_ranks)
 from moede.training.optimizers import make_optimizer
 from moede.training.results import Predictions, TrainResult
 
@@ -59,10 +61,12 @@ def feature_statistics(source: FeatureSource, sample_ids: Sequence[str]) -> tupl
 
 
 def _loader(source: FeatureSource, ids: Sequence[str], targets: Sequence[int], batch_size: int,
-            shuffle: bool, seed: int) -> DataLoader:
-    generator = torch.Generator().manual_seed(seed)
-    return DataLoader(ClipDataset(source, ids, targets), batch_size=batch_size, shuffle=shuffle,
-                      collate_fn=collate_clips, generator=generator)
+            shuffle: bool, seed: int, ctx: Distributed = Distributed()) -> DataLoader:
+    """Batches of zero post-padded clips; `ctx`: this rank's share of each global batch (all of it in one process)."""
+    dataset = ClipDataset(source, ids, targets)
+    order = RandomSampler(dataset, generator=torch.Generator().manual_seed(seed)) if shuffle else \
+        SequentialSampler(dataset)
+    return DataLoader(dataset, batch_sampler=ShardedBatchSampler(order, batch_size, ctx), collate_fn=collate_clips)
 
 
 @torch.no_grad()
@@ -96,22 +100,27 @@ def train_dfer(model: nn.Module, source: FeatureSource, train_ids: Sequence[str]
         raise ValueError(f"need training and development clips, got {len(train_ids)} and {len(dev_ids)}")
     model.to(device)
     optimizer = make_optimizer(optimizer_name, model.parameters(), lr)
+    ctx, parallel = current(), DataParallelTraining(model, device)
     rows, best_state, best_acc, best_epoch = [], None, -1.0, 0
-    bar = tqdm(range(1, epochs + 1), desc=desc, unit="epoch")
+    bar = tqdm(range(1, epochs + 1), desc=desc, unit="epoch", disable=not ctx.is_main)
     for epoch in bar:
         model.train()
         start, total_loss, main_loss, correct, seen = time.perf_counter(), 0.0, 0.0, 0, 0
-        for x, lengths, y in _loader(source, train_ids, train_y, batch_size, shuffle=True, seed=seed + epoch):
+        for x, lengths, y in _loader(source, train_ids, train_y, batch_size, shuffle=True, seed=seed + epoch,
+                                     ctx=ctx):
             x, y = x.to(device), y.to(device)
-            out = model(x, lengths)
+            out = parallel.module(x, lengths)
             loss = dfer_loss(out, y, aux_weight, aux_reduction)
+            # DDP averages gradients over ranks: weigh each rank's mean by its share of the batch
+            scale, _ = global_batch(torch.tensor(float(len(y)), device=loss.device), len(y))
             optimizer.zero_grad()
-            loss.backward()
+            (loss * scale).backward()
             optimizer.step()
             total_loss += float(loss.detach()) * len(y)
             main_loss += float(nn.functional.cross_entropy(out.logits.detach(), y)) * len(y)
             correct += int((out.logits.argmax(1) == y).sum())
             seen += len(y)
+        total_loss, main_loss, correct, seen = sum_over_ranks(total_loss, main_loss, correct, seen)
         seconds = time.perf_counter() - start
         dev = predict_clips(model, source, dev_ids, dev_y, batch_size, device)
         scores = summary(dev.y_true, dev.y_pred, dev.logits.shape[1])
@@ -123,6 +132,7 @@ def train_dfer(model: nn.Module, source: FeatureSource, train_ids: Sequence[str]
                          dev_loss=dev_loss, dev_accuracy=scores["accuracy"], dev_f1_macro=scores["f1_macro"],
                          seconds=seconds, clips_per_second=seen / seconds))
         bar.set_postfix(loss=f"{total_loss / seen:.3f}", dev_acc=f"{scores['accuracy']:.1f}%")
+    model = parallel.finish()
     model.load_state_dict(best_state)
     return TrainResult(model=model, history=pd.DataFrame(rows), best_epoch=best_epoch, best_dev_score=best_acc,
                        seconds=float(sum(row["seconds"] for row in rows)))

@@ -10,10 +10,12 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import DataLoader, RandomSampler, Sampler
 from tqdm.auto import tqdm
 
 from moede.evaluation.metrics import summary
+from moede.training.distributed import (DataParallelTraining, ShardedBatchSampler, current, global_batch,
+                                        sum_over_ranks)
 from moede.training.images import FaceImageDataset
 from moede.training.optimizers import make_optimizer
 from moede.training.results import TrainResult
@@ -44,18 +46,24 @@ def predict_images(model: nn.Module, dataset: FaceImageDataset, batch_size: int 
     return torch.cat(logits).numpy(), dataset.targets.numpy()
 
 
-def _train_epoch(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, device: str,
+def _train_epoch(model: nn.Module, loader: DataLoader, loss_fn: nn.CrossEntropyLoss, device: str,
                  optimizer: torch.optim.Optimizer, desc: str) -> float:
-    """Run one training pass and return the mean loss per sample."""
+    """Run one training pass and return the mean over samples of each batch's (weighted) mean loss (the same number
+    under torchrun as in one process)."""
     total, count = 0.0, 0
-    for images, targets in tqdm(loader, desc=desc, leave=False, disable=len(loader) < 20):
+    ctx = current()
+    for images, targets in tqdm(loader, desc=desc, leave=False, disable=len(loader) < 20 or not ctx.is_main):
         images, targets = images.to(device), targets.to(device)
         loss = loss_fn(model(images), targets)
+        share = torch.tensor(float(len(targets))) if loss_fn.weight is None else loss_fn.weight[targets].sum()
+        # DDP averages gradients over ranks: each rank weighs its mean loss by its share of the global batch
+        scale, batch_size = global_batch(share, len(targets))
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        (loss * scale).backward()
         optimizer.step()
-        total += loss.item() * len(targets)
+        total += loss.item() * float(scale) / ctx.world_size * batch_size
         count += len(targets)
+    total, count = sum_over_ranks(total, count)
     return total / max(count, 1)
 
 
@@ -79,17 +87,18 @@ def train_classifier(model: nn.Module, train: FaceImageDataset, dev: FaceImageDa
     weight = None if loss_weights is None else loss_weights.to(device)
     loss_fn = nn.CrossEntropyLoss(weight=weight)
     optimizer = make_optimizer(optimizer_name, model.parameters(), learning_rate)
-    generator = torch.Generator().manual_seed(seed)
-    n_train = len(sampler) if sampler is not None else len(train)
+    order = sampler if sampler is not None else RandomSampler(train, generator=torch.Generator().manual_seed(seed))
+    n_train = len(order)
     # a last batch of one image would break batch norm in training mode: drop it in that case only
-    train_loader = DataLoader(train, batch_size=batch_size, sampler=sampler, shuffle=sampler is None,
-                              generator=generator if sampler is None else None,
-                              drop_last=n_train > batch_size and n_train % batch_size == 1)
+    batches = ShardedBatchSampler(order, batch_size, current(),
+                                  drop_last=n_train > batch_size and n_train % batch_size == 1)
+    train_loader = DataLoader(train, batch_sampler=batches)
+    parallel = DataParallelTraining(model, device)
     rows, best_score, best_state, best_epoch, best_logits = [], -np.inf, None, 0, None
-    for epoch in tqdm(range(1, epochs + 1), desc=desc):
+    for epoch in tqdm(range(1, epochs + 1), desc=desc, disable=not current().is_main):
         tick = time.perf_counter()
         model.train()
-        train_loss = _train_epoch(model, train_loader, loss_fn, device, optimizer, f"epoch {epoch} train")
+        train_loss = _train_epoch(parallel.module, train_loader, loss_fn, device, optimizer, f"epoch {epoch} train")
         logits, targets = predict_images(model, dev, batch_size, device)
         with torch.no_grad():
             dev_loss = float(loss_fn(torch.from_numpy(logits).to(device), torch.from_numpy(targets).to(device)))
@@ -100,6 +109,7 @@ def train_classifier(model: nn.Module, train: FaceImageDataset, dev: FaceImageDa
         if scores[select_by] > best_score:
             best_score, best_epoch, best_logits = scores[select_by], epoch, logits
             best_state = copy.deepcopy(model.state_dict())
+    model = parallel.finish()
     model.load_state_dict(best_state)
     return TrainResult(model=model.cpu().eval(), history=pd.DataFrame(rows), best_epoch=best_epoch,
                        best_dev_score=best_score, seconds=time.perf_counter() - start,
