@@ -1,8 +1,8 @@
-"""Parameters and FLOPs per 60-frame clip of the vision-only baselines (paper sizes) beside MoEDE's (Section IV.C),
+"""Parameters and FLOPs per 60-frame clip of the vision-only baselines (paper or small sizes) beside MoEDE's (IV.C),
 plus CPU training throughput (clips per second) of each temporal model on random 1280-d features.
 
 The temporal models run on cached features; the per-frame front-end is MoEDE's eight MobileNetV2 backbones or, for
-every baseline and the SFE, one. Usage: python benchmarks/bench_baselines.py [--threads 2] [--batch 16] [--frames 60]
+every baseline and the SFE, one. Usage: python benchmarks/bench_baselines.py [--threads 2] [--batch 16] [--frames 60] [--sizes paper|small]
 """
 
 from __future__ import annotations
@@ -10,13 +10,12 @@ from __future__ import annotations
 import argparse
 import time
 
-import pandas as pd
 import torch
 
-from moede.evaluation.complexity import PAPER_FRAMES, complexity_numbers, count_parameters
-from moede.models.baselines import BASELINES
-from moede.models.baselines.flops import clip_flops
+from moede.evaluation.complexity import PAPER_FRAMES
+from moede.models.baselines import BASELINES, SMALL_SIZES
 from moede.models.dfer import dfer_loss
+from moede.results.baselines import baseline_complexity
 
 
 def _clips_per_second(model: torch.nn.Module, batch: int, frames: int, steps: int = 3) -> float:
@@ -40,21 +39,15 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--frames", type=int, default=PAPER_FRAMES)
+    parser.add_argument("--sizes", choices=("paper", "small"), default="paper")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    moede = complexity_numbers(frames=args.frames)
-    backbone_flops = moede["expert_flops"] // 8
-    rows = [dict(model="MoEDE (fusion LSTMs)", temporal_params=moede["fusion"],
-                 temporal_gflops=(moede["lstm_flops"] + moede["head_flops"]) / 1e9,
-                 total_params=moede["total"], total_gflops=moede["flops"] / 1e9)]
+    table = baseline_complexity(args.frames, args.sizes)
+    table["train clips/s"] = float("nan")
     for name, cls in BASELINES.items():
-        model = cls()
-        params, flops = count_parameters(model), clip_flops(model, args.frames)
-        rows.append(dict(model=name, temporal_params=params, temporal_gflops=flops / 1e9,
-                         total_params=params + moede["expert_backbone"],
-                         total_gflops=(flops + backbone_flops) / 1e9,
-                         train_clips_per_second=_clips_per_second(model, args.batch, args.frames)))
-    print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:,.3f}"))
+        model = cls(**(SMALL_SIZES[name] if args.sizes == "small" else {}))
+        table.loc[name, "train clips/s"] = _clips_per_second(model, args.batch, args.frames)
+    print(table.to_string(float_format=lambda v: f"{v:,.3f}"))
 
 
 if __name__ == "__main__":

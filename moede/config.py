@@ -7,7 +7,7 @@ import os
 import random
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -28,13 +28,14 @@ PROFILES: dict[str, dict[str, Any]] = {
     "demo": dict(image_size=160, sfer_epochs=6, expert_epochs=2, fusion_epochs=1, dfer_epochs=5, augment=False,
                  trainable_from=14, learning_rate=3e-4, dfer_learning_rate=3e-4, standardize_features=True,
                  batch_size=32, clip_batch_size=16, partitions=2, ablation_partitions=1, msp_improv_partitions=2,
-                 max_frames=12, frame_step=3, fusion_relu=True),
+                 max_frames=12, frame_step=3, fusion_relu=True, baselines="small"),
     # The paper's settings (Section IV.B): ImageNet start, every layer trained, 224x224 faces, RandomAffine
     # augmentation, Adam at 1e-3, 60 SFER epochs, 20 expert epochs, 20 DFER epochs; the fusions "trained similarly
     # to the eight-class model" (60 epochs, augmented, FFE too) with no non-linearity named between their layers.
     "full": dict(image_size=224, sfer_epochs=60, expert_epochs=20, fusion_epochs=60, dfer_epochs=20,
                  fusion_relu=False, augment=True, standardize_features=False, batch_size=64, clip_batch_size=16,
-                 partitions=5, ablation_partitions=None, msp_improv_partitions=6, max_frames=None, frame_step=1),
+                 partitions=5, ablation_partitions=None, msp_improv_partitions=6, max_frames=None, frame_step=1,
+                 baselines="paper"),
 }
 
 STATIC_CORPORA = ("auto", "demo")
@@ -114,6 +115,12 @@ class RunConfig:
     fusion_relu: bool = True  # a ReLU between the fusion's 1280->256 and 2048->8 layers (the paper names none)
     aux_loss: str = "sum"  # MoEDE's auxiliary cross-entropies: "sum" or "mean" (moede.models.dfer.dfer_loss)
     aux_weight: float = 1.0  # weight of the combined auxiliary loss against the main one
+    readout: Literal["last_valid", "after_padding"] = "last_valid"  # MoEDE/SFE: classify the LSTM output at each
+    # clip's last real frame, or (as a zero-padded Keras model without masking would) after zero frames up to the
+    # longest clip
+    baselines: Literal["paper", "small", "none"] = "small"  # Table 5/8's T-LSTM, AuxFormer, UAVM, VAVL: the sizes
+    # of their papers' code, smaller ones that train in the demo's minutes (moede.models.baselines.SMALL_SIZES), or
+    # not trained
     device: str = "auto"
     seed: int = 0
     extra: dict[str, Any] = field(default_factory=dict)

@@ -150,3 +150,19 @@ def test_clip_flops_counts_projection_attention_ffn_lstm_and_head() -> None:
                 + 2 * h * C)
     assert clip_flops(model, frames) == expected
     assert model.training, "clip_flops restores the training mode"
+
+
+def test_baseline_tables_name_every_baseline_and_count_moede_as_the_paper_does() -> None:
+    from moede.results.baselines import baseline_complexity, baseline_departures
+
+    departures = baseline_departures()
+    assert list(departures.index) == list(BASELINES)
+    assert all(len(text) > 200 for text in departures.iloc[:, 0])
+    paper, small = baseline_complexity(sizes="paper"), baseline_complexity(sizes="small")
+    assert list(paper.index) == ["MoEDE", "Single feature extractor", *BASELINES]
+    assert paper.loc["MoEDE", "total parameters (M)"] == pytest.approx(32.76, abs=0.01)  # the paper's 32.76 M
+    baselines = list(BASELINES)
+    assert (small.loc[baselines, "temporal parameters (M)"] < paper.loc[baselines, "temporal parameters (M)"]).all()
+    # every single-extractor row carries one backbone, MoEDE eight
+    front = paper["total GFLOPs"] - paper["temporal GFLOPs"]
+    assert front["MoEDE"] == pytest.approx(8 * front["VAVL"], rel=1e-3)

@@ -196,3 +196,22 @@ def test_auxiliary_mean_weighs_the_eight_together_like_the_main_task() -> None:
     torch.testing.assert_close(dfer_loss(out, y, 0.5, "sum"), main + 0.5 * sum(aux))
     with pytest.raises(ValueError, match="aux_reduction"):
         dfer_loss(out, y, 1.0, "max")
+
+
+def test_after_padding_readout_reads_past_zero_frames_whatever_the_batch() -> None:
+    torch.manual_seed(0)
+    x = torch.randn(2, 5, 8, D)
+    lengths = torch.tensor([5, 2])
+    x[1, 2:] = 0.0
+    last_valid = _moede()
+    after = _moede(padded_length=7)
+    after.load_state_dict(last_valid.state_dict())
+    with torch.no_grad():
+        padded = torch.nn.functional.pad(x, (0, 0, 0, 0, 0, 2))
+        expected = last_valid(padded, torch.tensor([7, 7])).logits
+        np.testing.assert_allclose(after(x, lengths).logits.numpy(), expected.numpy(), atol=1e-6)
+        # the short clip alone (no batch padding) gets the same output: the padding is the model's, not the batch's
+        np.testing.assert_allclose(after(x[1:, :2], lengths[1:]).logits.numpy(), expected[1:].numpy(), atol=1e-6)
+        assert not torch.allclose(last_valid(x, lengths).logits[1], expected[1])
+    with pytest.raises(ValueError, match="longer than the padded length 7"):
+        after(torch.randn(1, 8, 8, D), torch.tensor([8]))

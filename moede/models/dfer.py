@@ -43,6 +43,21 @@ def _check_input(x: torch.Tensor, lengths: torch.Tensor, n_experts: int, feature
         raise ValueError(f"lengths must be (B,) in 1..T={x.shape[1]}, got {lengths.tolist()}")
 
 
+def pad_for_readout(x: torch.Tensor, lengths: torch.Tensor,
+                    padded_length: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The readout switch (RunConfig.readout): with `padded_length` None, return (x, lengths) unchanged, so the
+    models read each clip's last real frame; otherwise zero-pad x (B, T, E, D) to `padded_length` frames and count
+    every clip as that long, so the LSTMs run over the padding and the models read the output after it, as a
+    Keras model fed zero-padded clips without a mask does (the paper does not say which it used)."""
+    if padded_length is None:
+        return x, lengths
+    if x.shape[1] > padded_length:
+        raise ValueError(f"a clip of {x.shape[1]} frames is longer than the padded length {padded_length} this "
+                         "model was built for (readout='after_padding' pads every clip to the longest clip)")
+    x = nn.functional.pad(x, (0, 0, 0, 0, 0, padded_length - x.shape[1]))
+    return x, torch.full_like(lengths, padded_length)
+
+
 class FeatureStandardizer(nn.Module):
     """Per-expert, per-dimension standardisation (x - mean) / std of the input features, fitted on the training clips
     (`fit`); identity until fitted. Kept as buffers, so a checkpoint carries it. Padded steps change too, but they
@@ -76,8 +91,10 @@ class MoEDE(SpecIsConstructorArgs, nn.Module):
     """
 
     def __init__(self, n_experts: int = N_EXPERTS, feature_dim: int = FEATURE_DIM, hidden: int = HIDDEN,
-                 n_classes: int = 6, auxiliary: bool = True, experts_kept: Sequence[int] | None = None) -> None:
+                 n_classes: int = 6, auxiliary: bool = True, experts_kept: Sequence[int] | None = None,
+                 padded_length: int | None = None) -> None:
         super().__init__()
+        self.padded_length = padded_length
         kept = list(range(n_experts)) if experts_kept is None else sorted(int(i) for i in experts_kept)
         if not kept or len(set(kept)) != len(kept) or kept[0] < 0 or kept[-1] >= n_experts:
             raise ValueError(f"experts_kept must be distinct indices in 0..{n_experts - 1}, got {experts_kept}")
@@ -93,6 +110,7 @@ class MoEDE(SpecIsConstructorArgs, nn.Module):
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> DFEROutput:
         """Classify zero post-padded clips `x` (B, T, n_experts, feature_dim) with `lengths` real frames each."""
         _check_input(x, lengths, self.n_experts, self.feature_dim)
+        x, lengths = pad_for_readout(x, lengths, self.padded_length)
         x = self.standardize(x)
         steps, lasts = [], []
         for lstm, expert in zip(self.lstm_emo, self.experts_kept.tolist()):
@@ -109,7 +127,8 @@ class MoEDE(SpecIsConstructorArgs, nn.Module):
     def spec(self) -> dict[str, Any]:
         """The constructor arguments that rebuild this model (see moede.models.registry)."""
         return dict(architecture="MoEDE", n_experts=self.n_experts, feature_dim=self.feature_dim, hidden=self.hidden,
-                    n_classes=self.n_classes, auxiliary=self.auxiliary, experts_kept=self.experts_kept.tolist())
+                    n_classes=self.n_classes, auxiliary=self.auxiliary, experts_kept=self.experts_kept.tolist(),
+                    padded_length=self.padded_length)
 
 
 @register_model("SingleExtractorLSTM")
@@ -117,9 +136,11 @@ class SingleExtractorLSTM(SpecIsConstructorArgs, nn.Module):
     """The single-feature-extractor (SFE) baseline: one LSTM (1280->256) on one extractor's features, then a classifier
     on its last valid step. Input (B, T, 1, feature_dim), the same layout as MoEDE's with one expert."""
 
-    def __init__(self, feature_dim: int = FEATURE_DIM, hidden: int = HIDDEN, n_classes: int = 6) -> None:
+    def __init__(self, feature_dim: int = FEATURE_DIM, hidden: int = HIDDEN, n_classes: int = 6,
+                 padded_length: int | None = None) -> None:
         super().__init__()
         self.feature_dim, self.hidden, self.n_classes = feature_dim, hidden, n_classes
+        self.padded_length = padded_length
         self.standardize = FeatureStandardizer(1, feature_dim)
         self.lstm = nn.LSTM(feature_dim, hidden, batch_first=True)
         self.classifier = nn.Linear(hidden, n_classes)
@@ -127,13 +148,14 @@ class SingleExtractorLSTM(SpecIsConstructorArgs, nn.Module):
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> DFEROutput:
         """Classify zero post-padded clips `x` (B, T, 1, feature_dim) with `lengths` real frames each."""
         _check_input(x, lengths, 1, self.feature_dim)
+        x, lengths = pad_for_readout(x, lengths, self.padded_length)
         _, (h_n, _) = self.lstm(_pack(self.standardize(x)[:, :, 0], lengths))
         return DFEROutput(logits=self.classifier(h_n[-1]), aux_logits=None, emo_last=h_n[-1].unsqueeze(1))
 
     def spec(self) -> dict[str, Any]:
         """The constructor arguments that rebuild this model (see moede.models.registry)."""
         return dict(architecture="SingleExtractorLSTM", feature_dim=self.feature_dim, hidden=self.hidden,
-                    n_classes=self.n_classes)
+                    n_classes=self.n_classes, padded_length=self.padded_length)
 
 
 AUX_REDUCTIONS = ("sum", "mean")

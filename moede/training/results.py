@@ -131,4 +131,5 @@ class DFERResults:
     histories: dict[str, list[pd.DataFrame]]
     source: DataSource | None = None
     significance: dict = field(default_factory=dict)  # row name -> moede.evaluation.stats.TTestResult
+    versus_baselines: dict = field(default_factory=dict)  # baseline name -> TTestResult of MoEDE against it
     reused: dict[str, list[bool]] = field(default_factory=dict)  # row name -> per partition: loaded, not trained

@@ -18,3 +18,13 @@ BASELINES: dict[str, type[FrameBaseline]] = {cls.name: register_model(cls.name)(
 
 DEPARTURES: dict[str, str] = {TLSTM.name: t_lstm.DEPARTURE, AuxFormerVisual.name: auxformer.DEPARTURE,
                               UAVMVisual.name: uavm.DEPARTURE, VAVLVisual.name: vavl.DEPARTURE}
+
+#: The demo's sizes (RunConfig.baselines = "small"): each baseline's structure kept, its widths and depths cut so
+#: that the four train in about as long as the demo's MoEDE on a 2-core CPU. The full profile uses the defaults
+#: (the sizes of each paper's released code, see each class).
+SMALL_SIZES: dict[str, dict[str, object]] = {
+    TLSTM.name: dict(d_model=64, heads=4, layers=1, ffn_dim=128, hidden=64),
+    AuxFormerVisual.name: dict(layers=2, passes=1),
+    UAVMVisual.name: dict(d_model=128, heads=4, specific_layers=1, shared_layers=1),
+    VAVLVisual.name: dict(d_model=128, specific_layers=1, shared_layers=1, heads=4, kernel_size=7, head_hidden=128),
+}
