@@ -60,9 +60,12 @@ from moede.stages.dynamic import run_table5
 dfer = run_table5(cfg, features)
 
 # %% [markdown]
-# ## Table 5: MoEDE, its auxiliary classifiers and the single-extractor baseline
+# ## Table 5: MoEDE, its auxiliary classifiers, the single-extractor baseline and the published baselines
 # Mean over partitions; the per-emotion columns are per-class F1. `p (vs SFE)` is the one-tailed matched-pair
-# t-test of chapter 6 and `significant` marks p < 0.05 (the paper's star).
+# t-test of chapter 6 and `significant` marks p < 0.05 (the paper's star). The last four rows (T-LSTM, AuxFormer,
+# UAVM, VAVL) are, in the paper's columns, the published audio-visual systems' vision results and, in this run's
+# columns, their visual branches rebuilt here on the SFE's features (chapter 6 says how they differ and tests MoEDE
+# against each).
 
 # %%
 from moede.results.dynamic_tables import table5
