@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import random
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -146,6 +147,12 @@ class RunConfig:
         values: dict[str, Any] = dict(PROFILES[profile], profile=profile, run_dir=Path("runs") / profile)
         values.update({k: v for k, v in overrides.items() if v is not None and v != ""})
         return cls(**values)
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> "RunConfig":
+        """Build the configuration of a notebook's `params` dict: its `profile` (default 'demo') plus settings."""
+        values = dict(params)
+        return cls.for_profile(values.pop("profile", "demo"), **values)
 
     def with_(self, **changes: Any) -> "RunConfig":
         """Return a copy with `changes` applied."""

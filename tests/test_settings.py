@@ -66,9 +66,7 @@ def test_runconfig_checks_papermill_values_and_converts_them() -> None:
 
 def test_parameters_of_a_checked_config_rebuild_it() -> None:
     cfg = RunConfig.for_profile("demo", sfer_epochs=2, augment=True, trainable_from=0, max_frames=None)
-    params = notebook_parameters(cfg)
-    overrides = params.pop("overrides")
-    again = RunConfig.for_profile(**params, **overrides)
+    again = RunConfig.from_params(notebook_parameters(cfg))
     assert again.as_dict() | {"run_dir": ""} == cfg.as_dict() | {"run_dir": ""}
 
 
