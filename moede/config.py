@@ -46,7 +46,7 @@ AT_LEAST_ONE = ("image_size", "sfer_epochs", "expert_epochs", "fusion_epochs", "
 LIMITS: dict[str, dict[str, Any]] = {
     **{name: {"minimum": 1} for name in AT_LEAST_ONE},
     "image_size": {"minimum": 32},  # MobileNetV2 halves the side five times
-    "trainable_from": {"minimum": 0, "maximum": 18},  # a MobileNetV2 `features` block
+    "trainable_from": {"minimum": 0},  # a `features` block of the backbone (checked against it in __post_init__)
     "msp_improv_partitions": {"minimum": 1, "maximum": 6},  # MSP-IMPROV has six sessions
     "learning_rate": {"positive": True},
     "dfer_learning_rate": {"positive": True},
@@ -133,6 +133,15 @@ class RunConfig:
             raise SettingError("the full profile reproduces the paper, which starts every MobileNetV2 from ImageNet; "
                              "init='random' trains from scratch and will not reach the paper's numbers. Pass "
                              "--set allow_random_init=true if that is what you want")
+        from moede.models.backbone import IMAGENET_BACKBONES, feature_blocks
+
+        if self.init == "imagenet" and self.backbone not in IMAGENET_BACKBONES:
+            raise SettingError(f"backbone={self.backbone} has no shipped ImageNet weights (only "
+                               f"{', '.join(IMAGENET_BACKBONES)}); add --set init=random")
+        if self.trainable_from >= feature_blocks(self.backbone):
+            raise SettingError(f"trainable_from={self.trainable_from} would freeze every block of {self.backbone}, "
+                               f"which has {feature_blocks(self.backbone)}; use a value from 0 to "
+                               f"{feature_blocks(self.backbone) - 1}")
         if self.trainable_from and self.augment:
             raise SettingError("trainable_from > 0 trains on cached activations of the frozen blocks, which cannot be "
                              "augmented; set augment=false or trainable_from=0")

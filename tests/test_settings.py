@@ -108,3 +108,14 @@ def test_a_literal_field_gets_its_choices() -> None:
     with pytest.raises(SettingError, match="backbone must be one of mobilenet_v2, resnet18, not 'vgg'"):
         schema["backbone"].parse("vgg")
     assert schema["frames"].parse("none") is None and schema["frames"].parse("3") == 3
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (dict(backbone="mobilenet_v3_small"), "no shipped ImageNet weights"),
+    (dict(backbone="mobilenet_v3_small", init="random"), "would freeze every block of mobilenet_v3_small, which has 13"),
+    (dict(trainable_from=19), "would freeze every block of mobilenet_v2, which has 19"),
+])
+def test_backbone_settings_are_checked_against_the_backbone(overrides: dict, message: str) -> None:
+    with pytest.raises(SettingError, match=message):
+        RunConfig.for_profile("demo", **overrides)
+    assert RunConfig.for_profile("demo", backbone="mobilenet_v3_small", init="random", trainable_from=12)

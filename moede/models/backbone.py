@@ -7,6 +7,7 @@ exist only for MobileNetV2 (the shipped TFLite file, moede.models.pretrained); o
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +30,12 @@ BACKBONES: dict[str, Callable[..., nn.Module]] = {
     "mobilenet_v3_small": torchvision.models.mobilenet_v3_small,
 }
 IMAGENET_BACKBONES = ("mobilenet_v2",)  # those moede ships ImageNet weights for
+
+
+@functools.cache
+def feature_blocks(name: str) -> int:
+    """How many blocks the `features` sequence of backbone `name` has (what RunConfig.trainable_from counts)."""
+    return len(BACKBONES[name](weights=None).features)
 
 
 def output_channels(features: nn.Module) -> int:

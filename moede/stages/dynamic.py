@@ -421,7 +421,7 @@ def run_msp_improv(cfg: RunConfig, features: DFERFeatures | None = None) -> DFER
 
 def run_complexity(cfg: RunConfig) -> pd.DataFrame:
     """Section IV.C complexity table; written to results/complexity.csv."""
-    table = complexity_table()
+    table = complexity_table(backbone=cfg.backbone)
     save_result(table, "complexity", cfg)
     return table
 
