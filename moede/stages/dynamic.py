@@ -36,6 +36,7 @@ from moede.results.dynamic_tables import (ABLATION_FULL, MOEDE_ROW, SFE_ROW, aux
                                           scores, table5, table6, table7, table8)
 from moede.sources import DataSource
 from moede.stages.outputs import save_result
+from moede.training.distributed import run_on_main
 from moede.training.dynamic import feature_statistics, predict_clips, train_dfer
 from moede.training.results import DFERResults, Predictions
 
@@ -135,14 +136,14 @@ def load_clips(cfg: RunConfig) -> pd.DataFrame:
     """The CREMA-D clip table of this run (user's corpus or the generated demo), attrs['source'] set."""
     from moede.data.resolve import resolve_cremad
 
-    return resolve_cremad(cfg)
+    return run_on_main(lambda: resolve_cremad(cfg))  # rank 0 generates a demo corpus
 
 
 def load_msp_improv(cfg: RunConfig) -> pd.DataFrame:
     """The MSP-IMPROV clip table of this run (user's corpus or the generated demo), attrs['source'] set."""
     from moede.data.resolve import resolve_msp_improv
 
-    return resolve_msp_improv(cfg)
+    return run_on_main(lambda: resolve_msp_improv(cfg))  # rank 0 generates a demo corpus
 
 
 def cremad_features(cfg: RunConfig) -> DFERFeatures:

@@ -10,6 +10,7 @@ import pandas as pd
 from moede.config import RunConfig
 from moede.io import write_csv, write_json
 from moede.sources import DataSource
+from moede.training.distributed import run_on_main
 
 RESULTS = "results"
 
@@ -26,12 +27,17 @@ def source_of(item: Any) -> DataSource | str | None:
 
 
 def save_result(frame: pd.DataFrame, name: str, cfg: RunConfig, index: bool = True) -> Path:
-    """Write a result table to run_dir/results/<name>.csv plus <name>.json (source, profile) atomically."""
+    """Write a result table to run_dir/results/<name>.csv plus <name>.json (source, profile) atomically (under
+    torchrun rank 0 writes, the others wait for it)."""
     target = Path(cfg.run_dir) / RESULTS / f"{name}.csv"
-    write_csv(frame, target, index=index)
     source = source_of(frame)
     text = source.banner() if isinstance(source, DataSource) else str(source or "source not recorded")
     meta = {"name": name, "profile": cfg.profile, "banner": text,
             "source": source.as_dict() if isinstance(source, DataSource) else None}
-    write_json(meta, target.with_suffix(".json"))
+
+    def write() -> None:
+        write_csv(frame, target, index=index)
+        write_json(meta, target.with_suffix(".json"))
+
+    run_on_main(write)
     return target

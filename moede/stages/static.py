@@ -29,13 +29,14 @@ from moede.evaluation.metrics import summary
 from moede.evaluation.similarity import expert_cosine_matrix
 from moede.io import atomic_path, write_csv, write_json
 from moede.models.backbone import build_backbone
-from moede.models.checkpoint import Trained, checkpoint_digest, train_or_reuse
+from moede.models.checkpoint import Job, Trained, checkpoint_digest, train_or_reuse_all
 from moede.models.experts import ExpertBank
 from moede.models.fusion import ExpertFusion
 from moede.models.mobilenet import replace_head
 from moede.models.pretrained import Initialisation
 from moede.sources import DataSource
 from moede.stages.outputs import save_result
+from moede.training.distributed import run_on_main
 from moede.training.frozen import FromBlock, FusionFromBlock, block_activations
 from moede.training.images import FaceImageDataset, FeatureDataset, load_face_images
 from moede.training.sampling import BalancedEpochSampler
@@ -69,24 +70,40 @@ def prepare_static(cfg: RunConfig) -> pd.DataFrame:
 
     Crops go to run_dir/aligned/static at cfg.image_size; the aligned table is cached as frame.csv there.
     """
+    def cached_or_aligned() -> pd.DataFrame:
+        frame = _aligned_static(cfg)
+        return _align_static(cfg) if frame is None else frame
+
+    return run_on_main(cached_or_aligned)  # rank 0 aligns; every rank gets its table
+
+
+def _aligned_static(cfg: RunConfig) -> pd.DataFrame | None:
+    """The aligned sample table cached in run_dir/aligned/static at cfg.image_size, or None."""
     out = cfg.run_dir / "aligned" / "static"
     cached, meta_file = out / "frame.csv", out / "frame.json"
-    if cached.is_file() and meta_file.is_file():
-        meta = json.loads(meta_file.read_text())
-        if meta["image_size"] == cfg.image_size:
-            frame = pd.read_csv(cached, dtype={"sample_id": str, "speaker": str})
-            frame.attrs.update(source=DataSource(**meta["source"]), no_face=meta["no_face"])
-            return frame
+    if not (cached.is_file() and meta_file.is_file()):
+        return None
+    meta = json.loads(meta_file.read_text())
+    if meta["image_size"] != cfg.image_size:
+        return None
+    frame = pd.read_csv(cached, dtype={"sample_id": str, "speaker": str})
+    frame.attrs.update(source=DataSource(**meta["source"]), no_face=meta["no_face"])
+    return frame
+
+
+def _align_static(cfg: RunConfig) -> pd.DataFrame:
+    """Resolve the static corpus, align its faces into run_dir/aligned/static and cache the aligned table there."""
     from moede.align import align_images
     from moede.data.resolve import resolve_static
 
+    out = cfg.run_dir / "aligned" / "static"
     raw = resolve_static(cfg)
     source = _frame_source(raw)
     aligned = align_images(raw, out, cfg.image_size)
     frame = aligned[FRAME_COLUMNS].reset_index(drop=True)
-    write_csv(frame, cached)
+    write_csv(frame, out / "frame.csv")
     write_json({"image_size": cfg.image_size, "source": source.as_dict(),
-                "no_face": int(aligned.attrs.get("no_face", 0))}, meta_file)
+                "no_face": int(aligned.attrs.get("no_face", 0))}, out / "frame.json")
     frame.attrs.update(source=source, no_face=int(aligned.attrs.get("no_face", 0)))
     return frame
 
@@ -152,36 +169,51 @@ def _predictions(dev: pd.DataFrame, result: TrainResult, classes: tuple[str, ...
     return table
 
 
-def _train_or_reuse(cfg: RunConfig, name: str, key: dict[str, Any], classes: tuple[str, ...], source: DataSource,
-                    dev: pd.DataFrame, train: Callable[[], TrainResult]) -> StaticResult:
-    """Reuse run_dir/models/<name>.pt and results/<name>/ when made with `key`; otherwise train, save and return."""
-    checkpoint = cfg.run_dir / "models" / f"{name}.pt"
+def _job(cfg: RunConfig, name: str, key: dict[str, Any], classes: tuple[str, ...], source: DataSource,
+         dev: pd.DataFrame, train: Callable[[], TrainResult]) -> Job:
+    """The training (or reuse) of run_dir/models/<name>.pt, made with `key`, beside results/<name>/."""
     folder = cfg.run_dir / "results" / name
-    history_file, predictions_file = folder / "history.csv", folder / "dev_predictions.csv"
-    made: dict[str, pd.DataFrame] = {}
 
     def fit() -> Trained:
         seed = seed_everything(cfg.seed)
         result = train()
-        made.update(history=result.history, predictions=_predictions(dev, result, classes))
-        write_csv(result.history, history_file)
-        write_csv(made["predictions"], predictions_file)
         log.info("%s: trained in %.1f s (seed %d), best dev epoch %d", name, result.seconds, seed, result.best_epoch)
         return Trained(result.model, {
             "seed": seed, "best_epoch": result.best_epoch, "seconds": result.seconds,
             "init": getattr(result.model, "moede_init", None),
             "normalisation": asdict(cfg.initialisation().normalisation), "n_dev": len(dev),
-            "dev": summary(result.dev_targets, result.dev_predictions, len(classes))})
+            "dev": summary(result.dev_targets, result.dev_predictions, len(classes))},
+            outputs={"history": result.history, "predictions": _predictions(dev, result, classes)})
 
-    trained = train_or_reuse(checkpoint, key, fit, config=cfg.as_dict(), classes=classes, source=source,
-                             needs=(history_file, predictions_file))
+    return Job(cfg.run_dir / "models" / f"{name}.pt", key, fit, cfg.as_dict(), classes, source,
+               needs=(folder / "history.csv", folder / "dev_predictions.csv"))
+
+
+def _static_result(cfg: RunConfig, name: str, job: Job, trained: Trained) -> StaticResult:
+    """The StaticResult of a trained or reused model; rank 0 writes the history, predictions and metrics of one
+    trained now, a reused one's are read back."""
+    history_file, predictions_file = job.needs
     if trained.reused:
-        made.update(history=pd.read_csv(history_file),
-                    predictions=pd.read_csv(predictions_file, dtype={"sample_id": str}))
+        made = {"history": pd.read_csv(history_file),
+                "predictions": pd.read_csv(predictions_file, dtype={"sample_id": str})}
     else:
-        write_json(trained.metrics, folder / "metrics.json")
-    return StaticResult(name, trained.model, classes, made["history"], made["predictions"], trained.metrics, source,
-                        checkpoint, reused=trained.reused)
+        made = trained.outputs
+
+        def write() -> None:
+            write_csv(made["history"], history_file)
+            write_csv(made["predictions"], predictions_file)
+            write_json(trained.metrics, history_file.parent / "metrics.json")
+
+        run_on_main(write)
+    return StaticResult(name, trained.model, job.classes, made["history"], made["predictions"], trained.metrics,
+                        job.source, job.path, reused=trained.reused)
+
+
+def _train_or_reuse(cfg: RunConfig, name: str, key: dict[str, Any], classes: tuple[str, ...], source: DataSource,
+                    dev: pd.DataFrame, train: Callable[[], TrainResult]) -> StaticResult:
+    """Reuse run_dir/models/<name>.pt and results/<name>/ when made with `key`; otherwise train, save and return."""
+    job = _job(cfg, name, key, classes, source, dev, train)
+    return _static_result(cfg, name, job, train_or_reuse_all([job])[0])
 
 
 def train_sfer_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> StaticResult:
@@ -251,22 +283,27 @@ def train_experts_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> Ex
     sfer = train_sfer_stage(cfg, frame)
     train, dev, dev_rows = _datasets(frame, cfg)
     parent = checkpoint_digest(sfer.checkpoint)
-    experts = {}
-    for index, emotion in enumerate(AFFECTNET):
-        key = _key(cfg, frame, f"expert_{emotion}", cfg.expert_epochs, sfer=parent)
-        experts[emotion] = _train_or_reuse(
-            cfg, f"expert_{emotion}", key, ("other", emotion), sfer.source, dev_rows,
-            lambda index=index, emotion=emotion: _train_expert(cfg, sfer.model, train, dev, _split_paths(frame), index,
-                                                               emotion))
+    jobs = [_job(cfg, f"expert_{emotion}", _key(cfg, frame, f"expert_{emotion}", cfg.expert_epochs, sfer=parent),
+                 ("other", emotion), sfer.source, dev_rows,
+                 lambda index=index, emotion=emotion: _train_expert(cfg, sfer.model, train, dev, _split_paths(frame),
+                                                                    index, emotion))
+            for index, emotion in enumerate(AFFECTNET)]
+    trained = train_or_reuse_all(jobs, spread=True)  # under torchrun: one expert per rank at a time
+    experts = {emotion: _static_result(cfg, f"expert_{emotion}", job, done)
+               for emotion, job, done in zip(AFFECTNET, jobs, trained)}
     similarity_file = cfg.run_dir / "results" / "experts_similarity.json"
     digests = [checkpoint_digest(e.checkpoint) for e in experts.values()]
-    cached = json.loads(similarity_file.read_text()) if similarity_file.is_file() else {}
-    if cached.get("experts") == digests:
-        similarity = np.asarray(cached["matrix"])
-    else:
+
+    def similarity_matrix() -> np.ndarray:
+        cached = json.loads(similarity_file.read_text()) if similarity_file.is_file() else {}
+        if cached.get("experts") == digests:
+            return np.asarray(cached["matrix"])
         bank = ExpertBank([e.model for e in experts.values()]).freeze()
-        similarity = expert_cosine_matrix(expert_features(bank, dev, cfg.batch_size, cfg.torch_device()))
-        write_json({"experts": digests, "emotions": list(AFFECTNET), "matrix": similarity.tolist()}, similarity_file)
+        matrix = expert_cosine_matrix(expert_features(bank, dev, cfg.batch_size, cfg.torch_device()))
+        write_json({"experts": digests, "emotions": list(AFFECTNET), "matrix": matrix.tolist()}, similarity_file)
+        return matrix
+
+    similarity = run_on_main(similarity_matrix)
     result = ExpertsResult(experts, similarity, sfer.source, dev_rows)
     from moede.results.static_tables import table1, table4
 
@@ -327,6 +364,10 @@ def figure2_stage(cfg: RunConfig, experts: ExpertsResult, emotion: str = "happy"
     fig = figure2_cams(experts.models(), experts.emotions, faces.iloc[0]["path"], cfg.image_size,
                        cfg.initialisation().normalisation, experts.source.banner())
     target = cfg.run_dir / "results" / "figure2.png"
-    with atomic_path(target) as tmp:
-        fig.savefig(tmp, format="png", dpi=150)
+
+    def save() -> None:
+        with atomic_path(target) as tmp:
+            fig.savefig(tmp, format="png", dpi=150)
+
+    run_on_main(save)
     return fig

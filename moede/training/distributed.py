@@ -14,13 +14,19 @@ Conventions, so that N processes train the same model as one process would:
   each rank normalises with its own batch's statistics, as plain DDP does.
 - **Evaluation** runs on every rank over the whole development set with the synchronised weights, so every rank
   selects the same best epoch without communication.
-- **Files.** Only rank 0 writes (`run_on_main`): the others wait at a barrier and then read what it wrote.
+- **Files.** Only rank 0 writes (`run_on_main`): the others wait at a barrier and then read what it wrote. Every
+  rank must reach each collective (`run_on_main`, `broadcast_from_main`, `gather_objects`): a decision that picks a
+  path ("is the checkpoint reusable?") is rank 0's, broadcast, never each rank's own look at the disk.
+- **Independent models** (the eight experts, the DFER partitions) are dealt out one per rank (`share_out`): each
+  rank trains its share alone (`alone()`: inside it `current()` reports one process, so there is no DDP and no
+  collective), and every rank receives every result.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypeVar
@@ -54,9 +60,13 @@ class Distributed:
         return self.rank == 0
 
 
+_alone = False  # True inside `alone()`: this rank trains a model of its own
+
+
 def current() -> Distributed:
-    """The running process group's rank and size, or a single process when none is initialised."""
-    if dist.is_available() and dist.is_initialized():
+    """The running process group's rank and size, or a single process when none is initialised (or inside
+    `alone()`)."""
+    if not _alone and dist.is_available() and dist.is_initialized():
         return Distributed(dist.get_rank(), dist.get_world_size())
     return Distributed()
 
@@ -106,6 +116,42 @@ def run_on_main(write: Callable[[], T]) -> T:
     if ctx.active:
         result = broadcast_from_main(result)
     return result
+
+
+def gather_objects(value: T) -> list[T]:
+    """Every rank's `value` (picklable), in rank order, on every rank ([value] in one process)."""
+    ctx = current()
+    if not ctx.active:
+        return [value]
+    values: list[T] = [None] * ctx.world_size  # type: ignore[list-item]
+    dist.all_gather_object(values, value)
+    return values
+
+
+@contextlib.contextmanager
+def alone() -> Iterator[None]:
+    """Within the block this rank works as a single process: `current()` reports rank 0 of 1, so training uses no
+    DDP and no collective is called (for a model that only this rank trains)."""
+    global _alone
+    before, _alone = _alone, True
+    try:
+        yield
+    finally:
+        _alone = before
+
+
+def share_out(tasks: Sequence[Callable[[], T]]) -> list[T]:
+    """Run task i on rank i % N alone (see `alone`) and return every task's result, in task order, on every rank;
+    in one process, run them all in order."""
+    ctx = current()
+    mine: dict[int, T] = {}
+    for i in range(ctx.rank, len(tasks), ctx.world_size):
+        with alone():
+            mine[i] = tasks[i]()
+    results: dict[int, T] = {}
+    for share in gather_objects(mine):
+        results.update(share)
+    return [results[i] for i in range(len(tasks))]
 
 
 class ShardedBatchSampler(Sampler[list[int]]):
