@@ -8,7 +8,8 @@ On disk a cache is two files next to each other:
   memory-mapped on load. Its name carries the key digest, so an index can never point at another key's data.
 
 Both are written atomically (temporary file, then rename; the index last) without timestamps, clips in sample_id
-order, so rebuilding from the same inputs gives byte-identical files. The key is what the features depend on:
+order, so rebuilding from the same inputs gives byte-identical files, also under torchrun, where each rank extracts
+a contiguous share of the clips into a part file and rank 0 concatenates them. The key is what the features depend on:
 the experts' checkpoint digests, the alignment settings and a hash of the clip list; `build_or_load` reuses a cache
 whose stored key equals the requested one (and says so) and rebuilds a stale one (and says why).
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,8 +32,9 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from moede.features.extract import FramesFn, extract_clip_features, fast_extractor
-from moede.io import atomic_path, write_json
+from moede.io import atomic_path, file_sha256, write_json
 from moede.models.pretrained import IMAGENET_STATS, Normalisation
+from moede.training.distributed import current, gather_objects, run_on_main
 
 FORMAT = "moede-feature-cache/1"
 DTYPE = "float16"
@@ -144,79 +147,142 @@ def load_cache(path: str | Path, expected_key: dict | None = None) -> FeatureCac
     return FeatureCache(path=path, key=meta["key"], index=index, features=features, dropped=meta["dropped"])
 
 
-def _write_caches(clips: pd.DataFrame, specs: Sequence[CacheSpec], keys: Sequence[dict], frames_fn: FramesFn,
-                  batch_size: int, device: str | torch.device) -> None:
-    """Align each clip once and stream every bank's features into its data file; then write the indexes."""
-    ordered = clips.sort_values("sample_id", kind="stable")
-    digests = [digest(k) for k in keys]
-    targets = [data_path(s.path, d) for s, d in zip(specs, digests)]
+@dataclass
+class Shard:
+    """What one rank extracted for its share of the clips: per bank a part file of features back to back (or nothing
+    when no clip of the share could be aligned), the clips' [sample_id, n_frames] in order and the dropped clips."""
+
+    parts: list[Path]
+    index: list[list] = field(default_factory=list)
+    dropped: dict[str, str] = field(default_factory=dict)
+    shapes: list[tuple[int, ...] | None] = field(default_factory=list)
+
+
+def part_path(target: Path, rank: int) -> Path:
+    """The part file of rank `rank` for the data file `target` (merged into it, then deleted)."""
+    return target.with_name(f".{target.name}.part{rank}")
+
+
+def _extract_shard(clips: pd.DataFrame, specs: Sequence[CacheSpec], targets: Sequence[Path], frames_fn: FramesFn,
+                   batch_size: int, device: str | torch.device, rank: int) -> Shard:
+    """Align each clip of `clips` once and stream every bank's features into this rank's part files."""
     names = ", ".join(s.path.stem for s in specs)
-    hashes = [hashlib.sha256() for _ in specs]
-    shapes: list[tuple[int, ...] | None] = [None] * len(specs)
-    index: list[list] = []
-    dropped: dict[str, str] = {}
-    offset = 0
+    shard = Shard([part_path(t, rank) for t in targets], shapes=[None] * len(specs))
     extractors = [fast_extractor(spec.module()).to(device) for spec in specs]
     with contextlib.ExitStack() as renames:
-        tmps = [renames.enter_context(atomic_path(target)) for target in targets]
+        tmps = [renames.enter_context(atomic_path(part)) for part in shard.parts]
         with contextlib.ExitStack() as files:
             handles = [files.enter_context(open(tmp, "wb")) for tmp in tmps]
-            for _, row in tqdm(ordered.iterrows(), total=len(ordered), desc=f"features ({names})", unit="clip"):
+            for _, row in tqdm(clips.iterrows(), total=len(clips), desc=f"features ({names})", unit="clip"):
                 sample_id = str(row["sample_id"])
                 try:
                     frames = frames_fn(row)
                 except NOT_ALIGNED_ERRORS as error:
-                    dropped[sample_id] = f"{type(error).__name__}: {error}"
+                    shard.dropped[sample_id] = f"{type(error).__name__}: {error}"
                     continue
                 for i, (spec, extractor) in enumerate(zip(specs, extractors)):
                     feats = np.ascontiguousarray(extract_clip_features(extractor, frames, batch_size, device,
                                                                        spec.normalisation))
-                    if shapes[i] is not None and feats.shape[1:] != shapes[i]:
+                    if shard.shapes[i] is not None and feats.shape[1:] != shard.shapes[i]:
                         raise ValueError(f"bank for {spec.path} returned {feats.shape[1:]} features, "
-                                         f"earlier {shapes[i]}")
-                    shapes[i] = feats.shape[1:]
+                                         f"earlier {shard.shapes[i]}")
+                    shard.shapes[i] = feats.shape[1:]
                     handles[i].write(feats.tobytes())
-                    hashes[i].update(feats.tobytes())
-                index.append([sample_id, offset, len(frames)])
-                offset += len(frames)
-        if not index:
-            raise ValueError(f"no clip of {len(ordered)} could be aligned for {names}; first errors: "
-                             f"{list(dropped.items())[:3]}")
-    for spec, key, key_digest, target, sha, shape in zip(specs, keys, digests, targets, hashes, shapes):
-        write_json({"format": FORMAT, "key": key, "key_digest": key_digest, "data_file": target.name,
-                    "data_sha256": sha.hexdigest(), "dtype": DTYPE, "shape": [offset, *shape],
-                    "index": index, "dropped": dropped}, spec.path)
-        for old in spec.path.parent.glob(f"{spec.path.stem}.*.f16"):
-            if old != target:
-                old.unlink()
+                shard.index.append([sample_id, len(frames)])
+    return shard
 
 
-def build_or_load_many(clips: pd.DataFrame, specs: Sequence[CacheSpec], frames_fn: FramesFn, *,
-                       batch_size: int = 64, device: str | torch.device = "cpu",
-                       log: Callable[[str], None] = print) -> list[FeatureCache]:
-    """Return one FeatureCache per spec, reusing each valid cache and rebuilding the missing or stale ones in ONE
-    pass over the clips (each clip aligned once, then fed to every bank that needs it)."""
-    if clips["sample_id"].duplicated().any():
-        raise ValueError("clip sample_id values must be unique to build a feature cache")
-    keys = [full_key(clips, {**spec.key, "normalisation": asdict(spec.normalisation)}) for spec in specs]
+def _merge(parts: Sequence[Path], target: Path) -> str:
+    """Concatenate the part files into `target` atomically, deleting them; return the data's SHA-256."""
+    if len(parts) == 1:  # one process: the part is the data file already
+        os.replace(parts[0], target)
+        return file_sha256(target)
+    sha = hashlib.sha256()
+    with atomic_path(target) as tmp, open(tmp, "wb") as out:
+        for part in parts:
+            with open(part, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 24), b""):
+                    sha.update(block)
+                    out.write(block)
+    for part in parts:
+        part.unlink()
+    return sha.hexdigest()
+
+
+def _write_caches(clips: pd.DataFrame, specs: Sequence[CacheSpec], keys: Sequence[dict], frames_fn: FramesFn,
+                  batch_size: int, device: str | torch.device) -> None:
+    """Align each clip once and stream every bank's features into its data file; then write the indexes.
+
+    Under torchrun each rank extracts a contiguous share of the clips (in sample_id order) into part files, and rank
+    0 concatenates them: the files are byte for byte those of one process."""
+    ordered = clips.sort_values("sample_id", kind="stable")
+    ctx = current()
+    digests = [digest(k) for k in keys]
+    targets = [data_path(s.path, d) for s, d in zip(specs, digests)]
+    share = np.array_split(np.arange(len(ordered)), ctx.world_size)[ctx.rank]
+    shards = gather_objects(_extract_shard(ordered.iloc[share], specs, targets, frames_fn, batch_size, device,
+                                           ctx.rank))
+    index, dropped, offset = [], {}, 0
+    for shard in shards:
+        dropped.update(shard.dropped)
+        for sample_id, length in shard.index:
+            index.append([sample_id, offset, length])
+            offset += length
+    shapes = [next((s.shapes[i] for s in shards if s.shapes[i] is not None), None) for i in range(len(specs))]
+
+    def merge_and_index() -> None:
+        for i, (spec, key, key_digest, target) in enumerate(zip(specs, keys, digests, targets)):
+            data_sha = _merge([s.parts[i] for s in shards], target)
+            if not index:
+                target.unlink()
+                continue
+            write_json({"format": FORMAT, "key": key, "key_digest": key_digest, "data_file": target.name,
+                        "data_sha256": data_sha, "dtype": DTYPE, "shape": [offset, *shapes[i]],
+                        "index": index, "dropped": dropped}, spec.path)
+            for old in spec.path.parent.glob(f"{spec.path.stem}.*.f16"):
+                if old != target:
+                    old.unlink()
+
+    run_on_main(merge_and_index)
+    if not index:
+        names = ", ".join(s.path.stem for s in specs)
+        raise ValueError(f"no clip of {len(ordered)} could be aligned for {names}; first errors: "
+                         f"{list(dropped.items())[:3]}")
+
+
+def _stale(specs: Sequence[CacheSpec], keys: Sequence[dict], n_clips: int, log: Callable[[str], None]) -> list[int]:
+    """The positions of the specs whose cache is missing, damaged or made with another key (saying why)."""
     stale = []
     for i, (spec, key) in enumerate(zip(specs, keys)):
         try:
             cache = load_cache(spec.path, key)
         except FileNotFoundError:
-            log(f"building feature cache {spec.path} ({len(clips)} clips)")
+            log(f"building feature cache {spec.path} ({n_clips} clips)")
             stale.append(i)
         except ValueError as error:
             log(f"rebuilding feature cache: {error}")
             stale.append(i)
         else:
             log(f"reusing feature cache {spec.path} ({len(cache)} clips, key {digest(key)[:12]})")
+    return stale
+
+
+def build_or_load_many(clips: pd.DataFrame, specs: Sequence[CacheSpec], frames_fn: FramesFn, *,
+                       batch_size: int = 64, device: str | torch.device = "cpu",
+                       log: Callable[[str], None] = print) -> list[FeatureCache]:
+    """Return one FeatureCache per spec, reusing each valid cache and rebuilding the missing or stale ones in ONE
+    pass over the clips (each clip aligned once, then fed to every bank that needs it). Under torchrun rank 0
+    decides what is stale and writes the caches; the clips are shared out between the ranks (`_write_caches`)."""
+    if clips["sample_id"].duplicated().any():
+        raise ValueError("clip sample_id values must be unique to build a feature cache")
+    keys = [full_key(clips, {**spec.key, "normalisation": asdict(spec.normalisation)}) for spec in specs]
+    stale = run_on_main(lambda: _stale(specs, keys, len(clips), log))
     if stale:
         _write_caches(clips, [specs[i] for i in stale], [keys[i] for i in stale], frames_fn, batch_size, device)
     caches = [load_cache(spec.path, key) for spec, key in zip(specs, keys)]
     for i, cache in enumerate(caches):
         cache.reused = i not in stale
-        if cache.dropped and i in stale:
+        if cache.dropped and i in stale and current().is_main:
             log(f"{len(cache.dropped)} clip(s) without features in {cache.path}: {sorted(cache.dropped)[:5]}")
     return caches
 
