@@ -31,6 +31,7 @@ Start here:
   moede info                 versions, device, and which data each chapter would use
 
 Other tools:
+  moede train STAGE          train (or reuse) one stage's models in the run directory; works under torchrun
   moede align PATH OUT       align the faces of an image, a folder of images or a video (dlib, eye-level)
   moede demo-data OUT        write the synthetic demo corpora (AffectNet/CREMA-D/MSP-IMPROV layouts) to OUT
 
@@ -47,6 +48,15 @@ examples:
   moede book --profile full --affectnet /data/AffectNet --cremad /data/CREMA-D --msp-improv /data/MSP-IMPROV \\
              --imagenet-weights /weights/mobilenet_v2.pth --device cuda
   moede book --set dfer_epochs=2 --set partitions=2     override any RunConfig field
+
+The full profile takes about a day on one GPU. With several GPUs, pre-train the stages with torchrun into one run
+directory, then build the book from it with the same options: every notebook reuses the finished checkpoints,
+feature caches and tables (nothing is retrained when the settings match):
+  torchrun --nproc-per-node 4 -m moede train all --profile full --run-dir runs/full --affectnet /data/AffectNet \
+           --cremad /data/CREMA-D --msp-improv /data/MSP-IMPROV
+  moede book --profile full --run-dir runs/full --affectnet /data/AffectNet --cremad /data/CREMA-D \
+             --msp-improv /data/MSP-IMPROV
+(see `moede train --help` and the README's "Several GPUs / nodes (torchrun)").
 
 Executed notebooks go to _build/notebooks/ (a failed one is kept there, with its error), the site to _build/html/.
 """
@@ -87,18 +97,58 @@ def _add_book(sub: argparse._SubParsersAction) -> None:
                        help="run only this notebook (number or name, e.g. 3 or 03_experts); repeatable")
     which.add_argument("--from", dest="start_from", metavar="NAME", help="run this notebook and all later ones")
     _add_run_options(p)
+    _add_training_options(p)
+    p.add_argument("--no-site", action="store_true", help="only execute the notebooks; do not build the site")
+    p.add_argument("--quiet", action="store_true",
+                   help="show a per-cell progress bar instead of the notebooks' own output (tqdm bars)")
+    p.add_argument("--build-dir", type=Path, default=None, help="build folder (default: _build in the repository)")
+
+
+TRAIN_STAGES = ("sfer", "experts", "fusion", "dfer", "ablation", "msp-improv", "all")
+
+TRAIN_EPILOG = """\
+stages (each trains or reuses what it depends on, e.g. experts needs the SFER):
+  sfer        the 8-class SFER (Table 2)                  experts   the eight binary experts (Tables 1, 4)
+  fusion      FFE and FTFE (Table 3)                      dfer      CREMA-D feature caches + Table 5 (and 6)
+  ablation    Table 7 (leave one expert out)              msp-improv  Table 8
+  all         every stage above, plus the complexity table
+
+examples:
+  python -m moede train experts --set static_corpus=demo --set image_size=32 --set expert_epochs=1
+  torchrun --nproc-per-node 4 -m moede train all --profile full --run-dir runs/full --affectnet /data/AffectNet \\
+           --cremad /data/CREMA-D --msp-improv /data/MSP-IMPROV
+  torchrun --nnodes 2 --nproc-per-node 8 --node-rank 0 --rdzv-backend c10d --rdzv-endpoint host0:29500 \\
+           -m moede train all --profile full --run-dir /shared/runs/full ...   (node-rank 1 on the second node)
+
+Under torchrun the SFER, the fusions and each DFER model train data-parallel (DistributedDataParallel, batches
+split between the processes); the eight experts are dealt out one per process; the clips' features are extracted
+in shares and merged by rank 0, which alone writes files (the run directory must be on a file system every node
+sees). Then `moede book` with the same options builds the book from the finished run directory.
+"""
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train (or reuse) a stage's models in the run directory (torchrun-ready)",
+                       description="Train, or reuse when made with the same settings, the models of one stage in "
+                                   "the run directory, and write its result tables. Runs in one process, or under "
+                                   "`torchrun --nproc-per-node N -m moede train ...` on N processes.",
+                       epilog=TRAIN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("stage", choices=TRAIN_STAGES, help="what to train: " + ", ".join(TRAIN_STAGES))
+    _add_run_options(p)
+    _add_training_options(p)
+
+
+def _add_training_options(p: argparse.ArgumentParser) -> None:
+    """The options `book` and `train` share besides the run options: run dir, ImageNet weights, device, seed."""
     p.add_argument("--run-dir", type=Path, help="where checkpoints, feature caches and result tables go "
                                                  "(default: runs/<profile>)")
     p.add_argument("--imagenet-weights", type=Path, metavar="FILE",
                    help="ImageNet MobileNetV2 weights: a torchvision mobilenet_v2 state dict (.pth) or a TFLite "
                         "MobileNetV2 1.0 (.tflite) (default: the shipped TFLite file; never downloaded; "
                         "--set init=random trains from scratch)")
-    p.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:1 ...")
+    p.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:1 ... (under torchrun: each "
+                                                  "process takes GPU LOCAL_RANK)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
-    p.add_argument("--no-site", action="store_true", help="only execute the notebooks; do not build the site")
-    p.add_argument("--quiet", action="store_true",
-                   help="show a per-cell progress bar instead of the notebooks' own output (tqdm bars)")
-    p.add_argument("--build-dir", type=Path, default=None, help="build folder (default: _build in the repository)")
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
@@ -155,6 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"moede {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_book(sub)
+    _add_train(sub)
     _add_others(sub)
     return parser
 
@@ -232,6 +283,38 @@ def cmd_book(args: argparse.Namespace) -> int:
         print(f"\nSITE NOT BUILT: {incomplete}", file=sys.stderr)
         return EXIT_FAILED
     print(f"book ready in {time.monotonic() - began:.1f} s: open {index}")
+    return 0
+
+
+def _run_stage(stage: str, cfg: RunConfig) -> None:
+    """Train (or reuse) the models of `stage` (one of TRAIN_STAGES) and write its result tables."""
+    from moede.stages import dynamic, static
+
+    stages: dict[str, Callable[[RunConfig], object]] = {
+        "sfer": static.train_sfer_stage, "experts": static.train_experts_stage, "fusion": static.train_fusion_stage,
+        "dfer": dynamic.run_table5, "ablation": dynamic.run_ablation, "msp-improv": dynamic.run_msp_improv,
+        "all": lambda c: (static.train_fusion_stage(c), dynamic.run_dynamic(c))}
+    stages[stage](cfg)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Join torchrun's process group (if any), train the stage, leave the group."""
+    from moede.training.distributed import init_from_environment, shutdown
+
+    cfg = _config(args)
+    ctx = init_from_environment()
+    try:
+        if ctx.active and cfg.torch_device() == "cuda":
+            import torch
+
+            cfg = cfg.with_(device=f"cuda:{torch.cuda.current_device()}")  # this process's GPU (LOCAL_RANK)
+        began = time.monotonic()
+        _run_stage(args.stage, cfg)
+        if ctx.is_main:
+            print(f"moede train {args.stage}: done in {time.monotonic() - began:.1f} s on {ctx.world_size} "
+                  f"process(es); models and tables in {cfg.run_dir}", flush=True)
+    finally:
+        shutdown()
     return 0
 
 
@@ -397,7 +480,7 @@ def data_plan(cfg: RunConfig, found: dict[str, RootCheck]) -> list[str]:
             f"  chapter 7 (MSP-IMPROV): {msp}; features from {experts(cfg.msp_improv_root is None)}"]
 
 
-COMMANDS = {"book": cmd_book, "check-book": cmd_check_book, "align": cmd_align, "demo-data": cmd_demo_data,
+COMMANDS = {"book": cmd_book, "train": cmd_train, "check-book": cmd_check_book, "align": cmd_align, "demo-data": cmd_demo_data,
             "info": cmd_info}
 
 

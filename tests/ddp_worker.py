@@ -1,9 +1,14 @@
-"""Trains a tiny static classifier and a tiny MoEDE under the current process group (torchrun) or alone, and saves
-the final weights and histories: tests/test_distributed.py compares a 2-process run with a 1-process run."""
+"""What tests/test_distributed.py runs under torchrun (or alone) to compare 2 processes with 1:
+
+- `train OUT`: trains a tiny static classifier and a tiny MoEDE and saves the final weights and histories;
+- `cache OUT`: builds a feature cache of generated clips (tests.test_dynamic_cache's tiny bank) in OUT;
+- `moede AUDIT ARGS...`: runs `moede ARGS...` and records in AUDIT/rank<R>.json every file this rank opened for
+  writing or renamed into place (Python audit hooks: open, os.rename)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -54,11 +59,57 @@ def train_both(seed: int) -> dict[str, object]:
             "dynamic_history": dynamic.history.drop(columns=["seconds", "clips_per_second"])}
 
 
+def build_cache(out: Path) -> None:
+    """Build tests.test_dynamic_cache's feature cache of generated clips (and an unalignable one) in `out`."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    import pandas as pd
+
+    from moede.features import build_or_load
+    from test_dynamic_cache import TinyBank, _frames
+
+    ids = [f"clip_{i}" for i in range(7)] + ["clip_noface"]
+    clips = pd.DataFrame({"sample_id": ids, "path": [f"clips/{i}.flv" for i in ids]})  # same text in every run
+    init_from_environment(timeout_s=60)
+    build_or_load(clips, TinyBank(), {"checkpoints": ["aaa"]}, out / "cache" / "clips.json", _frames)
+    shutdown()
+
+
+def _writes(mode: object, flags: object) -> bool:
+    """Whether an audited open() creates or changes the file."""
+    if isinstance(mode, str):
+        return any(c in mode for c in "wax+")
+    return isinstance(flags, int) and bool(flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT))
+
+
+def audited_moede(audit: Path, argv: list[str]) -> int:
+    """Run `moede argv`, recording the paths this process writes in audit/rank<RANK>.json."""
+    from moede.cli import main as moede
+
+    written: list[str] = []
+
+    def hook(event: str, args: tuple) -> None:
+        if event == "open" and isinstance(args[0], (str, os.PathLike)) and _writes(args[1], args[2]):
+            written.append(os.path.abspath(args[0]))
+        elif event == "os.rename":
+            written.append(os.path.abspath(args[1]))
+
+    sys.addaudithook(hook)
+    code = moede(argv)
+    (audit / f"rank{os.environ.get('RANK', '0')}.json").write_text(json.dumps(list(written)))
+    return code
+
+
 def main() -> int:
+    if sys.argv[1] == "moede":
+        return audited_moede(Path(sys.argv[2]), sys.argv[3:])
     parser = argparse.ArgumentParser()
+    parser.add_argument("mode", choices=["train", "cache"])
     parser.add_argument("out", type=Path)
     parser.add_argument("--crash-rank", type=int, default=-1)
     args = parser.parse_args()
+    if args.mode == "cache":
+        build_cache(args.out)
+        return 0
     ctx = init_from_environment(timeout_s=60)
     if ctx.rank == args.crash_rank:
         print(f"rank {ctx.rank}: crashing on purpose", file=sys.stderr)
