@@ -120,10 +120,10 @@ examples:
   torchrun --nnodes 2 --nproc-per-node 8 --node-rank 0 --rdzv-backend c10d --rdzv-endpoint host0:29500 \\
            -m moede train all --profile full --run-dir /shared/runs/full ...   (node-rank 1 on the second node)
 
-Under torchrun the SFER, the fusions and each DFER model train data-parallel (DistributedDataParallel, batches
-split between the processes); the eight experts are dealt out one per process; the clips' features are extracted
-in shares and merged by rank 0, which alone writes files (the run directory must be on a file system every node
-sees). Then `moede book` with the same options builds the book from the finished run directory.
+Under torchrun the SFER and the fusions train data-parallel (DistributedDataParallel, batches split between the
+processes); the eight experts and the DFER models (every row on every partition) are dealt out one per process; the
+clips' features are extracted in shares and merged by rank 0, which alone writes files (the run directory must be
+on a file system every node sees). Then `moede book` with the same options builds the book from the finished run directory.
 """
 
 

@@ -2,6 +2,8 @@
 
 - `train OUT`: trains a tiny static classifier and a tiny MoEDE and saves the final weights and histories;
 - `cache OUT`: builds a feature cache of generated clips (tests.test_dynamic_cache's tiny bank) in OUT;
+- `dfer OUT`: trains two tiny MoEDE rows on two partitions of generated clips with moede.stages.dynamic.run_models
+  (run dir OUT/run) and saves their test logits;
 - `moede AUDIT ARGS...`: runs `moede ARGS...` and records in AUDIT/rank<R>.json every file this rank opened for
   writing or renamed into place (Python audit hooks: open, os.rename)."""
 
@@ -74,6 +76,46 @@ def build_cache(out: Path) -> None:
     shutdown()
 
 
+class EightExperts(nn.Module):
+    """Stand-in for the eight experts' bank: frames (B,3,H,W) -> (B, 8, 4)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv = nn.Conv2d(3, 8 * 4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x).mean(dim=(2, 3)).view(len(x), 8, 4)
+
+
+def train_dfer_rows(out: Path) -> None:
+    """Train (run_models) two MoEDE rows on two partitions of 24 generated clips; rank 0 saves their test logits."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    import pandas as pd
+
+    from moede.config import RunConfig
+    from moede.data.emotions import CREMAD
+    from moede.features import build_or_load
+    from moede.stages.dynamic import DFERFeatures, run_models
+    from test_dynamic_cache import _frames
+
+    ids = [f"clip_{i}" for i in range(24)]
+    clips = pd.DataFrame({"sample_id": ids, "path": [f"clips/{i}.flv" for i in ids],
+                          "label": [CREMAD[i % 6] for i in range(24)]})
+    splits = ["train", "train", "train", "train", "dev", "test"]
+    partitions = [clips.assign(split=[splits[(i // 4 + k) % 6] for i in range(24)]) for k in range(2)]
+    ctx = init_from_environment(timeout_s=60)
+    cache = build_or_load(clips, EightExperts(), {"bank": "ffe"}, out / "run" / "features" / "ffe.json", _frames)
+    features = DFERFeatures("cremad", CREMAD, clips, partitions, {"ffe": cache}, None)
+    cfg = RunConfig.for_profile("demo", run_dir=out / "run", dfer_epochs=2, clip_batch_size=8, device="cpu")
+    models = {f"MoEDE {hidden}": ("ffe", lambda shape, hidden=hidden: MoEDE(
+        feature_dim=shape.feature_dim, hidden=hidden, n_classes=shape.n_classes)) for hidden in (3, 5)}
+    results = run_models(cfg, features, models)
+    logits = {name: [p.logits for p in runs] for name, runs in results.predictions.items()}
+    run_on_main(lambda: torch.save(logits, out / "logits.pt"))
+    shutdown()
+
+
 def _writes(mode: object, flags: object) -> bool:
     """Whether an audited open() creates or changes the file."""
     if isinstance(mode, str):
@@ -103,12 +145,12 @@ def main() -> int:
     if sys.argv[1] == "moede":
         return audited_moede(Path(sys.argv[2]), sys.argv[3:])
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["train", "cache"])
+    parser.add_argument("mode", choices=["train", "cache", "dfer"])
     parser.add_argument("out", type=Path)
     parser.add_argument("--crash-rank", type=int, default=-1)
     args = parser.parse_args()
-    if args.mode == "cache":
-        build_cache(args.out)
+    if args.mode in ("cache", "dfer"):
+        (build_cache if args.mode == "cache" else train_dfer_rows)(args.out)
         return 0
     ctx = init_from_environment(timeout_s=60)
     if ctx.rank == args.crash_rank:

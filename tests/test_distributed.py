@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -148,3 +149,21 @@ def test_a_feature_cache_built_by_two_ranks_is_the_one_rank_cache(tmp_path: Path
     assert digests[0] == digests[1] and len(digests[0]) == 2  # index + data, no part file left
     index = json.loads((tmp_path / "two" / "cache" / "clips.json").read_text())
     assert len(index["index"]) == 7 and list(index["dropped"]) == ["clip_noface"]
+
+
+@pytest.mark.slow
+def test_dfer_models_dealt_out_to_two_ranks_are_the_one_rank_models(tmp_path: Path):
+    """run_models deals the (model, partition) runs out one per rank, each trained alone with its own seed: the
+    test logits equal the 1-process ones exactly, and the run directories hold the same files, none half-written."""
+    for name, processes in (("one", 1), ("two", 2)):
+        result = _run(tmp_path / name, processes, "dfer", str(tmp_path / name))
+        assert result.returncode == 0, result.stderr[-2000:]
+    one, two = (torch.load(tmp_path / n / "logits.pt", weights_only=False) for n in ("one", "two"))
+    assert one.keys() == two.keys() and all(len(runs) == 2 for runs in one.values())
+    for name in one:
+        for a, b in zip(one[name], two[name]):
+            np.testing.assert_array_equal(a, b)
+    files = [sorted(str(p.relative_to(tmp_path / n)) for p in (tmp_path / n / "run").rglob("*") if p.is_file())
+             for n in ("one", "two")]
+    assert files[0] == files[1] and len([f for f in files[1] if f.endswith(".pt")]) == 4
+    assert not [f for f in files[1] if Path(f).name.startswith(".")]

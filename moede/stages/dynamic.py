@@ -28,7 +28,7 @@ from moede.data.emotions import CANONICAL, CREMAD, MSP_IMPROV, SHORT_NAMES, clas
 from moede.evaluation.stats import matched_pair_test
 from moede.features.cache import CacheSpec, FeatureCache, build_or_load_many, digest
 from moede.features.extract import aligned_frames_fn
-from moede.models.checkpoint import Trained, checkpoint_digest, load_checkpoint, train_or_reuse
+from moede.models.checkpoint import Job, Trained, checkpoint_digest, load_checkpoint, train_or_reuse_all
 from moede.models.baselines import BASELINES, SMALL_SIZES, UAVMVisual
 from moede.models.dfer import MoEDE, SingleExtractorLSTM
 from moede.models.experts import ExpertBank
@@ -180,10 +180,10 @@ def _split(part: pd.DataFrame, cache: FeatureCache, classes: tuple[str, ...], sp
     return list(rows["sample_id"]), class_index(rows["label"], classes)
 
 
-def train_partition(cfg: RunConfig, features: DFERFeatures, name: str, bank: str, factory: ModelFactory,
-                    k: int) -> tuple[Predictions, pd.DataFrame, bool]:
-    """Train model `name` on partition k (0-based) from the `bank` features, or load it when trained with the same
-    key; return its test predictions, training history and whether it was reused."""
+def partition_job(cfg: RunConfig, features: DFERFeatures, name: str, bank: str, factory: ModelFactory,
+                  k: int) -> Job:
+    """The training (or reuse, when trained with the same key) of model `name` on partition k (0-based) from the
+    `bank` features; its checkpoint's extra holds the test predictions and the training history."""
     cache, part = features.caches[bank], features.partitions[k]
     (train_ids, train_y), (dev_ids, dev_y), (test_ids, test_y) = (
         _split(part, cache, features.classes, s) for s in ("train", "dev", "test"))
@@ -211,10 +211,8 @@ def train_partition(cfg: RunConfig, features: DFERFeatures, name: str, bank: str
                                             "best_dev_accuracy": result.best_dev_score},
                        {"history": result.history.to_dict("list"), "test": test.to_payload()})
 
-    trained = train_or_reuse(dfer_model_path(cfg, features.dataset, name, k + 1), key, fit, config=cfg.as_dict(),
-                             classes=features.classes, source=features.source)
-    return (Predictions.from_payload(trained.extra["test"]), pd.DataFrame(trained.extra["history"]),
-            trained.reused)
+    return Job(dfer_model_path(cfg, features.dataset, name, k + 1), key, fit, cfg.as_dict(), features.classes,
+               features.source)
 
 
 def dfer_model_path(cfg: RunConfig, dataset: str, name: str, partition: int) -> Path:
@@ -225,14 +223,17 @@ def dfer_model_path(cfg: RunConfig, dataset: str, name: str, partition: int) -> 
 def run_models(cfg: RunConfig, features: DFERFeatures, models: dict[str, tuple[str, ModelFactory]],
                n_partitions: int | None = None) -> DFERResults:
     """Train (or reuse) each model (row name -> (bank, factory)) on the first `n_partitions` partitions (None: all);
-    collect test predictions."""
+    collect test predictions. Under torchrun the models to train are dealt out one per rank."""
     results = DFERResults(features.dataset, features.classes, {}, {}, features.source)
     n = len(features.partitions) if n_partitions is None else min(n_partitions, len(features.partitions))
-    for name, (bank, factory) in models.items():
-        runs = [train_partition(cfg, features, name, bank, factory, k) for k in range(n)]
-        results.predictions[name] = [r[0] for r in runs]
-        results.histories[name] = [r[1] for r in runs]
-        results.reused[name] = [r[2] for r in runs]
+    jobs = [partition_job(cfg, features, name, bank, factory, k) for name, (bank, factory) in models.items()
+            for k in range(n)]
+    runs = iter(train_or_reuse_all(jobs, spread=True))
+    for name in models:
+        trained = [next(runs) for _ in range(n)]
+        results.predictions[name] = [Predictions.from_payload(t.extra["test"]) for t in trained]
+        results.histories[name] = [pd.DataFrame(t.extra["history"]) for t in trained]
+        results.reused[name] = [t.reused for t in trained]
     return results
 
 
