@@ -136,6 +136,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("stage", choices=TRAIN_STAGES, help="what to train: " + ", ".join(TRAIN_STAGES))
     _add_run_options(p)
     _add_training_options(p)
+    p.add_argument("--wait-hours", type=_checked(Setting("wait_hours", float, minimum=0.01)), default=24.0,
+                   help="under torchrun: how long a process waits for the others (rank 0 aligning or writing, "
+                        "another rank finishing its expert) before the run fails (default 24)")
 
 
 def _add_training_options(p: argparse.ArgumentParser) -> None:
@@ -256,6 +259,14 @@ def _config(args: argparse.Namespace) -> RunConfig:
     return RunConfig.for_profile(values.pop("profile", None) or "demo", **values)
 
 
+def full_profile_note(cfg: RunConfig) -> str:
+    """What `moede book --profile full` says first: the book reuses a run directory pre-trained with torchrun."""
+    return (f"profile full: training takes about a day on one GPU. With several GPUs, stop here and pre-train the "
+            f"stages into the same run directory with `torchrun --nproc-per-node N -m moede train all --profile full "
+            f"--run-dir {cfg.run_dir} ...` (the same dataset options), then run this command again: the notebooks "
+            "reuse every checkpoint, feature cache and table made with the same settings (moede train --help).")
+
+
 def cmd_book(args: argparse.Namespace) -> int:
     """Run the notebooks, then build the site."""
     from moede.book.chapters import BUILD_DIR
@@ -264,6 +275,8 @@ def cmd_book(args: argparse.Namespace) -> int:
     from moede.data.preflight import check_inputs
 
     cfg = _config(args)
+    if cfg.profile == "full":
+        print(full_profile_note(cfg), flush=True)
     for check in check_inputs(cfg).values():
         print(check.describe(), flush=True)
     build_dir = args.build_dir or BUILD_DIR
@@ -302,7 +315,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from moede.training.distributed import init_from_environment, shutdown
 
     cfg = _config(args)
-    ctx = init_from_environment()
+    ctx = init_from_environment(timeout_s=args.wait_hours * 3600)
     try:
         if ctx.active and cfg.torch_device() == "cuda":
             import torch

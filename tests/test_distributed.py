@@ -18,6 +18,9 @@ import pytest
 import torch
 from torch.utils.data import SequentialSampler
 
+from moede.cli import full_profile_note, main
+from moede.config import RunConfig
+from moede.errors import EXIT_USAGE
 from moede.training.distributed import Distributed, ShardedBatchSampler
 
 WORKER = Path(__file__).with_name("ddp_worker.py")
@@ -33,6 +36,28 @@ def _run(out: Path, processes: int, *extra: str, timeout: float = 240) -> subpro
                 if processes > 1 else [sys.executable])
     return subprocess.run([*launcher, str(WORKER), *extra], env=env, capture_output=True, text=True,
                           timeout=timeout)
+
+
+def test_train_command_and_book_help_explain_torchrun(capsys: pytest.CaptureFixture[str]):
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--help"])
+    text = capsys.readouterr().out
+    assert exit_.value.code == 0 and "torchrun --nproc-per-node 4 -m moede train all" in text and "--nnodes 2" in text
+    for stage in ("sfer", "experts", "fusion", "dfer", "ablation", "msp-improv", "all"):
+        assert stage in text
+    with pytest.raises(SystemExit):
+        main(["book", "--help"])
+    assert "pre-train the stages with torchrun" in " ".join(capsys.readouterr().out.split())
+    note = full_profile_note(RunConfig.for_profile("full", run_dir=Path("/runs/full")))
+    assert "torchrun --nproc-per-node N -m moede train all --profile full --run-dir /runs/full" in note
+
+
+def test_train_command_rejects_a_bad_stage_or_setting_before_any_work(capsys: pytest.CaptureFixture[str]):
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "everything"])
+    assert exit_.value.code == EXIT_USAGE and "invalid choice: 'everything'" in capsys.readouterr().err
+    assert main(["train", "experts", "--set", "expert_epochs=0"]) == EXIT_USAGE
+    assert "expert_epochs" in capsys.readouterr().err
 
 
 def test_sharded_batches_are_the_single_process_batches_split_between_ranks():
