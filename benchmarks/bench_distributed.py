@@ -55,7 +55,8 @@ def worker(mode: str, images: int, size: int, batch: int, out: Path) -> None:
     if mode == "data parallel":
         _expert_epoch(images, size, batch, seed=0)
     else:  # as many experts as processes (at least 2), dealt out one per process
-        share_out([lambda seed=seed: _expert_epoch(images, size, batch, seed) for seed in range(max(2, ctx.world_size))])
+        experts = range(max(2, ctx.world_size))
+        share_out([lambda seed=seed: _expert_epoch(images, size, batch, seed) for seed in experts])
     barrier()
     if ctx.is_main:
         out.write_text(json.dumps(time.perf_counter() - start))

@@ -123,7 +123,8 @@ examples:
 Under torchrun the SFER and the fusions train data-parallel (DistributedDataParallel, batches split between the
 processes); the eight experts and the DFER models (every row on every partition) are dealt out one per process; the
 clips' features are extracted in shares and merged by rank 0, which alone writes files (the run directory must be
-on a file system every node sees). Then `moede book` with the same options builds the book from the finished run directory.
+on a file system every node sees). Then `moede book` with the same options builds the book from the finished run
+directory.
 """
 
 
@@ -493,8 +494,8 @@ def data_plan(cfg: RunConfig, found: dict[str, RootCheck]) -> list[str]:
             f"  chapter 7 (MSP-IMPROV): {msp}; features from {experts(cfg.msp_improv_root is None)}"]
 
 
-COMMANDS = {"book": cmd_book, "train": cmd_train, "check-book": cmd_check_book, "align": cmd_align, "demo-data": cmd_demo_data,
-            "info": cmd_info}
+COMMANDS = {"book": cmd_book, "train": cmd_train, "check-book": cmd_check_book, "align": cmd_align,
+            "demo-data": cmd_demo_data, "info": cmd_info}
 
 
 def error_exit_code(error: Exception) -> int:

@@ -22,7 +22,7 @@ from torch import nn
 from moede.io import write_json
 from moede.models.dfer import MoEDE
 from moede.models.pretrained import IMAGENET_STATS
-from moede.training.distributed import current, init_from_environment, run_on_main, shutdown
+from moede.training.distributed import init_from_environment, run_on_main, shutdown
 from moede.training.dynamic import train_dfer
 from moede.training.images import FaceImageDataset
 from moede.training.sampling import BalancedEpochSampler

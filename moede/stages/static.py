@@ -189,7 +189,7 @@ def _job(cfg: RunConfig, name: str, key: dict[str, Any], classes: tuple[str, ...
                needs=(folder / "history.csv", folder / "dev_predictions.csv"))
 
 
-def _static_result(cfg: RunConfig, name: str, job: Job, trained: Trained) -> StaticResult:
+def _static_result(name: str, job: Job, trained: Trained) -> StaticResult:
     """The StaticResult of a trained or reused model; rank 0 writes the history, predictions and metrics of one
     trained now, a reused one's are read back."""
     history_file, predictions_file = job.needs
@@ -213,7 +213,7 @@ def _train_or_reuse(cfg: RunConfig, name: str, key: dict[str, Any], classes: tup
                     dev: pd.DataFrame, train: Callable[[], TrainResult]) -> StaticResult:
     """Reuse run_dir/models/<name>.pt and results/<name>/ when made with `key`; otherwise train, save and return."""
     job = _job(cfg, name, key, classes, source, dev, train)
-    return _static_result(cfg, name, job, train_or_reuse_all([job])[0])
+    return _static_result(name, job, train_or_reuse_all([job])[0])
 
 
 def train_sfer_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> StaticResult:
@@ -289,7 +289,7 @@ def train_experts_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> Ex
                                                                     index, emotion))
             for index, emotion in enumerate(AFFECTNET)]
     trained = train_or_reuse_all(jobs, spread=True)  # under torchrun: one expert per rank at a time
-    experts = {emotion: _static_result(cfg, f"expert_{emotion}", job, done)
+    experts = {emotion: _static_result(f"expert_{emotion}", job, done)
                for emotion, job, done in zip(AFFECTNET, jobs, trained)}
     similarity_file = cfg.run_dir / "results" / "experts_similarity.json"
     digests = [checkpoint_digest(e.checkpoint) for e in experts.values()]
