@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from moede.predict import cli as predict_cli
+
 if TYPE_CHECKING:  # imported lazily at run time so that --help answers at once
     from moede.config import RunConfig
 
@@ -26,6 +28,8 @@ Start here:
 Other tools:
   moede align PATH OUT       align the faces of an image, a folder of images or a video (dlib, eye-level)
   moede demo-data OUT        write the synthetic demo corpora (AffectNet/CREMA-D/MSP-IMPROV layouts) to OUT
+  moede export RUN BUNDLE    write a trained run's models as one bundle file with a model card
+  moede predict PATH...      emotions of face videos and photos with a timeline (--model BUNDLE or --run-dir RUN)
 
 Each subcommand has its own --help (e.g. `moede book --help`).
 """
@@ -118,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_book(sub)
     _add_others(sub)
+    predict_cli.add_parsers(sub)
     return parser
 
 
@@ -313,7 +318,7 @@ def data_plan(cfg: RunConfig) -> list[str]:
 
 
 COMMANDS = {"book": cmd_book, "check-book": cmd_check_book, "align": cmd_align, "demo-data": cmd_demo_data,
-            "info": cmd_info}
+            "info": cmd_info, "export": predict_cli.cmd_export, "predict": predict_cli.cmd_predict}
 
 
 def main(argv: list[str] | None = None) -> int:
