@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import warnings
 from pathlib import Path
 
@@ -16,7 +17,10 @@ from moede.align.video import read_frames
 from moede.cli import main
 from moede.config import RunConfig
 from moede.data.emotions import AFFECTNET, CANONICAL, CREMAD
-from moede.models.checkpoint import save_checkpoint
+from moede.io import write_json
+from moede.models.checkpoint import checkpoint_digest, save_checkpoint
+from moede.models.experts import ExpertBank
+from moede.models.fusion import ExpertFusion
 from moede.models.dfer import MoEDE
 from moede.models.mobilenet import mobilenet_v2
 from moede.predict.bundle import FORMAT, BundleError, bundle_from_run, card_path, export_bundle, load_bundle
@@ -24,7 +28,7 @@ from moede.predict.pipeline import PredictError, Predictor, predict
 from moede.predict.timeline import window_spans
 from moede.results.dynamic_tables import MOEDE_ROW
 from moede.sources import DataSource
-from moede.stages.dynamic import dfer_model_path
+from moede.stages.dynamic import DEMO_EXPERTS, dfer_model_path
 
 IMAGE_SIZE = 48
 
@@ -35,12 +39,18 @@ def _save_static(model: torch.nn.Module, path: Path, cfg: RunConfig, classes: tu
                     source=DataSource("test faces", "demo"))
 
 
+def _save_experts(models: Path, cfg: RunConfig) -> list[torch.nn.Module]:
+    experts = [mobilenet_v2(2, "tf_same") for _ in CANONICAL]
+    for emotion, expert in zip(CANONICAL, experts):
+        _save_static(expert, models / f"expert_{emotion}.pt", cfg, ("other", emotion))
+    return experts
+
+
 def write_untrained_run(run_dir: Path) -> Path:
     """Untrained models with the book's specs in the run-directory layout (the round trip needs no training)."""
     torch.manual_seed(0)
     cfg = RunConfig.for_profile("demo", run_dir=run_dir, image_size=IMAGE_SIZE)
-    for emotion in CANONICAL:
-        _save_static(mobilenet_v2(2, "tf_same"), run_dir / "models" / f"expert_{emotion}.pt", cfg, ("other", emotion))
+    _save_experts(run_dir / "models", cfg)
     _save_static(mobilenet_v2(len(AFFECTNET), "tf_same"), run_dir / "models" / "sfer.pt", cfg, AFFECTNET)
     moede = MoEDE(n_classes=len(CREMAD)).eval()
     path = dfer_model_path(cfg, "cremad", MOEDE_ROW, 1)
@@ -110,6 +120,27 @@ def test_bundle_round_trip_gives_the_run_directory_predictions(run_dir: Path, bu
     card = card_path(bundle_file).read_text()
     assert "partition 1" in card and "sha256" in card and "Eight experts" in card
     assert load_bundle(bundle_file).meta["format"] == FORMAT
+
+
+@pytest.mark.slow
+def test_a_moede_of_demo_experts_ships_them_with_the_ftfe_and_says_so(run_dir: Path, short_clip: Path,
+                                                                     tmp_path: Path) -> None:
+    """When chapter 5 trained a second expert set (demo_experts/), the bundle takes the set the MoEDE's features
+    came from (named by the feature cache), adds the static chapters' FTFE, and predict says so."""
+    demo = tmp_path / "run"
+    shutil.copytree(run_dir, demo)
+    cfg = RunConfig.for_profile("demo", run_dir=demo, image_size=IMAGE_SIZE)
+    torch.manual_seed(1)
+    demo_experts = _save_experts(demo / DEMO_EXPERTS / "models", cfg)
+    paths = [demo / DEMO_EXPERTS / "models" / f"expert_{e}.pt" for e in CANONICAL]
+    write_json({"key": {"checkpoints": [checkpoint_digest(p) for p in paths]}}, demo / "features" / "cremad_ffe.json")
+    _save_static(ExpertFusion(ExpertBank(demo_experts), fine_tune=True), demo / "models" / "ftfe.pt", cfg, AFFECTNET)
+    bundle = bundle_from_run(demo)
+    assert bundle.meta["experts_dir"] == f"{DEMO_EXPERTS}/models" and bundle.ftfe is not None
+    assert torch.equal(bundle.experts[0].features[0][0].weight, demo_experts[0].features[0][0].weight)
+    result = Predictor(bundle).predict_video(short_clip)
+    assert "learned from the experts in demo_experts/models" in result.note
+    assert [c for c in result.frames if c.startswith("ftfe_")] == [f"ftfe_{c}" for c in AFFECTNET]
 
 
 def test_frames_without_a_face_are_marked_not_dropped(predictor: Predictor, carphone_frames: list[np.ndarray],
