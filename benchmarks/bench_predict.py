@@ -105,7 +105,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"clip: {_clip()}, every {FRAME_STEP}th frame processed, {args.threads} torch threads")
+    print(f"clip: {_clip()}, one frame in {FRAME_STEP} processed, {args.threads} torch threads")
     rows = bench(160, shared_blocks=14) + bench(224, shared_blocks=0)
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.precision", 2):
         print(pd.DataFrame(rows).to_string(index=False))

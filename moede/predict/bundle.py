@@ -170,6 +170,7 @@ def _percent(value: Any) -> str:
 def model_card(meta: dict[str, Any], name: str, sha256: str) -> str:
     """A short human-readable markdown description of a bundle."""
     sources = {k: DataSource(**v).banner() for k, v in meta["sources"].items()}
+    stats = {k: list(v) for k, v in meta["input"]["normalisation"]["experts"].items()}
     moede = meta["metrics"]["moede"]
     test = moede.get("test", {})
     lines = [
@@ -177,9 +178,9 @@ def model_card(meta: dict[str, Any], name: str, sha256: str) -> str:
         f"- file sha256: `{sha256}`; bundle format `{meta['format']}`; moede {meta['package_version']}; "
         f"created {meta['created']}; profile `{meta['profile']}` (run dir `{meta['run_dir']}`)",
         f"- initialisation: {meta['init']}",
-        f"- input: aligned faces {meta['input']['image_size']}x{meta['input']['image_size']}, normalisation "
-        f"{meta['input']['normalisation']['experts']}; alignment: {meta['alignment']['aligner']}, every "
-        f"{meta['alignment']['frame_step']}th video frame",
+        f"- input: aligned faces {meta['input']['image_size']}x{meta['input']['image_size']}, (RGB in [0, 1] - "
+        f"mean {stats['mean']}) / std {stats['std']}; alignment: {meta['alignment']['aligner']}; one video frame "
+        f"in {meta['alignment']['frame_step']} is processed",
         "", "## Models and the data they learned from", "",
         f"- **MoEDE** (video, classes {', '.join(meta['classes'])}): {meta['moede_row']}, the model of partition "
         f"{meta['moede_partition']} (not the best of several). {sources['moede']}. Best dev accuracy "
