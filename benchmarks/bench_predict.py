@@ -20,7 +20,7 @@ import torch
 
 from moede.align import sample_video_path
 from moede.data.emotions import AFFECTNET, CANONICAL, CREMAD
-from moede.features.extract import SequentialExperts, extract_clip_features
+from moede.features.extract import extract_clip_features
 from moede.models.dfer import MoEDE
 from moede.models.experts import ExpertBank, extract_features_sequential
 from moede.models.mobilenet import mobilenet_v2

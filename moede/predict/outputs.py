@@ -49,7 +49,8 @@ def summary(prediction: Prediction, bundle: Bundle) -> dict:
               "note": prediction.note}
     if prediction.clip is not None:
         result.update(fps=prediction.clip.video_fps, frame_step=prediction.clip.frame_step,
-                      processed_frames=len(prediction.frames), frames_without_face=int((~prediction.frames["face"]).sum()),
+                      processed_frames=len(prediction.frames),
+                      frames_without_face=int((~prediction.frames["face"]).sum()),
                       windows=table[table["span"] == "window"].drop(columns=["file", "span"]).to_dict("records"))
     else:
         result["faces"] = int(whole["faces"])
