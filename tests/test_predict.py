@@ -195,6 +195,7 @@ def _png(path: Path, image: np.ndarray) -> Path:
     ("empty.mp4", b"", "is empty"),
     ("text.mp4", b"not a video", "OpenCV cannot open video|no frame could be decoded"),
     ("text.jpg", b"not an image", "cannot decode image"),
+    ("blank.png", cv2.imencode(".png", np.full((64, 64, 3), 128, np.uint8))[1].tobytes(), "no face found in photo"),
 ])
 def test_unreadable_or_empty_files_fail_in_one_line(predictor: Predictor, tmp_path: Path, name: str,
                                                     content: bytes, message: str) -> None:

@@ -15,8 +15,8 @@ import torch
 from tqdm.auto import tqdm
 
 from moede.align.batch import IMAGE_SUFFIXES, read_rgb
-from moede.align.face import NoFaceError, align_face, warp_face
-from moede.align.landmarks import as_rgb
+from moede.align.face import align_face, warp_face
+from moede.align.landmarks import Box, as_rgb, largest_confident, rect_to_box
 from moede.align.models import face_detector
 from moede.align.video import FrameLandmarker, VideoReadError, nearest_detected, read_frames
 from moede.features.extract import SequentialExperts, extract_clip_features, frames_to_tensor
@@ -113,15 +113,17 @@ def align_clip(path: Path, size: int, frame_step: int = 1) -> AlignedClip:
     return AlignedClip(np.stack(crops), face, boxes, np.asarray(indices), video_fps(path), frame_step)
 
 
-def count_faces(image: np.ndarray, max_side: int | None = PHOTO_DETECT_SCALE) -> int:
-    """How many confident frontal faces dlib finds in an RGB image (detected on a copy at most `max_side` wide)."""
+def find_faces(image: np.ndarray, max_side: int | None = PHOTO_DETECT_SCALE) -> tuple[Box | None, int]:
+    """The largest confident frontal face box of an RGB image (None when none) and how many confident faces dlib
+    finds, detecting on a copy at most `max_side` wide (retried once with 2x upsampling when none is found)."""
     scale = 1.0 if max_side is None else min(1.0, max_side / max(image.shape[:2]))
     small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
     for upsample in (0, 1):
-        _, scores, _ = face_detector().run(small, upsample, 0.0)
-        if len(scores):
-            return sum(s >= max(scores) / 2 for s in scores)
-    return 0
+        rects, scores, _ = face_detector().run(small, upsample, 0.0)
+        if len(rects):
+            box = np.asarray(rect_to_box(largest_confident(list(rects), list(scores)))) / scale
+            return tuple(box.tolist()), sum(s >= max(scores) / 2 for s in scores)
+    return None, 0
 
 
 class Predictor:
@@ -206,16 +208,15 @@ class Predictor:
         if image is None:
             raise PredictError(f"OpenCV cannot decode image {path}; is it an intact image file?")
         image = as_rgb(image)
-        faces = count_faces(image)
+        box, faces = find_faces(image)
+        if box is None:
+            raise PredictError(f"no face found in photo {path}; use a photo with a visible frontal face")
         if faces > 1:
             warnings.warn(f"{path}: {faces} faces found; predicting the largest", stacklevel=2)
-        try:
-            face = align_face(image, size=self.bundle.image_size, source=path, detect_scale=PHOTO_DETECT_SCALE)
-        except NoFaceError:
-            raise PredictError(f"no face found in photo {path}; use a photo with a visible frontal face") from None
+        face = align_face(image, box=box, size=self.bundle.image_size, source=path)
         crops = face.image[None]
         probabilities = self.image_probabilities(self.sfer, crops, "sfer")
-        table = _with_classes(pd.DataFrame({"span": ["photo"], "faces": [max(faces, 1)]}), probabilities,
+        table = _with_classes(pd.DataFrame({"span": ["photo"], "faces": [faces]}), probabilities,
                               self.bundle.photo_classes)
         firing = self.firing(self.features(crops))
         frames = pd.DataFrame({"frame": [0], "time_s": [0.0], "face": [True]})
