@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from moede.models.mobilenet import build_mobilenet_v2
+from moede.models.backbone import build_backbone
 from moede.models.pretrained import SHIPPED_TFLITE, Initialisation
 from moede.training.frozen import FromBlock, block_activations
 from moede.training.images import FaceImageDataset, FeatureDataset
@@ -49,11 +49,11 @@ def main() -> None:
         images = torch.randint(0, 256, (args.images, 3, args.size, args.size), dtype=torch.uint8)
         targets = torch.arange(args.images) % 8
         faces = FaceImageDataset(images, targets, init.normalisation)
-        full = build_mobilenet_v2(8, init)
+        full = build_backbone("mobilenet_v2", 8, init).module
         rows.append({"what": f"SFER epoch, every layer trained ({args.images} faces, {args.size}px)",
                      "seconds": _seconds(lambda: train_classifier(full, faces, faces.subset(range(8)), n_classes=8,
                                                                   epochs=1, batch_size=32))})
-        partial = build_mobilenet_v2(8, init)
+        partial = build_backbone("mobilenet_v2", 8, init).module
         holder: dict[str, FeatureDataset] = {}
         rows.append({"what": f"activations of blocks 0-{args.start - 1}, once",
                      "seconds": _seconds(lambda: holder.update(

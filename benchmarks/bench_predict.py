@@ -23,7 +23,7 @@ from moede.data.emotions import AFFECTNET, CANONICAL, CREMAD
 from moede.features.extract import extract_clip_features
 from moede.models.dfer import MoEDE
 from moede.models.experts import ExpertBank, extract_features_sequential
-from moede.models.mobilenet import mobilenet_v2
+from moede.models.backbone import BackboneClassifier
 from moede.models.pretrained import MINUS_ONE_TO_ONE
 from moede.predict.bundle import Bundle
 from moede.predict.pipeline import Predictor, align_clip
@@ -43,14 +43,14 @@ def _clip():
 def untrained_bundle(size: int, shared_blocks: int) -> Bundle:
     """A bundle of random models shaped like a trained one; the experts share their first `shared_blocks` blocks."""
     torch.manual_seed(0)
-    experts = [mobilenet_v2(2, "tf_same").eval() for _ in CANONICAL]
+    experts = [BackboneClassifier("mobilenet_v2", 2, "tf_same").eval() for _ in CANONICAL]
     for expert in experts[1:]:
         expert.features[:shared_blocks].load_state_dict(experts[0].features[:shared_blocks].state_dict())
     stats = {"mean": list(MINUS_ONE_TO_ONE.mean), "std": list(MINUS_ONE_TO_ONE.std)}
     meta = {"classes": list(CREMAD), "photo_classes": list(AFFECTNET), "expert_emotions": list(CANONICAL),
             "input": {"image_size": size, "normalisation": {"experts": stats, "sfer": stats}},
             "alignment": {"frame_step": FRAME_STEP, "max_frames": 12}, "experts_same_as_static": True}
-    return Bundle(experts, MoEDE(n_classes=len(CREMAD)).eval(), mobilenet_v2(8, "tf_same").eval(), None, meta)
+    return Bundle(experts, MoEDE(n_classes=len(CREMAD)).eval(), BackboneClassifier("mobilenet_v2", 8, "tf_same").eval(), None, meta)
 
 
 def _seconds(run: Callable[[], object], repeats: int = 2) -> float:

@@ -6,16 +6,22 @@ Heavy modules (torch, papermill, jupyter-book, dlib) are imported inside the sub
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import textwrap
 import time
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from moede.errors import EXIT_FAILED, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_USAGE, InputDataError, SettingError
+from moede.settings import Setting
 from moede.predict import cli as predict_cli
 
 if TYPE_CHECKING:  # imported lazily at run time so that --help answers at once
     from moede.config import RunConfig
+    from moede.data.preflight import RootCheck
 
 DESCRIPTION = """\
 MoEDE companion: reproduce "Mixture of Emotion Dependent Experts" (Salman et al., IEEE OJSP 2025).
@@ -31,7 +37,9 @@ Other tools:
   moede export RUN BUNDLE    write a trained run's models as one bundle file with a model card
   moede predict PATH...      emotions of face videos and photos with a timeline (--model BUNDLE or --run-dir RUN)
 
-Each subcommand has its own --help (e.g. `moede book --help`).
+Each subcommand has its own --help (e.g. `moede book --help`). Errors are one line; --debug shows the traceback.
+Exit codes: 0 done, 1 a notebook/site build failed or an internal error, 2 a bad option or setting, 3 bad input
+data (missing, unreadable or wrongly laid out files), 130 interrupted.
 """
 
 BOOK_EPILOG = """\
@@ -47,34 +55,65 @@ Executed notebooks go to _build/notebooks/ (a failed one is kept there, with its
 """
 
 
+class CommandParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line (exit 2) and which takes --debug (also after a command)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                          help="show the full traceback of an error instead of one line")
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        """Print `message` as one line naming the command and exit with the usage code."""
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _checked(setting: Setting) -> Callable[[str], object]:
+    """An argparse `type` parsing an option through a Setting (its error names the allowed values)."""
+
+    def parse(text: str) -> object:
+        try:
+            return setting.parse(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return parse
+
+
 def _add_book(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("book", help="execute the notebooks with papermill and build the HTML book",
                        description="Execute the book's notebooks headlessly (papermill), in order, sharing one run "
                                    "directory, then build the HTML site with jupyter-book.",
                        epilog=BOOK_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--profile", choices=["demo", "full"], default="demo",
-                   help="demo: embedded data, few epochs, CPU minutes (default); full: the paper's settings")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--only", action="append", metavar="NAME",
                        help="run only this notebook (number or name, e.g. 3 or 03_experts); repeatable")
     which.add_argument("--from", dest="start_from", metavar="NAME", help="run this notebook and all later ones")
+    _add_run_options(p)
     p.add_argument("--run-dir", type=Path, help="where checkpoints, feature caches and result tables go "
                                                  "(default: runs/<profile>)")
-    p.add_argument("--affectnet", type=Path, metavar="DIR", help="AffectNet root (Manually_Annotated_file_lists/ ...)")
-    p.add_argument("--cremad", type=Path, metavar="DIR", help="CREMA-D root (VideoFlash/, processedResults/ ...)")
-    p.add_argument("--msp-improv", type=Path, metavar="DIR", help="MSP-IMPROV root")
     p.add_argument("--imagenet-weights", type=Path, metavar="FILE",
                    help="ImageNet MobileNetV2 weights: a torchvision mobilenet_v2 state dict (.pth) or a TFLite "
                         "MobileNetV2 1.0 (.tflite) (default: the shipped TFLite file; never downloaded; "
                         "--set init=random trains from scratch)")
     p.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:1 ...")
     p.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a RunConfig field, e.g. --set dfer_epochs=2 (repeatable)")
     p.add_argument("--no-site", action="store_true", help="only execute the notebooks; do not build the site")
     p.add_argument("--quiet", action="store_true",
                    help="show a per-cell progress bar instead of the notebooks' own output (tqdm bars)")
     p.add_argument("--build-dir", type=Path, default=None, help="build folder (default: _build in the repository)")
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    """The options `book` and `info` share: profile, dataset roots and --set."""
+    p.add_argument("--profile", choices=["demo", "full"], default=None,
+                   help="demo: embedded data, few epochs, CPU minutes (default); full: the paper's settings")
+    p.add_argument("--affectnet", type=Path, metavar="DIR", help="AffectNet root (Manually_Annotated_file_lists/ ...)")
+    p.add_argument("--cremad", type=Path, metavar="DIR", help="CREMA-D root (VideoFlash/, processedResults/ ...)")
+    p.add_argument("--msp-improv", type=Path, metavar="DIR", help="MSP-IMPROV root")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a setting (a RunConfig field), e.g. --set dfer_epochs=2 (repeatable; booleans "
+                        "true/false/yes/no/1/0, none for an optional one); checked before anything runs")
 
 
 def _add_others(sub: argparse._SubParsersAction) -> None:
@@ -88,11 +127,13 @@ def _add_others(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("align", help="align faces in an image, a folder of images or a video",
                        description="Detect each face with dlib, find its 68 landmarks, rotate so the eyes are level "
                                    "at fixed positions and crop a square face. Writes PNG crops and manifest.csv to "
-                                   "OUT; re-running skips finished items.")
+                                   "OUT; re-running reuses the items whose source file and settings are unchanged.")
     p.add_argument("source", type=Path, help="an image, a folder of images (searched recursively) or a video file")
     p.add_argument("out", type=Path, help="output folder for the aligned crops and manifest.csv")
-    p.add_argument("--size", type=int, default=224, help="side of the aligned square crop in pixels (default 224)")
-    p.add_argument("--max-frames", type=int, default=None, help="videos: align at most this many frames")
+    p.add_argument("--size", type=_checked(Setting("size", int, minimum=8)), default=224,
+                   help="side of the aligned square crop in pixels (default 224, at least 8)")
+    p.add_argument("--max-frames", type=_checked(Setting("max_frames", int, optional=True, minimum=1)), default=None,
+                   help="videos: align at most this many frames (at least 1; default: every frame)")
 
     p = sub.add_parser("demo-data", help="write the embedded synthetic demo corpora to a folder",
                        description="Write the deterministic synthetic corpora the demo profile uses, in the official "
@@ -106,16 +147,12 @@ def _add_others(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="show versions, the torch device and which data each chapter would use",
                        description="Print package versions, the torch device, whether ../shared/data is found and "
                                    "which data source each chapter of the book would use.")
-    p.add_argument("--profile", choices=["demo", "full"], default="demo")
-    p.add_argument("--affectnet", type=Path, metavar="DIR")
-    p.add_argument("--cremad", type=Path, metavar="DIR")
-    p.add_argument("--msp-improv", type=Path, metavar="DIR")
+    _add_run_options(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the `moede` command."""
-    parser = argparse.ArgumentParser(prog="moede", description=DESCRIPTION,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = CommandParser(prog="moede", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     from moede import __version__
 
     parser.add_argument("--version", action="version", version=f"moede {__version__}")
@@ -126,38 +163,50 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+USER_PATHS = ("run_dir", "affectnet", "cremad", "msp_improv", "imagenet_weights", "build_dir", "source", "out")
+"""argparse destinations holding paths typed by the user: resolved against the caller's directory before any work."""
+
+
+def resolve_user_paths(args: argparse.Namespace) -> argparse.Namespace:
+    """Make every user-given path absolute against the current directory (notebook kernels run elsewhere)."""
+    for name in USER_PATHS:
+        value = getattr(args, name, None)
+        if value is not None:
+            setattr(args, name, Path(os.path.abspath(Path(value).expanduser())))
+    return args
+
+
+FLAG_SETTINGS = {"profile": "--profile", "run_dir": "--run-dir", "affectnet_root": "--affectnet",
+                 "cremad_root": "--cremad", "msp_improv_root": "--msp-improv",
+                 "imagenet_weights": "--imagenet-weights", "device": "--device", "seed": "--seed"}
+"""Settings that have their own option: they work through --set too, but not both ways at once."""
+
+
 def _overrides(pairs: list[str]) -> dict[str, object]:
-    """Parse KEY=VALUE pairs into RunConfig overrides (true/false, ints, floats, none/null as None, else strings)."""
-    from dataclasses import fields
+    """Parse --set KEY=VALUE pairs into checked RunConfig values (SettingError naming the key, value and range)."""
+    from moede.config import settings
+    from moede.settings import parse_assignments
 
+    return parse_assignments(pairs, settings())
+
+
+def _config(args: argparse.Namespace) -> RunConfig:
+    """The run's checked RunConfig from the options and --set values (SettingError before any work)."""
     from moede.config import RunConfig
 
-    known = {f.name for f in fields(RunConfig)}
-    values: dict[str, object] = {}
-    for pair in pairs:
-        key, sep, text = pair.partition("=")
-        key = key.strip().replace("-", "_")
-        if not sep or key not in known:
-            raise SystemExit(f"--set {pair!r}: expected KEY=VALUE with KEY one of {sorted(known)}")
-        value: object = {"true": True, "false": False}.get(text.lower(), text)
-        for cast in (int, float):
-            try:
-                value = cast(text)
-                break
-            except ValueError:
-                continue
-        values[key] = None if text.lower() in ("none", "null") else value
-    return values
-
-
-def _config(args: argparse.Namespace):
-    from moede.config import RunConfig
-
-    return RunConfig.for_profile(
-        args.profile, run_dir=args.run_dir, affectnet_root=args.affectnet, cremad_root=args.cremad,
-        msp_improv_root=args.msp_improv, imagenet_weights=getattr(args, "imagenet_weights", None),
-        device=args.device, seed=args.seed, **_overrides(args.set),
-    )
+    values = _overrides(args.set)
+    flags = {"profile": args.profile, "run_dir": getattr(args, "run_dir", None), "affectnet_root": args.affectnet,
+             "cremad_root": args.cremad, "msp_improv_root": args.msp_improv,
+             "imagenet_weights": getattr(args, "imagenet_weights", None), "device": getattr(args, "device", None),
+             "seed": getattr(args, "seed", None)}
+    for key, value in flags.items():
+        if value is None:
+            continue
+        if key in values and values[key] != value:
+            raise SettingError(f"{key} is given twice ({FLAG_SETTINGS[key]} {value} and --set {key}={values[key]});"
+                               " give it once")
+        values[key] = value
+    return RunConfig.for_profile(values.pop("profile", None) or "demo", **values)
 
 
 def cmd_book(args: argparse.Namespace) -> int:
@@ -165,8 +214,11 @@ def cmd_book(args: argparse.Namespace) -> int:
     from moede.book.chapters import BUILD_DIR
     from moede.book.runner import NotebookFailed, run_notebooks
     from moede.book.site import BookIncomplete, build_site
+    from moede.data.preflight import check_inputs
 
     cfg = _config(args)
+    for check in check_inputs(cfg).values():
+        print(check.describe(), flush=True)
     build_dir = args.build_dir or BUILD_DIR
     began = time.monotonic()
     try:
@@ -174,7 +226,7 @@ def cmd_book(args: argparse.Namespace) -> int:
     except NotebookFailed as failure:
         print(f"\nBOOK NOT BUILT: {failure}\nThe site in {Path(build_dir) / 'html'} (if any) is the last complete "
               "build, not this run.", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     print(f"notebooks finished in {time.monotonic() - began:.1f} s", flush=True)
     if args.no_site:
         return 0
@@ -182,7 +234,7 @@ def cmd_book(args: argparse.Namespace) -> int:
         index = build_site(build_dir)
     except BookIncomplete as incomplete:
         print(f"\nSITE NOT BUILT: {incomplete}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     print(f"book ready in {time.monotonic() - began:.1f} s: open {index}")
     return 0
 
@@ -205,25 +257,47 @@ def cmd_check_book(args: argparse.Namespace) -> int:
 
 def cmd_align(args: argparse.Namespace) -> int:
     """Align an image, a folder of images or a video into an output folder."""
-    from moede.align import align_folder, align_video_to_folder
+    from moede.align import align_folder
     from moede.align.batch import IMAGE_SUFFIXES
 
     source = args.source
     if not source.exists():
-        raise SystemExit(f"{source} does not exist")
+        raise InputDataError(f"{source} does not exist; give an image, a folder of images or a video")
     if source.is_dir():
         result = align_folder(source, args.out, size=args.size)
-        print(f"aligned {len(result)} image(s) -> {args.out} (no face: {result.attrs.get('no_face', 0)}, "
-              f"unreadable: {result.attrs.get('unreadable', 0)}); manifest {result.attrs.get('manifest')}")
+        print(f"aligned {len(result)} image(s) -> {args.out} (no face: {result.attrs['no_face']}, unreadable: "
+              f"{result.attrs['unreadable']}); {_reuse_report(result.attrs)}; manifest {result.attrs['manifest']}")
+        if result.empty:
+            raise InputDataError(f"not one image under {source} gave an aligned face (see the status column of "
+                                 f"{result.attrs['manifest']})")
     elif source.suffix.lower() in IMAGE_SUFFIXES:
         result = _align_one_image(source, args.out, args.size)
-        print(f"aligned {len(result)} face -> {args.out}")
+        print(f"aligned {len(result)} face -> {args.out}; {_reuse_report(result.attrs)}")
     else:
-        result = align_video_to_folder(source, args.out, size=args.size, max_frames=args.max_frames)
+        result = _align_video(source, args.out, args.size, args.max_frames)
+        done = "reused the earlier alignment of" if result.attrs["reused"] else "aligned"
         reused = int((result["status"] == "reused").sum())
-        print(f"aligned {len(result)} frame(s) of {source.name} -> {args.out} ({reused} reused the nearest "
-              f"detected landmarks); manifest {args.out / 'manifest.csv'}")
+        print(f"{done} {len(result)} frame(s) of {source.name} -> {args.out} ({reused} took the nearest "
+              f"detected frame's landmarks; {result.attrs['removed']} stale frame(s) removed); manifest "
+              f"{args.out / 'manifest.csv'}")
     return 0
+
+
+def _align_video(video: Path, out: Path, size: int, max_frames: int | None):
+    """Align a video file into `out`; a file OpenCV cannot decode is an InputDataError naming what it should be."""
+    from moede.align import VideoReadError, align_video_to_folder
+    from moede.align.batch import IMAGE_SUFFIXES
+
+    try:
+        return align_video_to_folder(video, out, size=size, max_frames=max_frames)
+    except VideoReadError as error:
+        raise InputDataError(f"{error} (images must end in {', '.join(IMAGE_SUFFIXES)})") from error
+
+
+def _reuse_report(attrs: dict[str, object]) -> str:
+    """What a re-run reused, recomputed and removed, in words."""
+    return (f"{attrs['reused']} reused unchanged, {attrs['recomputed']} (re)computed, {attrs['removed']} removed "
+            "(source gone)")
 
 
 def _align_one_image(image: Path, out: Path, size: int):
@@ -233,9 +307,14 @@ def _align_one_image(image: Path, out: Path, size: int):
     from moede.align import align_images
 
     frame = pd.DataFrame({"sample_id": [image.stem], "path": [str(image.resolve())]})
-    result = align_images(frame, out, size)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the one image's fate is the error below, not a warning
+        result = align_images(frame, out, size)
+    if result.attrs["unreadable"]:
+        raise InputDataError(f"{image} cannot be decoded as an image; is it intact and really a "
+                             f"{image.suffix} file?")
     if result.empty:
-        raise SystemExit(f"no face found in {image}")
+        raise InputDataError(f"no face found in {image}; try a larger, frontal photo")
     return result
 
 
@@ -277,9 +356,10 @@ def cmd_info(args: argparse.Namespace) -> int:
           f"{torch.get_num_threads()} CPU threads)")
     shared = shared_data_root()
     print(f"../shared/data: {shared if shared else 'not found (set MOEDE_SHARED_DATA to point at it)'}")
-    args.run_dir, args.imagenet_weights, args.device, args.seed, args.set = None, None, None, None, []
+    from moede.data.preflight import check_inputs
+
     cfg = _config(args)
-    for line in data_plan(cfg):
+    for line in data_plan(cfg, check_inputs(cfg)):
         print(line)
     print(f"settings of profile {cfg.profile} (change any with --set FIELD=VALUE):")
     for line in textwrap.wrap(", ".join(f"{k}={v}" for k, v in cfg.as_dict().items() if k not in _PATH_FIELDS),
@@ -288,8 +368,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def data_plan(cfg: RunConfig) -> list[str]:
-    """Say which data source each chapter would use under `cfg` (without generating or reading any data)."""
+def data_plan(cfg: RunConfig, found: dict[str, RootCheck]) -> list[str]:
+    """Say which data source each chapter would use under `cfg`, with what `found` counted under the user's roots
+    (nothing is generated)."""
     from moede.data.resolve import static_kind
     from moede.sources import shared_data_root
     from moede.stages.dynamic import experts_config
@@ -301,12 +382,15 @@ def data_plan(cfg: RunConfig) -> list[str]:
 
     shared = shared_data_root()
     kind = static_kind(cfg)
-    static = {"corpus": f"AffectNet at {cfg.affectnet_root} (the paper's corpus)",
-              "shared": f"real stand-in {shared / 'facial_expressions' if shared else ''} (not the paper's corpus)",
-              "demo": f"embedded synthetic demo faces, generated under {cfg.run_dir / 'data'}"}[kind]
-    cremad = (f"CREMA-D at {cfg.cremad_root}" if cfg.cremad_root
+    if kind == "corpus":
+        static = found["affectnet_root"].describe()
+    elif kind == "shared":
+        static = f"real stand-in {shared / 'facial_expressions'} (not the paper's corpus)"
+    else:
+        static = f"embedded synthetic demo faces, generated under {cfg.run_dir / 'data'}"
+    cremad = (found["cremad_root"].describe() if cfg.cremad_root
               else f"embedded synthetic CREMA-D-like clips, generated under {cfg.run_dir / 'data'}")
-    msp = (f"MSP-IMPROV at {cfg.msp_improv_root}" if cfg.msp_improv_root
+    msp = (found["msp_improv_root"].describe() if cfg.msp_improv_root
            else f"embedded synthetic MSP-IMPROV-like clips, generated under {cfg.run_dir / 'data'}")
     media = "real photos/clips from ../shared/data and packaged media" if shared else "packaged real media"
     return [f"profile {cfg.profile}: run dir {cfg.run_dir}",
@@ -321,15 +405,54 @@ COMMANDS = {"book": cmd_book, "check-book": cmd_check_book, "align": cmd_align, 
             "info": cmd_info, "export": predict_cli.cmd_export, "predict": predict_cli.cmd_predict}
 
 
+def error_exit_code(error: Exception) -> int:
+    """The exit code of an error that reached the command line (see moede.errors and the README)."""
+    from moede.align import NoFaceError
+
+    if isinstance(error, SettingError):
+        return EXIT_USAGE
+    if isinstance(error, (InputDataError, NoFaceError, OSError, UnicodeDecodeError)):
+        return EXIT_INPUT
+    if type(error).__module__.startswith("pandas.errors"):
+        return EXIT_INPUT
+    if isinstance(error, ValueError):
+        return EXIT_USAGE
+    return EXIT_FAILED
+
+
+def _warning_line(command: str) -> Callable[..., None]:
+    """A warnings.showwarning printing 'moede COMMAND: warning: ...' on one line (no source line)."""
+
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: object = None,
+             line: str | None = None) -> None:
+        print(f"moede {command}: warning: {' '.join(str(message).split())}", file=sys.stderr)
+
+    return show
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of `moede` and `python -m moede`."""
+    """Entry point of `moede` and `python -m moede`: errors are one line with an exit code, tracebacks with --debug."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = resolve_user_paths(parser.parse_args(argv))
     if args.command is None:
         parser.print_help()
         return 0
-    try:
-        return COMMANDS[args.command](args)
-    except (FileNotFoundError, ValueError) as error:
-        print(f"moede {args.command}: {error}", file=sys.stderr)
-        return 2
+    debug = getattr(args, "debug", False)
+    with warnings.catch_warnings():
+        if not debug:
+            warnings.showwarning = _warning_line(args.command)
+        try:
+            return COMMANDS[args.command](args)
+        except KeyboardInterrupt:
+            print(f"moede {args.command}: interrupted; finished outputs are kept, none is half-written",
+                  file=sys.stderr)
+            return EXIT_INTERRUPTED
+        except Exception as error:
+            if debug:
+                raise
+            code = error_exit_code(error)
+            text = " ".join(str(error).split()) or type(error).__name__
+            if code == EXIT_FAILED:
+                text = f"internal error ({type(error).__name__}: {text}); re-run with --debug for the traceback"
+            print(f"moede {args.command}: {text}", file=sys.stderr)
+            return code

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import random
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+
+from moede.errors import SettingError
+from moede.settings import Setting, schema_of
 
 if TYPE_CHECKING:
     from moede.models.pretrained import Initialisation
@@ -24,28 +29,53 @@ PROFILES: dict[str, dict[str, Any]] = {
     "demo": dict(image_size=160, sfer_epochs=6, expert_epochs=2, fusion_epochs=1, dfer_epochs=5, augment=False,
                  trainable_from=14, learning_rate=3e-4, dfer_learning_rate=3e-4, standardize_features=True,
                  batch_size=32, clip_batch_size=16, partitions=2, ablation_partitions=1, msp_improv_partitions=2,
-                 max_frames=12, frame_step=3, fusion_relu=True),
+                 max_frames=12, frame_step=3, fusion_relu=True, baselines="small"),
     # The paper's settings (Section IV.B): ImageNet start, every layer trained, 224x224 faces, RandomAffine
     # augmentation, Adam at 1e-3, 60 SFER epochs, 20 expert epochs, 20 DFER epochs; the fusions "trained similarly
     # to the eight-class model" (60 epochs, augmented, FFE too) with no non-linearity named between their layers.
     "full": dict(image_size=224, sfer_epochs=60, expert_epochs=20, fusion_epochs=60, dfer_epochs=20,
                  fusion_relu=False, augment=True, standardize_features=False, batch_size=64, clip_batch_size=16,
-                 partitions=5, ablation_partitions=None, msp_improv_partitions=6, max_frames=None, frame_step=1),
+                 partitions=5, ablation_partitions=None, msp_improv_partitions=6, max_frames=None, frame_step=1,
+                 baselines="paper"),
 }
 
 STATIC_CORPORA = ("auto", "demo")
 DFER_EXPERTS = ("auto", "static")
+AT_LEAST_ONE = ("image_size", "sfer_epochs", "expert_epochs", "fusion_epochs", "dfer_epochs", "batch_size",
+                "clip_batch_size", "partitions", "ablation_partitions", "max_frames", "frame_step")
+LIMITS: dict[str, dict[str, Any]] = {
+    **{name: {"minimum": 1} for name in AT_LEAST_ONE},
+    "image_size": {"minimum": 32},  # MobileNetV2 halves the side five times
+    "trainable_from": {"minimum": 0},  # a `features` block of the backbone (checked against it in __post_init__)
+    "msp_improv_partitions": {"minimum": 1, "maximum": 6},  # MSP-IMPROV has six sessions
+    "learning_rate": {"positive": True},
+    "dfer_learning_rate": {"positive": True},
+    "aux_weight": {"minimum": 0},
+    "seed": {"minimum": 0, "maximum": 2**32 - 1},  # NumPy's seed range
+    "device": {"pattern": r"auto|cpu|mps|cuda(:\d+)?", "described": "auto, cpu, mps, cuda or cuda:N"},
+}
 
 
 def _choices() -> dict[str, tuple[str, ...]]:
     """The allowed values of each choice field, taken from the modules that act on them."""
+    from moede.models.backbone import BACKBONES
     from moede.models.dfer import AUX_REDUCTIONS
     from moede.models.pretrained import INITS
     from moede.training.optimizers import OPTIMIZERS
     from moede.training.static import SELECT_BY
 
     return {"init": INITS, "optimizer": tuple(OPTIMIZERS), "select_by": SELECT_BY, "aux_loss": AUX_REDUCTIONS,
-            "static_corpus": STATIC_CORPORA, "dfer_experts": DFER_EXPERTS}
+            "static_corpus": STATIC_CORPORA, "dfer_experts": DFER_EXPERTS, "profile": tuple(PROFILES),
+            "backbone": tuple(BACKBONES)}
+
+
+@functools.cache
+def settings() -> dict[str, Setting]:
+    """The typed schema of every RunConfig field (type, range, choices), shared by the CLI, --set and papermill."""
+    limits = {name: dict(rule) for name, rule in LIMITS.items()}
+    for name, choices in _choices().items():
+        limits.setdefault(name, {})["choices"] = tuple(choices)
+    return schema_of(RunConfig, limits)
 
 
 @dataclass(frozen=True)
@@ -60,6 +90,7 @@ class RunConfig:
     init: str = "imagenet"  # "imagenet" (the paper's) or "random"
     imagenet_weights: Path | None = None  # None: the shipped TFLite file; else a .tflite or torchvision .pth file
     allow_random_init: bool = False  # the full profile refuses init="random" without it
+    backbone: str = "mobilenet_v2"  # every image model's torchvision network (moede.models.backbone.BACKBONES)
     trainable_from: int = 0  # first MobileNetV2 `features` block that is trained; blocks before stay at their init
     cache_dir: Path = Path("runs/cache")  # converted ImageNet weights (shared by every run)
     image_size: int = 48
@@ -85,39 +116,52 @@ class RunConfig:
     fusion_relu: bool = True  # a ReLU between the fusion's 1280->256 and 2048->8 layers (the paper names none)
     aux_loss: str = "sum"  # MoEDE's auxiliary cross-entropies: "sum" or "mean" (moede.models.dfer.dfer_loss)
     aux_weight: float = 1.0  # weight of the combined auxiliary loss against the main one
+    readout: Literal["last_valid", "after_padding"] = "last_valid"  # MoEDE/SFE: classify the LSTM output at each
+    # clip's last real frame, or (as a zero-padded Keras model without masking would) after zero frames up to the
+    # longest clip
+    baselines: Literal["paper", "small", "none"] = "small"  # Table 5/8's T-LSTM, AuxFormer, UAVM, VAVL: the sizes
+    # of their papers' code, smaller ones that train in the demo's minutes (moede.models.baselines.SMALL_SIZES), or
+    # not trained
     device: str = "auto"
     seed: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for name, choices in _choices().items():
-            if getattr(self, name) not in choices:
-                raise ValueError(f"{name} must be one of {tuple(choices)}, not {getattr(self, name)!r}")
+        for name, setting in settings().items():  # papermill parameters arrive here too: checked, not trusted
+            object.__setattr__(self, name, setting.check(getattr(self, name)))
         if self.profile == "full" and self.init == "random" and not self.allow_random_init:
-            raise ValueError("the full profile reproduces the paper, which starts every MobileNetV2 from ImageNet; "
+            raise SettingError("the full profile reproduces the paper, which starts every MobileNetV2 from ImageNet; "
                              "init='random' trains from scratch and will not reach the paper's numbers. Pass "
                              "--set allow_random_init=true if that is what you want")
-        if not 1 <= self.msp_improv_partitions <= 6:
-            raise ValueError(f"msp_improv_partitions must be 1 to 6 (MSP-IMPROV has six sessions), not "
-                             f"{self.msp_improv_partitions}")
-        if not 0 <= self.trainable_from <= 18:
-            raise ValueError(f"trainable_from must be a MobileNetV2 features block from 0 to 18, not "
-                             f"{self.trainable_from}")
+        from moede.models.backbone import IMAGENET_BACKBONES, feature_blocks
+
+        if self.init == "imagenet" and self.backbone not in IMAGENET_BACKBONES:
+            raise SettingError(f"backbone={self.backbone} has no shipped ImageNet weights (only "
+                               f"{', '.join(IMAGENET_BACKBONES)}); add --set init=random")
+        if self.trainable_from >= feature_blocks(self.backbone):
+            raise SettingError(f"trainable_from={self.trainable_from} would freeze every block of {self.backbone}, "
+                               f"which has {feature_blocks(self.backbone)}; use a value from 0 to "
+                               f"{feature_blocks(self.backbone) - 1}")
         if self.trainable_from and self.augment:
-            raise ValueError("trainable_from > 0 trains on cached activations of the frozen blocks, which cannot be "
+            raise SettingError("trainable_from > 0 trains on cached activations of the frozen blocks, which cannot be "
                              "augmented; set augment=false or trainable_from=0")
 
     @classmethod
     def for_profile(cls, profile: str, **overrides: Any) -> "RunConfig":
-        """Build the configuration of `profile` ('demo' or 'full'), then apply non-None `overrides`."""
-        if profile not in PROFILES:
-            raise ValueError(f"unknown profile {profile!r}; choose one of {sorted(PROFILES)}")
+        """Build the configuration of `profile` ('demo' or 'full'), then apply non-None `overrides` (checked)."""
+        profile = settings()["profile"].check(profile)
+        unknown = sorted(set(overrides) - {f.name for f in fields(cls)})
+        if unknown:
+            raise SettingError(f"unknown setting(s) {unknown}; settings are {', '.join(settings())}")
         values: dict[str, Any] = dict(PROFILES[profile], profile=profile, run_dir=Path("runs") / profile)
         values.update({k: v for k, v in overrides.items() if v is not None and v != ""})
-        for key in ("run_dir", "affectnet_root", "cremad_root", "msp_improv_root", "imagenet_weights", "cache_dir"):
-            if values.get(key) is not None:
-                values[key] = Path(values[key]).expanduser()
         return cls(**values)
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> "RunConfig":
+        """Build the configuration of a notebook's `params` dict: its `profile` (default 'demo') plus settings."""
+        values = dict(params)
+        return cls.for_profile(values.pop("profile", "demo"), **values)
 
     def with_(self, **changes: Any) -> "RunConfig":
         """Return a copy with `changes` applied."""

@@ -7,29 +7,13 @@
 # Below: real photos and the frames of a real video, before and after alignment.
 
 # %% tags=["parameters"]
-profile = "demo"
-run_dir = None
-affectnet_root = None
-cremad_root = None
-msp_improv_root = None
-imagenet_weights = None
-sfer_epochs = None
-expert_epochs = None
-fusion_epochs = None
-dfer_epochs = None
-device = "auto"
-seed = 0
-overrides = {}
+params = {"profile": "demo"}
 
 # %%
-from moede.config import RunConfig, seed_everything
 from moede.book.display import banner, show_figure
+from moede.book.header import start_chapter
 
-cfg = RunConfig.for_profile(profile, run_dir=run_dir, affectnet_root=affectnet_root, cremad_root=cremad_root,
-                            msp_improv_root=msp_improv_root, imagenet_weights=imagenet_weights, device=device,
-                            seed=seed, sfer_epochs=sfer_epochs, expert_epochs=expert_epochs,
-                            fusion_epochs=fusion_epochs, dfer_epochs=dfer_epochs, **overrides)
-_ = seed_everything(cfg.seed)
+cfg = start_chapter(params)
 
 # %%
 from moede.book.media import example_photos, example_video

@@ -9,29 +9,13 @@
 # Its weights initialise the eight emotion experts of the next chapter.
 
 # %% tags=["parameters"]
-profile = "demo"
-run_dir = None
-affectnet_root = None
-cremad_root = None
-msp_improv_root = None
-imagenet_weights = None
-sfer_epochs = None
-expert_epochs = None
-fusion_epochs = None
-dfer_epochs = None
-device = "auto"
-seed = 0
-overrides = {}
+params = {"profile": "demo"}
 
 # %%
-from moede.config import RunConfig, seed_everything
 from moede.book.display import banner, show_figure, show_vs_paper, source_of
+from moede.book.header import start_chapter
 
-cfg = RunConfig.for_profile(profile, run_dir=run_dir, affectnet_root=affectnet_root, cremad_root=cremad_root,
-                            msp_improv_root=msp_improv_root, imagenet_weights=imagenet_weights, device=device,
-                            seed=seed, sfer_epochs=sfer_epochs, expert_epochs=expert_epochs,
-                            fusion_epochs=fusion_epochs, dfer_epochs=dfer_epochs, **overrides)
-_ = seed_everything(cfg.seed)
+cfg = start_chapter(params)
 
 # %%
 from moede.stages.static import prepare_static, train_sfer_stage
@@ -71,7 +55,7 @@ print(f"SFER: {'reused from ' if sfer.reused else 'trained, saved to '}{sfer.che
 # %%
 from moede.results.static_tables import table2
 
-show_vs_paper(table2(sfer), "table2", cfg)
+show_vs_paper(table2(sfer), "table2")
 
 # %% [markdown]
 # Did it learn more than the class balance? Beside the answer that is always the most frequent class:

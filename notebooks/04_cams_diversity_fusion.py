@@ -7,29 +7,13 @@
 # recognition, with the expert CNNs frozen (FFE) or fine-tuned end to end (FTFE).
 
 # %% tags=["parameters"]
-profile = "demo"
-run_dir = None
-affectnet_root = None
-cremad_root = None
-msp_improv_root = None
-imagenet_weights = None
-sfer_epochs = None
-expert_epochs = None
-fusion_epochs = None
-dfer_epochs = None
-device = "auto"
-seed = 0
-overrides = {}
+params = {"profile": "demo"}
 
 # %%
-from moede.config import RunConfig, seed_everything
 from moede.book.display import banner, show_figure, show_vs_paper, source_of
+from moede.book.header import start_chapter
 
-cfg = RunConfig.for_profile(profile, run_dir=run_dir, affectnet_root=affectnet_root, cremad_root=cremad_root,
-                            msp_improv_root=msp_improv_root, imagenet_weights=imagenet_weights, device=device,
-                            seed=seed, sfer_epochs=sfer_epochs, expert_epochs=expert_epochs,
-                            fusion_epochs=fusion_epochs, dfer_epochs=dfer_epochs, **overrides)
-_ = seed_everything(cfg.seed)
+cfg = start_chapter(params)
 
 # %%
 from moede.stages.static import prepare_static, train_experts_stage
@@ -59,7 +43,7 @@ from moede.results.figures import similarity_heatmap
 from moede.results.static_tables import table4
 
 ours4 = table4(experts)
-show_vs_paper(ours4, "table4", cfg)
+show_vs_paper(ours4, "table4")
 show_figure(similarity_heatmap(ours4, "Table 4 (this run)"))
 
 # %% [markdown]
@@ -70,4 +54,4 @@ from moede.results.static_tables import table3
 from moede.stages.static import train_fusion_stage
 
 fusion = train_fusion_stage(cfg, static)
-show_vs_paper(table3(fusion), "table3", cfg)
+show_vs_paper(table3(fusion), "table3")

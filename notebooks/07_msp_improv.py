@@ -8,29 +8,13 @@
 # evaluation file names clips `UTD-IMPROV-...` and its videos `MSP-IMPROV-...`: `moede` reads both as one clip.
 
 # %% tags=["parameters"]
-profile = "demo"
-run_dir = None
-affectnet_root = None
-cremad_root = None
-msp_improv_root = None
-imagenet_weights = None
-sfer_epochs = None
-expert_epochs = None
-fusion_epochs = None
-dfer_epochs = None
-device = "auto"
-seed = 0
-overrides = {}
+params = {"profile": "demo"}
 
 # %%
-from moede.config import RunConfig, seed_everything
 from moede.book.display import banner, show_figure, show_vs_paper, source_of
+from moede.book.header import start_chapter
 
-cfg = RunConfig.for_profile(profile, run_dir=run_dir, affectnet_root=affectnet_root, cremad_root=cremad_root,
-                            msp_improv_root=msp_improv_root, imagenet_weights=imagenet_weights, device=device,
-                            seed=seed, sfer_epochs=sfer_epochs, expert_epochs=expert_epochs,
-                            fusion_epochs=fusion_epochs, dfer_epochs=dfer_epochs, **overrides)
-_ = seed_everything(cfg.seed)
+cfg = start_chapter(params)
 
 # %%
 import pandas as pd
@@ -52,4 +36,4 @@ msp = run_msp_improv(cfg, features)
 # %%
 from moede.results.dynamic_tables import table8
 
-show_vs_paper(table8(msp), "table8", cfg)
+show_vs_paper(table8(msp), "table8")

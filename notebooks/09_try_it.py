@@ -16,29 +16,13 @@
 # demonstration of the pipeline, not of the paper's accuracy.
 
 # %% tags=["parameters"]
-profile = "demo"
-run_dir = None
-affectnet_root = None
-cremad_root = None
-msp_improv_root = None
-imagenet_weights = None
-sfer_epochs = None
-expert_epochs = None
-fusion_epochs = None
-dfer_epochs = None
-device = "auto"
-seed = 0
-overrides = {}
+params = {"profile": "demo"}
 
 # %%
-from moede.config import RunConfig, seed_everything
 from moede.book.display import banner, show_figure, show_table
+from moede.book.header import start_chapter
 
-cfg = RunConfig.for_profile(profile, run_dir=run_dir, affectnet_root=affectnet_root, cremad_root=cremad_root,
-                            msp_improv_root=msp_improv_root, imagenet_weights=imagenet_weights, device=device,
-                            seed=seed, sfer_epochs=sfer_epochs, expert_epochs=expert_epochs,
-                            fusion_epochs=fusion_epochs, dfer_epochs=dfer_epochs, **overrides)
-_ = seed_everything(cfg.seed)
+cfg = start_chapter(params)
 
 # %%
 from moede.stages.dynamic import cremad_features, run_table5
@@ -79,7 +63,7 @@ media = real_media(out)
 table = predict(media["path"], model=bundle_file, out=out / "predictions")
 results = against_truth(table, media)
 results.attrs["source"] = "; ".join(sorted(set(media["source"])))
-show_table(results, "try_it", cfg, caption="Whole-clip (video) or SFER (photo) prediction beside the true emotion")
+show_table(results, "try_it", caption="Whole-clip (video) or SFER (photo) prediction beside the true emotion")
 
 # %%
 known = results["truth"].notna()

@@ -13,7 +13,7 @@ import pytest
 
 from moede.book.chapters import CHAPTERS, NOTEBOOK_DIR, Chapter, find_chapter, select_chapters
 from moede.book.check import check_site, find_chromium
-from moede.book.runner import EXPLICIT_PARAMETERS, NotebookFailed, notebook_parameters, read_status, run_notebooks
+from moede.book.runner import NotebookFailed, notebook_parameters, read_status, run_notebooks
 from moede.book.site import BookIncomplete, build_site
 from moede.config import RunConfig
 from moede.sources import REPO_ROOT
@@ -51,13 +51,13 @@ def test_pairing_round_trip_is_exact(path: Path, tmp_path: Path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_shape(path: Path):
-    """First code cell is tagged `parameters` and names every runner parameter; code cells stay short."""
+    """First code cell is the `parameters` cell holding only `params`; the next builds cfg from it; cells stay short."""
     notebook = jupytext.read(path)
     code = [c for c in notebook.cells if c.cell_type == "code"]
     assert "parameters" in code[0].metadata.get("tags", []), f"{path.name}: first code cell is not `parameters`"
     names = set(re.findall(r"^(\w+)\s*=", code[0].source, flags=re.MULTILINE))
-    assert names == set(EXPLICIT_PARAMETERS) | {"overrides"}
-    assert "RunConfig.for_profile(profile" in code[1].source
+    assert names == {"params"}, f"{path.name}: the parameters cell must set `params` only, not {sorted(names)}"
+    assert "cfg = start_chapter(params)" in code[1].source, f"{path.name}: second cell does not call start_chapter"
     for cell in code:
         lines = cell.source.strip().splitlines()
         assert len(lines) <= MAX_CELL_LINES, f"{path.name}: a code cell has {len(lines)} lines:\n{cell.source}"
@@ -95,18 +95,21 @@ def test_chapter_selection():
 def test_parameters_carry_non_default_fields():
     cfg = RunConfig.for_profile("demo", run_dir="somewhere", dfer_epochs=1, partitions=3)
     params = notebook_parameters(cfg)
-    assert params["dfer_epochs"] == 1 and params["overrides"] == {"partitions": 3}
-    assert Path(params["run_dir"]).is_absolute()
+    assert params == {"profile": "demo", "run_dir": str(Path("somewhere").absolute()), "seed": 0, "device": "auto",
+                      "dfer_epochs": 1, "partitions": 3}
+    assert RunConfig.from_params(params) == cfg.with_(run_dir=Path("somewhere").absolute())
 
 
 # --- the runner and the site on tiny notebooks ------------------------------------------------------------------
 
-TINY_HEADER = "# %% tags=[\"parameters\"]\nprofile = \"demo\"\nrun_dir = None\nseed = 0\n\n"
+TINY_HEADER = "# %% tags=[\"parameters\"]\nparams = {\"profile\": \"demo\"}\n\n"
 TINY_OK = TINY_HEADER + """# %%
 import pandas as pd
 from matplotlib.figure import Figure
 from moede.book.display import show_figure
-print(f"profile {profile} seed {seed}")
+from moede.config import RunConfig
+cfg = RunConfig.from_params(params)
+print(f"profile {cfg.profile} seed {cfg.seed}")
 fig = Figure(figsize=(3, 2)); fig.subplots().plot([0, 1], [1, 0])
 show_figure(fig)
 pd.DataFrame({"a": [1, 2], "b": [3, 4]})

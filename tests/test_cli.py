@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from cli_inputs import cremad_corpus, image_folder_corpus
 from moede.cli import _overrides, build_parser, main
 
 SUBCOMMANDS = ("book", "check-book", "align", "demo-data", "info")
@@ -57,7 +58,7 @@ def test_python_dash_m_moede_runs():
 def test_set_overrides_parse_types_and_reject_unknown_keys():
     assert _overrides(["dfer_epochs=2", "max_frames=none", "learning_rate=0.01", "device=cpu", "augment=true"]) == {
         "dfer_epochs": 2, "max_frames": None, "learning_rate": 0.01, "device": "cpu", "augment": True}
-    with pytest.raises(SystemExit, match="KEY one of"):
+    with pytest.raises(ValueError, match="unknown setting 'no_such_field'"):
         _overrides(["no_such_field=1"])
 
 
@@ -74,10 +75,10 @@ def test_unknown_notebook_is_a_clear_error(capsys: pytest.CaptureFixture[str], t
 
 
 def test_info_says_which_data_each_chapter_uses(capsys: pytest.CaptureFixture[str], tmp_path: Path):
-    assert main(["info", "--cremad", str(tmp_path)]) == 0
+    assert main(["info", "--cremad", str(cremad_corpus(tmp_path / "cremad", clips=3, present=2))]) == 0
     text = capsys.readouterr().out
     assert "torch device:" in text
-    assert f"CREMA-D at {tmp_path}" in text and "chapter 7 (MSP-IMPROV)" in text
+    assert f"CREMA-D at {tmp_path / 'cremad'}: 2 of 3 labelled clips found" in text and "chapter 7 (MSP-IMPROV)" in text
 
 
 def test_info_prints_the_full_profile_settings_as_the_paper_states_them(capsys: pytest.CaptureFixture[str]):
@@ -98,3 +99,32 @@ def test_align_an_image_writes_crop_and_manifest(tmp_path: Path, capsys: pytest.
     manifest = pd.read_csv(tmp_path / "out" / "manifest.csv")
     assert len(manifest) == 1 and Path(manifest.loc[0, "crop"]).is_file()
     assert "aligned 1 face" in capsys.readouterr().out
+
+
+@pytest.fixture
+def captured_book(monkeypatch: pytest.MonkeyPatch) -> list:
+    """Replace the notebook runner by a recorder of the RunConfig it would get (no notebook runs)."""
+    import moede.book.runner as runner
+
+    seen: list = []
+    monkeypatch.setattr(runner, "run_notebooks", lambda cfg, **_: seen.append(cfg) or [])
+    return seen
+
+
+def test_relative_paths_resolve_against_the_callers_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              captured_book: list,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from moede.book.runner import notebook_parameters
+
+    image_folder_corpus(tmp_path / "roots" / "faces")
+    (tmp_path / "data").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert main(["book", "--only", "2", "--no-site", "--affectnet", "roots/faces", "--run-dir", "run",
+                 "--build-dir", "b"]) == 0
+    params = notebook_parameters(captured_book[0])
+    assert params["affectnet_root"] == str(tmp_path / "roots" / "faces")
+    assert params["run_dir"] == str(tmp_path / "run")
+    capsys.readouterr()
+    assert main(["info", "--msp-improv", "data"]) in (0, 3)
+    said = capsys.readouterr()
+    assert str(tmp_path / "data") in said.out + said.err

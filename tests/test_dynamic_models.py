@@ -8,7 +8,8 @@ import torch
 from scipy import stats
 
 from moede.evaluation.stats import matched_pair_test, paired_t_test, split_test_set
-from moede.models.dfer import MoEDE, SingleExtractorLSTM, build_dfer_model, collate_clips, dfer_loss
+from moede.models.dfer import MoEDE, SingleExtractorLSTM, collate_clips, dfer_loss
+from moede.models.registry import build_model
 from moede.training.dynamic import train_dfer
 
 D, H = 12, 6  # tiny feature and hidden sizes keep the tests fast; the paper's are 1280 and 256
@@ -88,7 +89,7 @@ def test_leave_one_expert_out_model_has_seven_lstm_emo_and_ignores_the_left_out_
     with torch.no_grad():
         torch.testing.assert_close(model(x, lengths).logits, model(changed, lengths).logits)
         assert model(x, lengths).emo_last.shape == (2, 7, H)
-    rebuilt = build_dfer_model(model.config())
+    rebuilt = build_model(model.spec())
     assert rebuilt.experts_kept.tolist() == [0, 1, 2, 4, 5, 6, 7]
     with pytest.raises(ValueError, match="experts_kept"):
         MoEDE(feature_dim=D, hidden=H, experts_kept=[0, 8])
@@ -117,9 +118,9 @@ def test_training_keeps_the_best_dev_epoch_and_learns_a_separable_problem() -> N
     result = train_dfer(model, source, ids[:24], ys[:24], ids[24:], ys[24:], epochs=6, lr=1e-2, batch_size=8)
     history = result.history
     assert list(history["epoch"]) == [1, 2, 3, 4, 5, 6]
-    assert result.best_dev_accuracy == history["dev_accuracy"].max()
+    assert result.best_dev_score == history["dev_accuracy"].max()
     assert result.best_epoch == int(history.loc[history["dev_accuracy"].idxmax(), "epoch"])
-    assert result.best_dev_accuracy > 60, history
+    assert result.best_dev_score > 60, history
     assert (history["train_total_loss"] > history["train_loss"]).all(), "objective includes the auxiliary losses"
 
 
@@ -195,3 +196,22 @@ def test_auxiliary_mean_weighs_the_eight_together_like_the_main_task() -> None:
     torch.testing.assert_close(dfer_loss(out, y, 0.5, "sum"), main + 0.5 * sum(aux))
     with pytest.raises(ValueError, match="aux_reduction"):
         dfer_loss(out, y, 1.0, "max")
+
+
+def test_after_padding_readout_reads_past_zero_frames_whatever_the_batch() -> None:
+    torch.manual_seed(0)
+    x = torch.randn(2, 5, 8, D)
+    lengths = torch.tensor([5, 2])
+    x[1, 2:] = 0.0
+    last_valid = _moede()
+    after = _moede(padded_length=7)
+    after.load_state_dict(last_valid.state_dict())
+    with torch.no_grad():
+        padded = torch.nn.functional.pad(x, (0, 0, 0, 0, 0, 2))
+        expected = last_valid(padded, torch.tensor([7, 7])).logits
+        np.testing.assert_allclose(after(x, lengths).logits.numpy(), expected.numpy(), atol=1e-6)
+        # the short clip alone (no batch padding) gets the same output: the padding is the model's, not the batch's
+        np.testing.assert_allclose(after(x[1:, :2], lengths[1:]).logits.numpy(), expected[1:].numpy(), atol=1e-6)
+        assert not torch.allclose(last_valid(x, lengths).logits[1], expected[1])
+    with pytest.raises(ValueError, match="longer than the padded length 7"):
+        after(torch.randn(1, 8, 8, D), torch.tensor([8]))

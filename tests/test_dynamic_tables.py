@@ -18,11 +18,14 @@ from moede.data.emotions import CANONICAL, CREMAD, SHORT_NAMES
 from moede.evaluation.complexity import count_flops, count_parameters, expert_network, lstm_flops
 from moede.features import build_or_load
 from moede.models.dfer import MoEDE, SingleExtractorLSTM, collate_clips
-from moede.models.mobilenet import build_mobilenet_v2
+from moede.models.backbone import BackboneClassifier
+from moede.models.checkpoint import load_checkpoint
 from moede.results.dynamic_tables import complexity_table, table5, table6, table7, table8
 from moede.results.paper import paper_complexity, paper_table, paper_vs_run
-from moede.stages.dynamic import DFERFeatures, compute_significance, dfer_model_path, load_dfer_model, run_models
-from moede.training.dynamic import Predictions
+from moede.models.baselines import BASELINES, SMALL_SIZES, TLSTM
+from moede.stages.dynamic import (DFERFeatures, compute_significance, dfer_model_path, moede_versus_baselines,
+                                  run_models, versus_baselines_frame)
+from moede.training.results import Predictions
 
 D, H = 10, 4
 
@@ -65,7 +68,7 @@ def test_tables_use_the_papers_labels_and_line_up_with_it() -> None:
 def test_mobilenet_expert_parameter_count_matches_torchvision() -> None:
     reference = torchvision.models.mobilenet_v2(weights=None, num_classes=2)
     assert count_parameters(expert_network()) == count_parameters(reference)
-    assert count_parameters(expert_network()) == count_parameters(build_mobilenet_v2(2))
+    assert count_parameters(expert_network()) == count_parameters(BackboneClassifier("mobilenet_v2", 2))
     assert count_parameters(expert_network("meta").features) == count_parameters(reference.features)
 
 
@@ -120,9 +123,12 @@ def test_stage_trains_each_partition_once_then_reuses_it(tmp_path: Path) -> None
               for name, n in (("ffe", 8), ("sfe", 1))}
     features = DFERFeatures("cremad", CREMAD, clips, partitions, caches, None)
     cfg = RunConfig.for_profile("demo", run_dir=tmp_path / "run", dfer_epochs=2, clip_batch_size=8)
-    models = {"MoEDE with auxiliary (FFE)": ("ffe", lambda c: MoEDE(feature_dim=D, hidden=H, n_classes=c)),
-              "Single feature extractor": ("sfe", lambda c: SingleExtractorLSTM(feature_dim=D, hidden=H,
-                                                                                  n_classes=c))}
+    models = {"MoEDE with auxiliary (FFE)": ("ffe", lambda s: MoEDE(feature_dim=s.feature_dim, hidden=H,
+                                                                     n_classes=s.n_classes)),
+              "Single feature extractor": ("sfe", lambda s: SingleExtractorLSTM(feature_dim=s.feature_dim, hidden=H,
+                                                                                n_classes=s.n_classes)),
+              "T-LSTM": ("sfe", lambda s: TLSTM(feature_dim=s.feature_dim, d_model=4, heads=2, layers=1, ffn_dim=8,
+                                                hidden=H, n_classes=s.n_classes))}
     first = run_models(cfg, features, models)
     again = run_models(cfg, features, models)
     assert first.reused == {name: [False] for name in models} and again.reused == {name: [True] for name in models}
@@ -130,7 +136,7 @@ def test_stage_trains_each_partition_once_then_reuses_it(tmp_path: Path) -> None
         np.testing.assert_array_equal(first.predictions[name][0].logits, again.predictions[name][0].logits)
         test_ids = first.predictions[name][0].sample_ids
         assert set(clips.set_index("sample_id").loc[test_ids, "speaker"]) == {"s5"}
-    model = load_dfer_model(dfer_model_path(cfg, "cremad", "MoEDE with auxiliary (FFE)", 1))
+    model, _ = load_checkpoint(dfer_model_path(cfg, "cremad", "MoEDE with auxiliary (FFE)", 1))
     test = first.predictions["MoEDE with auxiliary (FFE)"][0]
     x, lengths, _ = collate_clips([(torch.from_numpy(caches["ffe"].clip(i).astype(np.float32)), 0)
                                    for i in test.sample_ids])
@@ -138,8 +144,15 @@ def test_stage_trains_each_partition_once_then_reuses_it(tmp_path: Path) -> None
         np.testing.assert_allclose(model(x, lengths).logits.numpy(), test.logits, atol=1e-5)
     tests = compute_significance(first)
     assert "Auxiliary Contempt" in tests and tests["MoEDE with auxiliary (FFE)"].n == 5
+    assert "T-LSTM" not in tests, "the published baselines are tested the other way round"
     first.significance = tests
-    assert "significant" in table5(first).columns
+    versus = moede_versus_baselines(first, "MoEDE with auxiliary (FFE)")
+    assert list(versus) == ["T-LSTM"] and versus["T-LSTM"].n == 5
+    first.versus_baselines = versus
+    frame = versus_baselines_frame(first)
+    assert list(frame.index) == ["T-LSTM"] and frame.loc["T-LSTM", "pairs"] == 5
+    table = table5(first)
+    assert "significant" in table.columns and "T-LSTM" in table.index
 
 
 @pytest.mark.shared_data
@@ -158,3 +171,19 @@ def test_real_cremad_partitions_keep_every_actor_in_one_set(shared_data: Path) -
         assert set(part["label"]) == set(CREMAD)
     tests = [set(p.loc[p["split"] == "test", "speaker"]) for p in partitions]
     assert len(set.union(*tests)) > len(tests[0]), "the five partitions test different actors"
+
+
+def test_factories_follow_the_settings() -> None:
+    from moede.stages.dynamic import ClipShape, table5_models
+
+    shape = ClipShape(n_classes=4, feature_dim=12, longest_clip=37)
+    models = table5_models(RunConfig.for_profile("demo", readout="after_padding"))
+    assert [n for n in models if n in BASELINES] == list(BASELINES)
+    assert models["MoEDE with auxiliary (FFE)"][1](shape).spec()["padded_length"] == 37
+    assert models["Single feature extractor"][1](shape).spec()["padded_length"] == 37
+    uavm = models["UAVM"][1](shape).spec()
+    assert uavm["max_frames"] == 37 and uavm["d_model"] == SMALL_SIZES["UAVM"]["d_model"]
+    paper = table5_models(RunConfig.for_profile("full"))
+    assert paper["MoEDE with auxiliary (FFE)"][1](shape).spec()["padded_length"] is None
+    assert paper["VAVL"][1](shape).spec()["d_model"] == 512
+    assert not set(BASELINES) & set(table5_models(RunConfig.for_profile("demo", baselines="none")))

@@ -11,7 +11,7 @@ import torchvision
 from moede.config import RunConfig
 from moede.features.extract import SequentialExperts, shared_prefix_length
 from moede.models import ExpertBank, ExpertFusion
-from moede.models.mobilenet import mobilenet_v2
+from moede.models.backbone import BackboneClassifier
 from moede.models.pretrained import MINUS_ONE_TO_ONE
 from moede.training.frozen import FromBlock, FusionFromBlock, block_activations
 from moede.training.images import FaceImageDataset
@@ -23,7 +23,7 @@ START = 14
 def _experts_sharing_blocks(n: int, start: int) -> list[torch.nn.Module]:
     """n tiny-input MobileNetV2 experts whose blocks before `start` are identical and later blocks differ."""
     torch.manual_seed(0)
-    base = mobilenet_v2(2, "tf_same").eval()
+    base = BackboneClassifier("mobilenet_v2", 2, "tf_same").eval()
     experts = []
     for _ in range(n):
         expert = copy.deepcopy(base)
@@ -45,7 +45,7 @@ def test_from_block_is_the_whole_model_on_cached_activations() -> None:
 
 def test_training_from_block_changes_only_the_trained_blocks() -> None:
     torch.manual_seed(0)
-    model = mobilenet_v2(3)
+    model = BackboneClassifier("mobilenet_v2", 3)
     frozen_before = copy.deepcopy(model.features[:START].state_dict())
     images = FaceImageDataset(torch.randint(0, 256, (12, 3, 32, 32), dtype=torch.uint8), [0, 1, 2] * 4,
                               MINUS_ONE_TO_ONE)

@@ -17,12 +17,13 @@ from moede.align.video import read_frames
 from moede.cli import main
 from moede.config import RunConfig
 from moede.data.emotions import AFFECTNET, CANONICAL, CREMAD
+from moede.errors import EXIT_INPUT
 from moede.io import write_json
 from moede.models.checkpoint import checkpoint_digest, save_checkpoint
 from moede.models.experts import ExpertBank
 from moede.models.fusion import ExpertFusion
 from moede.models.dfer import MoEDE
-from moede.models.mobilenet import mobilenet_v2
+from moede.models.backbone import BackboneClassifier
 from moede.predict.bundle import FORMAT, BundleError, bundle_from_run, card_path, export_bundle, load_bundle
 from moede.predict.pipeline import PredictError, Predictor, predict
 from moede.predict.timeline import window_spans
@@ -40,7 +41,7 @@ def _save_static(model: torch.nn.Module, path: Path, cfg: RunConfig, classes: tu
 
 
 def _save_experts(models: Path, cfg: RunConfig) -> list[torch.nn.Module]:
-    experts = [mobilenet_v2(2, "tf_same") for _ in CANONICAL]
+    experts = [BackboneClassifier("mobilenet_v2", 2, "tf_same") for _ in CANONICAL]
     for emotion, expert in zip(CANONICAL, experts):
         _save_static(expert, models / f"expert_{emotion}.pt", cfg, ("other", emotion))
     return experts
@@ -51,12 +52,11 @@ def write_untrained_run(run_dir: Path) -> Path:
     torch.manual_seed(0)
     cfg = RunConfig.for_profile("demo", run_dir=run_dir, image_size=IMAGE_SIZE)
     _save_experts(run_dir / "models", cfg)
-    _save_static(mobilenet_v2(len(AFFECTNET), "tf_same"), run_dir / "models" / "sfer.pt", cfg, AFFECTNET)
+    _save_static(BackboneClassifier("mobilenet_v2", len(AFFECTNET), "tf_same"), run_dir / "models" / "sfer.pt", cfg,
+                 AFFECTNET)
     moede = MoEDE(n_classes=len(CREMAD)).eval()
-    path = dfer_model_path(cfg, "cremad", MOEDE_ROW, 1)
-    path.parent.mkdir(parents=True)
-    torch.save({"key": "test", "config": moede.config(), "best_epoch": 1, "best_dev_accuracy": 40.0, "history": {},
-                "state_dict": moede.state_dict(), "test": {}}, path)
+    save_checkpoint(moede, dfer_model_path(cfg, "cremad", MOEDE_ROW, 1), config=cfg.as_dict(), classes=CREMAD,
+                    metrics={"key": "test", "best_epoch": 1, "best_dev_accuracy": 40.0}, source=None)
     return run_dir
 
 
@@ -210,7 +210,7 @@ def test_a_video_without_any_face_fails_and_writes_nothing(bundle_file: Path, tm
                                                            capsys: pytest.CaptureFixture[str]) -> None:
     video = _write_video(tmp_path / "noface.avi", [np.full((120, 160, 3), 90, np.uint8)] * 6)
     out = tmp_path / "out"
-    assert main(["predict", str(video), "--model", str(bundle_file), "--out", str(out)]) == 1
+    assert main(["predict", str(video), "--model", str(bundle_file), "--out", str(out)]) == EXIT_INPUT
     err = capsys.readouterr().err
     assert "no face found in any of the 2 processed frames of video" in err and str(video) in err
     assert list(out.iterdir()) == []
@@ -233,7 +233,7 @@ def test_bad_bundles_fail_in_one_line(bundle_file: Path, tmp_path: Path, capsys:
     torch.save(dict(wrapper, payload=payload), altered)
     with pytest.raises(BundleError, match="fails its sha256 check"):
         load_bundle(altered)
-    assert main(["predict", str(bundle_file), "--model", str(truncated), "--out", str(tmp_path / "o")]) == 1
+    assert main(["predict", str(bundle_file), "--model", str(truncated), "--out", str(tmp_path / "o")]) == EXIT_INPUT
     err = capsys.readouterr().err.strip()
     assert err.startswith("moede predict: bundle") and len(err.splitlines()) == 1
 
@@ -243,7 +243,7 @@ def test_an_unwritable_output_folder_fails_before_any_work(bundle_file: Path, tm
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
     assert main(["predict", "any.mp4", "--model", str(bundle_file), "--out",
-                 str(blocker / "out")]) == 1
+                 str(blocker / "out")]) == EXIT_INPUT
     err = capsys.readouterr().err
     assert "is not writable" in err and "--out" in err and len(err.strip().splitlines()) == 1
 
@@ -251,6 +251,6 @@ def test_an_unwritable_output_folder_fails_before_any_work(bundle_file: Path, tm
 def test_export_of_an_incomplete_run_names_the_missing_chapter(tmp_path: Path,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "run").mkdir()
-    assert main(["export", str(tmp_path / "run"), str(tmp_path / "b.moede")]) == 1
+    assert main(["export", str(tmp_path / "run"), str(tmp_path / "b.moede")]) == EXIT_INPUT
     err = capsys.readouterr().err
     assert "run the book's chapter" in err and not (tmp_path / "b.moede").exists()

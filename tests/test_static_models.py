@@ -8,20 +8,21 @@ import pytest
 import torch
 import torchvision
 
-from moede.models import (ExpertBank, ExpertFusion, build_mobilenet_v2, checkpoint_digest,
+from moede.models import (ExpertBank, ExpertFusion, build_backbone, checkpoint_digest,
                           extract_features_sequential, load_checkpoint, save_checkpoint)
 from moede.models.experts import extract_features_vmap
-from moede.models.mobilenet import padding_of, replace_head
+from moede.models.backbone import BackboneClassifier
+from moede.models.mobilenet import padding_of
 from moede.models.pretrained import Initialisation, resolve_initialisation
 from moede.sources import DataSource
 
 
-def _random_experts(n: int, seed: int = 0) -> list[torch.nn.Module]:
-    """n MobileNetV2 experts with distinct weights and non-trivial batch-norm statistics, in eval mode."""
+def _random_experts(n: int, seed: int = 0, backbone: str = "mobilenet_v2") -> list[torch.nn.Module]:
+    """n experts with distinct weights and non-trivial batch-norm statistics, in eval mode."""
     torch.manual_seed(seed)
     experts = []
     for _ in range(n):
-        model = replace_head(torchvision.models.mobilenet_v2(weights=None), 2)
+        model = BackboneClassifier(backbone, 2)
         for module in model.modules():
             if isinstance(module, torch.nn.BatchNorm2d):
                 module.running_mean.normal_(0, 0.1)
@@ -33,7 +34,7 @@ def _random_experts(n: int, seed: int = 0) -> list[torch.nn.Module]:
 
 def test_build_without_weights_records_random(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING):
-        model = build_mobilenet_v2(8)
+        model = build_backbone("mobilenet_v2", 8).module
     assert model.moede_init.startswith("random")
     assert "random initialisation" in caplog.text
     assert model.classifier[-1].out_features == 8
@@ -43,7 +44,7 @@ def test_build_with_local_state_dict_loads_it(tmp_path) -> None:
     source = torchvision.models.mobilenet_v2(weights=None)
     path = tmp_path / "imagenet.pth"
     torch.save(source.state_dict(), path)
-    model = build_mobilenet_v2(8, resolve_initialisation("imagenet", path, None))
+    model = build_backbone("mobilenet_v2", 8, resolve_initialisation("imagenet", path, None)).module
     assert model.moede_init.startswith("ImageNet (torchvision state dict: imagenet.pth, sha256 ")
     assert padding_of(model) == "symmetric"
     assert torch.equal(model.features[0][0].weight, source.features[0][0].weight)
@@ -53,11 +54,11 @@ def test_build_with_local_state_dict_loads_it(tmp_path) -> None:
 
 def test_build_rejects_wrong_file(tmp_path) -> None:
     with pytest.raises(FileNotFoundError, match="does not exist"):
-        build_mobilenet_v2(8, Initialisation("imagenet", tmp_path / "absent.pth"))
+        build_backbone("mobilenet_v2", 8, Initialisation("imagenet", tmp_path / "absent.pth")).module
     wrong = tmp_path / "resnet.pth"
     torch.save({"conv1.weight": torch.zeros(1)}, wrong)
     with pytest.raises(ValueError, match="mobilenet_v2"):
-        build_mobilenet_v2(8, resolve_initialisation("imagenet", wrong, None))
+        build_backbone("mobilenet_v2", 8, resolve_initialisation("imagenet", wrong, None)).module
 
 
 def test_bank_matches_sequential_and_vmap() -> None:
@@ -160,3 +161,28 @@ def test_fusion_head_non_linearity_is_a_setting_kept_by_checkpoints(relu: bool, 
     fusion = ExpertFusion(ExpertBank(_random_experts(2)), n_classes=3, relu=relu)
     path = save_checkpoint(fusion, tmp_path / "fusion.pt", config={}, classes="abc", metrics={}, source=None)
     assert load_checkpoint(path)[0].head.relu == relu
+
+
+@pytest.mark.parametrize("backbone", ["mobilenet_v2", "mobilenet_v3_small"])
+def test_backbone_swap_reaches_bank_fusion_and_checkpoint(backbone: str, tmp_path) -> None:
+    built = build_backbone(backbone, 2)
+    assert built.num_features == built.module.num_features == {"mobilenet_v2": 1280, "mobilenet_v3_small": 576}[backbone]
+    assert built.cam_layer is built.module.features[-1]
+    experts = _random_experts(2, seed=3, backbone=backbone)
+    x = torch.randn(2, 3, 32, 32)
+    fusion = ExpertFusion(ExpertBank(experts), n_classes=3).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(fusion.bank(x), extract_features_sequential(experts, x), atol=1e-4, rtol=1e-4)
+    assert fusion.bank(x).shape == (2, 2, built.num_features)
+    path = save_checkpoint(fusion, tmp_path / "f.pt", config={}, classes="abc", metrics={}, source=None)
+    loaded, meta = load_checkpoint(path)
+    assert meta["spec"]["backbone"] == backbone
+    with torch.no_grad():
+        assert torch.equal(loaded(x), fusion(x))
+
+
+def test_imagenet_init_exists_only_for_mobilenet_v2(tmp_path) -> None:
+    path = tmp_path / "imagenet.pth"
+    torch.save(torchvision.models.mobilenet_v2(weights=None).state_dict(), path)
+    with pytest.raises(ValueError, match="set init=random"):
+        build_backbone("mobilenet_v3_small", 2, resolve_initialisation("imagenet", path, None))

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from moede.data.emotions import AFFECTNET, SYNONYMS
-from moede.models import build_mobilenet_v2
+from moede.models import build_backbone
 from moede.models.pretrained import IMAGENET_STATS, MINUS_ONE_TO_ONE
 from moede.training.images import SHEAR_DEGREES, FaceImageDataset
 from moede.training.sampling import BalancedEpochSampler
@@ -76,7 +76,7 @@ def test_few_steps_reduce_loss_on_real_faces(shared_data: Path) -> None:
     frame = _real_faces(shared_data, 2)
     data = FaceImageDataset.from_frame(frame, AFFECTNET, 32, IMAGENET_STATS)
     images = torch.stack([data[i][0] for i in range(len(data))])
-    model = build_mobilenet_v2(len(AFFECTNET))
+    model = build_backbone("mobilenet_v2", len(AFFECTNET)).module
     loss_fn = torch.nn.CrossEntropyLoss(weight=class_weights(data.targets, len(AFFECTNET)))
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     model.train()
@@ -93,7 +93,7 @@ def test_few_steps_reduce_loss_on_real_faces(shared_data: Path) -> None:
 def test_train_classifier_keeps_best_epoch(shared_data: Path) -> None:
     frame = _real_faces(shared_data, 2)
     data = FaceImageDataset.from_frame(frame, AFFECTNET, 32, IMAGENET_STATS)
-    result = train_classifier(build_mobilenet_v2(len(AFFECTNET)), data.relabel(data.targets, augment=True), data,
+    result = train_classifier(build_backbone("mobilenet_v2", len(AFFECTNET)).module, data.relabel(data.targets, augment=True), data,
                               n_classes=len(AFFECTNET), epochs=2, batch_size=8,
                               loss_weights=class_weights(data.targets, len(AFFECTNET)))
     history = result.history

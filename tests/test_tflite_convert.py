@@ -14,7 +14,8 @@ from PIL import Image
 from torch import nn
 
 import moede.models.tflite_convert as convert
-from moede.models.mobilenet import SamePadConv2d, build_mobilenet_v2, padding_of, use_padding
+from moede.models.backbone import BackboneClassifier, build_backbone
+from moede.models.mobilenet import SamePadConv2d, padding_of, use_padding
 from moede.models.pretrained import (MINUS_ONE_TO_ONE, SHIPPED_TFLITE, Initialisation, calibration_images,
                                      resolve_initialisation)
 
@@ -75,12 +76,12 @@ def test_same_pad_conv_pads_bottom_right_like_tensorflow(size: int) -> None:
 
 def test_tf_padding_survives_checkpoint_spec_and_expert_stacking() -> None:
     from moede.models import ExpertBank
-    from moede.models.checkpoint import _build, model_spec
+    from moede.models.registry import build_model
 
-    model = use_padding(torchvision.models.mobilenet_v2(weights=None), "tf_same")
+    model = BackboneClassifier("mobilenet_v2", 1000, "tf_same")
     assert padding_of(model) == "tf_same"
     assert sum(isinstance(m, SamePadConv2d) for m in model.modules()) == 5  # the five stride-2 convolutions
-    assert padding_of(_build(model_spec(model))) == "tf_same"
+    assert padding_of(build_model(model.spec())) == "tf_same"
     assert ExpertBank([model.features, model.features]).padding == "tf_same"
     assert all(padding_of(part) == "tf_same" for part in ExpertBank([model.features] * 2).unstack())
 
@@ -113,7 +114,7 @@ def test_build_from_shipped_weights_records_it_and_uses_tf_padding(converted: di
     init = resolve_initialisation("imagenet", None, tmp_path)
     assert init.normalisation == MINUS_ONE_TO_ONE and init.padding == "tf_same"
     torch.save(converted, tmp_path / f"mobilenet_v2_imagenet_{init.sha256[:16]}_v1.pt")  # skip a conversion
-    model = build_mobilenet_v2(8, init)
+    model = build_backbone("mobilenet_v2", 8, init).module
     assert model.moede_init.startswith("ImageNet (shipped TFLite, converted: tf2_mobilenet_v2_1.0_224_ptq.tflite")
     assert padding_of(model) == "tf_same" and model.classifier[-1].out_features == 8
     assert torch.equal(model.features[3].conv[1][0].weight, converted["features.3.conv.1.0.weight"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import multiprocessing
 import os
 import re
@@ -25,8 +26,9 @@ from moede.io import atomic_path, write_csv
 
 MANIFEST = "manifest.csv"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
-IMAGE_COLUMNS = ["sample_id", "source", "crop", "status", "size", "landmarks"]
-VIDEO_COLUMNS = ["source", "frame", "crop", "status", "size", "landmarks"]
+IMAGE_COLUMNS = ["sample_id", "source", "source_stamp", "settings", "crop", "status", "size", "landmarks"]
+VIDEO_COLUMNS = ["source", "source_stamp", "settings", "frame", "crop", "status", "size", "landmarks"]
+FRAME_NAME = re.compile(r"^\d{6}\.png$")
 ALIGNED = ("detected", "box", "given")  # image statuses that produced a crop; the others are "no_face", "unreadable"
 FLUSH_SECONDS = 60.0
 
@@ -49,6 +51,22 @@ def _optional(value: Any) -> Any:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
     return value
+
+
+def source_stamp(path: str | os.PathLike[str]) -> str:
+    """'bytes:mtime_ns' of a source file ('' when it is missing): a changed file gets a new stamp."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return ""
+    return f"{status.st_size}:{status.st_mtime_ns}"
+
+
+def settings_key(**values: Any) -> str:
+    """A short digest of the settings an output was made with (arrays digested by their bytes)."""
+    plain = {k: hashlib.sha1(np.ascontiguousarray(v, dtype=np.float32).tobytes()).hexdigest()
+             if isinstance(v, np.ndarray) else v for k, v in values.items()}
+    return hashlib.sha1(json.dumps(plain, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def _crop_name(sample_id: str) -> str:
@@ -74,20 +92,29 @@ def read_rgb(path: str | os.PathLike[str]) -> np.ndarray | None:
     return None if image is None else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-def _finished(manifest: Path, size: int) -> dict[str, dict[str, Any]]:
-    """Rows of an existing manifest that are complete for this output size, by sample id."""
+def _previous(manifest: Path) -> dict[str, dict[str, Any]]:
+    """Rows of an existing manifest by sample id, as text (empty when there is none)."""
     if not manifest.is_file():
         return {}
-    rows = pd.read_csv(manifest, dtype={"sample_id": str}, keep_default_na=False).to_dict("records")
-    return {
-        row["sample_id"]: row for row in rows
-        if int(row["size"]) == size and (row["status"] not in ALIGNED or Path(str(row["crop"])).is_file())
-    }
+    rows = pd.read_csv(manifest, dtype=str, keep_default_na=False).to_dict("records")
+    return {row["sample_id"]: row for row in rows}
+
+
+def _still_valid(done: dict[str, Any] | None, wanted: dict[str, Any]) -> bool:
+    """Whether a manifest row was made from the same source file (path, size, mtime) with the same settings."""
+    if done is None or any(str(done.get(key, "")) != str(value) for key, value in wanted.items()):
+        return False
+    return not done["crop"] or Path(str(done["crop"])).is_file()
+
+
+def _remove_crop(out_dir: Path, sample_id: str) -> None:
+    """Delete the crop a sample id would have (an output that no longer describes its source)."""
+    (out_dir / _crop_name(sample_id)).unlink(missing_ok=True)
 
 
 def _align_row(row: dict[str, Any], crop: Path, size: int, detect_scale: int | None,
                model: str | os.PathLike[str] | None) -> dict[str, Any]:
-    """Align one data-frame row to `crop`; return its manifest record."""
+    """Align one data-frame row to `crop`; return its manifest record (without source_stamp and settings)."""
     record = {"sample_id": row["sample_id"], "source": str(row["path"]), "crop": "", "size": size, "landmarks": ""}
     image = read_rgb(row["path"])
     if image is None:
@@ -119,11 +146,14 @@ def _align_task(task: tuple[dict[str, Any], Path, int, int | None, str | None]) 
 
 def align_images(frame: pd.DataFrame, out_dir: str | os.PathLike[str], size: int = 224, *,
                  detect_scale: int | None = None, model: str | os.PathLike[str] | None = None,
-                 workers: int | None = None) -> pd.DataFrame:
-    """Align each row's image (its landmarks/box used when given) to out_dir/<id>.png with a manifest.csv; items
-    already in the manifest are skipped. Returns the aligned rows with `path` = crop and `source_path` = original;
-    rows without a face (attrs["no_face"]) or with an undecodable image (attrs["unreadable"]) are dropped.
-    `workers` processes share the work (default: one per CPU core; dlib is not thread-safe, so not threads)."""
+                 workers: int | None = None, prune: bool = False) -> pd.DataFrame:
+    """Align each row's image (its landmarks/box used when given) to out_dir/<id>.png with a manifest.csv. A row
+    already in the manifest is reused only when its source file (path, size, mtime) and the settings that shape the
+    crop are unchanged; entries whose source is gone (and, with `prune`, ids not in `frame`) are removed with their
+    crops. Returns the aligned rows with `path` = crop and `source_path` = original; rows without a face
+    (attrs["no_face"]) or with an undecodable image (attrs["unreadable"]) are dropped; attrs["reused"],
+    ["recomputed"] and ["removed"] count what this call did. `workers` processes share the work (default: one per
+    CPU core; dlib is not thread-safe, so not threads)."""
     missing = {"sample_id", "path"} - set(frame.columns)
     if missing:
         raise ValueError(f"data frame lacks column(s) {sorted(missing)}; see the schema in moede/data")
@@ -132,12 +162,19 @@ def align_images(frame: pd.DataFrame, out_dir: str | os.PathLike[str], size: int
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = out_dir / MANIFEST
-    records = _finished(manifest, size)
-    tasks = []
+    records = _previous(manifest)
+    wanted_ids = set(frame["sample_id"].astype(str))
+    gone = [s for s, r in records.items() if (prune and s not in wanted_ids) or not source_stamp(r["source"])]
+    for sample_id in gone:
+        del records[sample_id]
+    tasks, stamps = [], {}
     for row in frame.to_dict("records"):
         sample_id = str(row["sample_id"])
-        done = records.get(sample_id)
-        if done is None or done["source"] != str(row["path"]):
+        stamps[sample_id] = {"source": str(row["path"]), "source_stamp": source_stamp(row["path"]),
+                             "settings": settings_key(size=size, detect_scale=detect_scale, model=model,
+                                                      landmarks=_optional(row.get("landmarks")),
+                                                      box=_optional(row.get("box")))}
+        if not _still_valid(records.get(sample_id), stamps[sample_id]):
             tasks.append((row | {"sample_id": sample_id}, out_dir / _crop_name(sample_id), size, detect_scale,
                           None if model is None else str(model)))
     workers = min(workers or os.cpu_count() or 1, max(len(tasks) // 64, 1))
@@ -151,11 +188,15 @@ def align_images(frame: pd.DataFrame, out_dir: str | os.PathLike[str], size: int
             done_records = map(_align_task, tasks)
         bar = tqdm(zip(tasks, done_records), total=len(tasks), desc=f"aligning faces -> {out_dir.name}", unit="img")
         for (row, *_), record in bar:
-            records[row["sample_id"]] = record
+            records[row["sample_id"]] = record | stamps[row["sample_id"]]
+            if record["status"] not in ALIGNED:  # a crop left from an earlier version of this source
+                _remove_crop(out_dir, row["sample_id"])
             if time.monotonic() - last_flush > FLUSH_SECONDS:  # an interrupted run keeps what it finished
                 _write_manifest(records.values(), manifest, IMAGE_COLUMNS)
                 last_flush = time.monotonic()
     _write_manifest(records.values(), manifest, IMAGE_COLUMNS)
+    for sample_id in gone:
+        _remove_crop(out_dir, sample_id)
 
     status = frame["sample_id"].astype(str).map(lambda s: records[s]["status"])
     result = frame.loc[status.isin(ALIGNED).to_numpy()].copy()
@@ -165,6 +206,7 @@ def align_images(frame: pd.DataFrame, out_dir: str | os.PathLike[str], size: int
     result.attrs.update(
         no_face=int((status == "no_face").sum()), unreadable=int((status == "unreadable").sum()),
         aligned_dir=str(out_dir), manifest=str(manifest), size=size,
+        reused=len(frame) - len(tasks), recomputed=len(tasks), removed=len(gone),
     )
     if result.attrs["no_face"] or result.attrs["unreadable"]:
         warnings.warn(
@@ -185,24 +227,28 @@ def align_folder(folder: str | os.PathLike[str], out_dir: str | os.PathLike[str]
         raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found under {folder}")
     frame = pd.DataFrame({"sample_id": [p.relative_to(folder).as_posix() for p in paths],
                           "path": [str(p.resolve()) for p in paths]})
-    return align_images(frame, out_dir, size, **options)
+    return align_images(frame, out_dir, size, prune=True, **options)
 
 
 def align_video_to_folder(path: str | os.PathLike[str], out_dir: str | os.PathLike[str], size: int = 224,
                           landmarks: np.ndarray | None = None, max_frames: int | None = None,
                           **options: Any) -> pd.DataFrame:
     """Align a video's frames to out_dir/<frame>.png plus a manifest.csv (source, frame, crop, status in
-    detected/tracked/given/reused, landmarks); a complete earlier result for the same source and size is reused
-    (delete out_dir to redo it with other options)."""
+    detected/tracked/given/reused, landmarks). An earlier result is reused only when it was made from the same file
+    (path, size, mtime) with the same settings (size, max_frames, landmarks, options); otherwise the frames are
+    recomputed and frames beyond the new count removed. attrs["reused"] says which happened."""
     out_dir = Path(out_dir).resolve()
     manifest = out_dir / MANIFEST
     source = str(Path(path).resolve())
+    wanted = {"source": source, "source_stamp": source_stamp(path),
+              "settings": settings_key(size=size, max_frames=max_frames, landmarks=landmarks, **options)}
     if manifest.is_file():
-        done = pd.read_csv(manifest, keep_default_na=False)
-        if (len(done) and (done["source"] == source).all() and (done["size"] == size).all()
-                and all(Path(c).is_file() for c in done["crop"])):
+        done = pd.read_csv(manifest, keep_default_na=False, dtype={"source_stamp": str, "settings": str})
+        if len(done) and all(_still_valid(row, wanted) for row in done.to_dict("records")):
+            done.attrs.update(reused=True, removed=0, source=source)
             return done
     video = align_video(path, size, landmarks=landmarks, max_frames=max_frames, **options)
+    manifest.unlink(missing_ok=True)  # the frames are about to change: the old manifest no longer describes them
     records = []
     for index in tqdm(range(video.n_frames), desc=f"writing {Path(path).name}", unit="frame", leave=False):
         crop = out_dir / f"{index:06d}.png"
@@ -213,9 +259,13 @@ def align_video_to_folder(path: str | os.PathLike[str], out_dir: str | os.PathLi
             status = "given"
         else:
             status = "tracked" if video.tracked[index] else "detected"
-        records.append({"source": source, "frame": index, "crop": str(crop), "status": status, "size": size,
-                        "landmarks": landmarks_to_text(video.landmarks[index])})
+        records.append(wanted | {"frame": index, "crop": str(crop), "status": status, "size": size,
+                                 "landmarks": landmarks_to_text(video.landmarks[index])})
     frame = pd.DataFrame(records, columns=VIDEO_COLUMNS)
     write_csv(frame, manifest)
-    frame.attrs.update(n_reused=video.n_reused, source=source)
+    kept = set(frame["crop"])
+    orphans = [p for p in out_dir.iterdir() if FRAME_NAME.match(p.name) and str(p) not in kept]
+    for orphan in orphans:
+        orphan.unlink()
+    frame.attrs.update(n_reused=video.n_reused, source=source, reused=False, removed=len(orphans))
     return frame

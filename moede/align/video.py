@@ -9,6 +9,7 @@ nearest frame (in time) where a face was found; these frames are counted in `n_r
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,8 @@ import numpy as np
 
 from moede.align.face import NoFaceError, warp_face
 from moede.align.landmarks import BoxTracker, detect_face, predict_landmarks
+
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # FFmpeg's own decoder chatter off: read_frames reports
 
 DETECT_SCALE = 480
 """Default longest side (pixels) of the copy the detector sees (None: full resolution). 960x720 CREMA-D frames are
@@ -49,13 +52,19 @@ class AlignedVideo:
 
 
 def read_frames(path: str | os.PathLike[str], max_frames: int | None = None) -> Iterator[np.ndarray]:
-    """Yield the RGB frames of a video (at most `max_frames`); raise VideoReadError if it is missing or unreadable."""
+    """Yield the RGB frames of a video (at most `max_frames`); raise VideoReadError if it is missing or unreadable,
+    and warn with both numbers when fewer frames decode than the file announces (a truncated clip)."""
+    if max_frames is not None and max_frames < 1:
+        raise ValueError(f"max_frames must be at least 1 (or None for every frame), not {max_frames}")
     path = Path(path)
     if not path.is_file():
         raise VideoReadError(f"video {path} does not exist")
+    if path.stat().st_size == 0:
+        raise VideoReadError(f"video {path} is an empty file (0 bytes); copy it again from the corpus")
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
         raise VideoReadError(f"OpenCV cannot open video {path}; is it a video file (.flv, .mp4) and intact?")
+    announced = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
     count = 0
     try:
         while max_frames is None or count < max_frames:
@@ -68,6 +77,9 @@ def read_frames(path: str | os.PathLike[str], max_frames: int | None = None) -> 
         capture.release()
     if count == 0:
         raise VideoReadError(f"no frame could be decoded from video {path}; the file may be corrupt or empty")
+    if count < min(announced, max_frames or announced):
+        warnings.warn(f"video {path} announces {announced} frames but only {count} could be decoded; the file may "
+                      "be truncated (the decoded frames are used)", stacklevel=2)
 
 
 def nearest_detected(detected: np.ndarray) -> np.ndarray:

@@ -10,11 +10,13 @@ from typing import Any
 import pandas as pd
 
 from moede.config import RunConfig
-from moede.io import write_csv, write_json
 from moede.results.paper import paper_complexity, paper_vs_run
 from moede.sources import DataSource
+from moede.stages.outputs import RESULTS, source_of
 
-RESULTS = "results"
+__all__ = ["banner", "complexity_vs_paper", "load_results", "show_figure", "show_saved", "show_table", "show_vs_paper",
+           "source_of", "source_text"]
+
 BANNER_WIDTH = 100  # characters per banner line: the width of an output block in the book
 SUMMARY_ORDER = ("table1", "table2", "table3", "table4", "table5", "significance", "table6", "table7", "complexity",
                  "table8")
@@ -59,17 +61,6 @@ def show_figure(fig: Any, dpi: int = 100) -> None:
     plt.close(fig)
 
 
-def source_of(item: Any) -> DataSource | str | None:
-    """Return the data source recorded on a DataFrame/Figure/result (attrs["source"] or .source), or None."""
-    attrs = getattr(item, "attrs", None) or {}
-    source = attrs.get("source") if isinstance(attrs, dict) else None
-    if source is None:
-        source = getattr(item, "source", None)
-    if isinstance(source, dict):
-        return DataSource(**source)
-    return source if isinstance(source, (DataSource, str)) and source else None
-
-
 def source_text(item: Any) -> str:
     """The data-source banner of `item` ('source not recorded' when it has none)."""
     source = source_of(item)
@@ -83,20 +74,8 @@ def _styled(frame: pd.DataFrame, caption: str) -> Any:
     return frame.style.format(precision=2, na_rep="–", subset=list(numeric)).set_caption(caption)
 
 
-def save_result(frame: pd.DataFrame, name: str, cfg: RunConfig, source: DataSource | None = None) -> Path:
-    """Write a result table to run_dir/results/<name>.csv plus <name>.json (source, profile) atomically."""
-    target = Path(cfg.run_dir) / RESULTS / f"{name}.csv"
-    write_csv(frame, target, index=True)
-    source = source or source_of(frame)
-    text = source.banner() if isinstance(source, DataSource) else str(source or "source not recorded")
-    meta = {"name": name, "profile": cfg.profile, "banner": text,
-            "source": source.as_dict() if isinstance(source, DataSource) else None}
-    write_json(meta, target.with_suffix(".json"))
-    return target
-
-
 def load_results(cfg: RunConfig) -> dict[str, pd.DataFrame]:
-    """Read every result table written by save_result in the run directory (name -> DataFrame with attrs)."""
+    """Read every result table the stages wrote (moede.stages.outputs.save_result) to the run directory."""
     folder = Path(cfg.run_dir) / RESULTS
     tables: dict[str, pd.DataFrame] = {}
     for csv in sorted(folder.glob("*.csv")):
@@ -112,12 +91,10 @@ def load_results(cfg: RunConfig) -> dict[str, pd.DataFrame]:
     return tables
 
 
-def show_vs_paper(ours: pd.DataFrame, name: str, cfg: RunConfig | None = None) -> None:
-    """Display this run's `name` ('table1'...'table8') beside the paper's; save it to the run directory if cfg given."""
+def show_vs_paper(ours: pd.DataFrame, name: str) -> None:
+    """Display this run's `name` ('table1'...'table8') beside the paper's (the stages wrote it to results/)."""
     from IPython.display import display
 
-    if cfg is not None:
-        save_result(ours, name, cfg)
     joined = paper_vs_run(ours, name)
     counts = sorted(set(ours.attrs.get("partitions", {}).values()))
     over = f"mean over {'/'.join(map(str, counts))} partition(s); " if counts else ""
@@ -125,17 +102,15 @@ def show_vs_paper(ours: pd.DataFrame, name: str, cfg: RunConfig | None = None) -
                             f"this run: {over}{source_text(ours)}"))
 
 
-def show_table(frame: pd.DataFrame, name: str, cfg: RunConfig | None = None, caption: str | None = None) -> None:
-    """Display a result table that has no paper counterpart (e.g. the t-tests); save it to the run directory."""
+def show_table(frame: pd.DataFrame, name: str, caption: str | None = None) -> None:
+    """Display a result table that has no paper counterpart (e.g. the t-tests)."""
     from IPython.display import display
 
-    if cfg is not None:
-        save_result(frame, name, cfg)
     caption = caption or frame.attrs.get("caption") or name
     display(_styled(frame, f"{caption} — this run: {source_text(frame)}"))
 
 
-def complexity_vs_paper(ours: pd.DataFrame | pd.Series, cfg: RunConfig | None = None) -> None:
+def complexity_vs_paper(ours: pd.DataFrame | pd.Series) -> None:
     """Display this run's complexity figures beside the paper's Section IV.C values (rows matched by label)."""
     from IPython.display import display
 
@@ -143,8 +118,6 @@ def complexity_vs_paper(ours: pd.DataFrame | pd.Series, cfg: RunConfig | None = 
         frame = ours.copy()
     else:
         frame = ours.to_frame("this run")
-    if cfg is not None:
-        save_result(frame, "complexity", cfg)
     paper = paper_complexity()
     if "paper" not in frame.columns:
         frame.insert(0, "paper", paper.reindex(frame.index))

@@ -16,11 +16,8 @@ from moede.config import PROFILES, RunConfig
 from moede.io import write_json
 from moede.sources import REPO_ROOT
 
-# RunConfig fields that every notebook's `parameters` cell names explicitly; the rest travel in `overrides`.
-EXPLICIT_PARAMETERS = (
-    "profile", "run_dir", "affectnet_root", "cremad_root", "msp_improv_root", "imagenet_weights",
-    "sfer_epochs", "expert_epochs", "fusion_epochs", "dfer_epochs", "device", "seed",
-)
+# Settings every notebook's `params` names, even at their defaults: the status records and the site show them.
+RUN_PARAMETERS = ("profile", "run_dir", "seed", "device")
 STATUS_FILE = "status.json"
 # Environment of the notebook kernels: tqdm redraws at most every 2 s, so executed notebooks stay small.
 KERNEL_ENV = {"TQDM_MININTERVAL": "2"}
@@ -39,15 +36,14 @@ class NotebookFailed(RuntimeError):
 
 
 def notebook_parameters(cfg: RunConfig) -> dict[str, Any]:
-    """Return the papermill parameters of `cfg`: the explicit ones plus `overrides` for other non-default fields."""
+    """Return the `params` dict a notebook gets from papermill: RUN_PARAMETERS and every setting `cfg` changes.
+    Paths are made absolute here, against this process's directory: the kernels run in the repository."""
     values = cfg.as_dict()
-    params = {key: values[key] for key in EXPLICIT_PARAMETERS}
-    params["run_dir"] = str(Path(cfg.run_dir).resolve())
     defaults = RunConfig.for_profile(cfg.profile).as_dict()
-    skip = set(EXPLICIT_PARAMETERS) | {"extra"}
-    params["overrides"] = {k: v for k, v in values.items() if k not in skip and v != defaults[k]}
-    if cfg.extra:
-        params["overrides"]["extra"] = dict(cfg.extra)
+    params = {k: v for k, v in values.items() if k in RUN_PARAMETERS or v != defaults[k]}
+    for key, value in params.items():
+        if isinstance(getattr(cfg, key), Path):
+            params[key] = os.path.abspath(value)
     return params
 
 
@@ -135,8 +131,8 @@ def run_notebooks(
         try:
             with _environment(KERNEL_ENV):
                 papermill.execute_notebook(
-                    str(source), str(target), parameters=params, kernel_name="python3", cwd=str(REPO_ROOT),
-                    progress_bar=not stream, stdout_file=sys.stdout if stream else None,
+                    str(source), str(target), parameters={"params": params}, kernel_name="python3",
+                    cwd=str(REPO_ROOT), progress_bar=not stream, stdout_file=sys.stdout if stream else None,
                     stderr_file=sys.stderr if stream else None,
                 )
         except Exception as error:  # papermill's execution error, a dead kernel, a timeout

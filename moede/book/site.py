@@ -65,7 +65,7 @@ def present(executed: Path, target_dir: Path) -> Path:
     cells = [c for c in notebook.cells if "parameters" not in c.get("metadata", {}).get("tags", [])]
     for cell in cells:
         tags = cell.setdefault("metadata", {}).setdefault("tags", [])
-        folded = "injected-parameters" in tags or "RunConfig.for_profile(" in cell.source
+        folded = "injected-parameters" in tags or "start_chapter(" in cell.source
         if cell.cell_type == "code" and folded and "hide-input" not in tags:
             tags.append("hide-input")
     notebook.cells = cells

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from moede.data.emotions import AFFECTNET, affectnet_code_to_name
-from moede.data.schema import validate_frame
+from moede.data.schema import read_label_csv, validate_frame
 
 LIST_COLUMNS: tuple[str, ...] = (
     "subDirectory_filePath", "face_x", "face_y", "face_width", "face_height", "facial_landmarks",
@@ -43,9 +43,9 @@ def _lists_dir(root: Path) -> Path:
 
 def _read_list(path: Path) -> pd.DataFrame:
     """Read one file list; the official validation.csv may lack the header row."""
-    table = pd.read_csv(path, dtype={"subDirectory_filePath": str, "facial_landmarks": str})
+    table = read_label_csv(path, dtype={"subDirectory_filePath": str, "facial_landmarks": str})
     if "subDirectory_filePath" not in table.columns:
-        table = pd.read_csv(path, header=None, names=list(LIST_COLUMNS), dtype={0: str, 5: str})
+        table = read_label_csv(path, header=None, names=list(LIST_COLUMNS), dtype={0: str, 5: str})
     missing = [c for c in LIST_COLUMNS[:7] if c not in table.columns]
     if missing:
         raise ValueError(f"{path}: missing column(s) {missing}; expected AffectNet's {list(LIST_COLUMNS)}")

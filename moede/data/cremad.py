@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from moede.data.emotions import CREMAD, CREMAD_FILENAME_CODES, CREMAD_PARTITION_COLUMNS, CREMAD_VOTE_LETTERS
-from moede.data.schema import validate_frame
+from moede.data.schema import read_label_csv, validate_frame
 from moede.data.splits import speaker_partitions
 
 SUMMARY_COLUMNS: tuple[str, ...] = (
@@ -58,7 +58,7 @@ def read_cremad(root: str | Path) -> pd.DataFrame:
     """
     root = Path(root).expanduser().resolve()
     summary_path = _summary_table(root)
-    table = pd.read_csv(summary_path, dtype={"FileName": str, "MultiModalVote": str})
+    table = read_label_csv(summary_path, dtype={"FileName": str, "MultiModalVote": str})
     missing = [c for c in SUMMARY_COLUMNS if c not in table.columns]
     if missing:
         raise ValueError(f"{summary_path}: missing column(s) {missing}; expected CREMA-D's {list(SUMMARY_COLUMNS)}")
@@ -103,7 +103,7 @@ def find_partitions_dir(root: str | Path) -> Path | None:
 def read_partition_file(path: str | Path) -> pd.DataFrame:
     """Read one label_consensus_{k}.csv: clip name, speaker, split and `partition_label` (argmax of the soft labels)."""
     path = Path(path)
-    table = pd.read_csv(path, dtype={"FileName": str, "SpkrID": str})
+    table = read_label_csv(path, dtype={"FileName": str, "SpkrID": str})
     needed = ["FileName", "SpkrID", "Split_Set", *CREMAD_PARTITION_COLUMNS]
     missing = [c for c in needed if c not in table.columns]
     if missing:

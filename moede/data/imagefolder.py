@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from moede.data.emotions import AFFECTNET, SYNONYMS
-from moede.data.schema import validate_frame
+from moede.data.schema import read_label_csv, validate_frame
 from moede.data.splits import assign_speaker_splits
 
 _TRAILING_NUMBER = re.compile(r"^(?P<speaker>.+?)_\d+$")
@@ -33,7 +33,7 @@ def read_image_folder(
     if not labels_file.is_file():
         raise FileNotFoundError(f"{labels_file} not found; an image-folder corpus needs labels.csv (image,emotion)"
                                 " next to an images/ folder")
-    table = pd.read_csv(labels_file, dtype=str)
+    table = read_label_csv(labels_file, dtype=str)
     missing = [c for c in ("image", "emotion") if c not in table.columns]
     if missing:
         raise ValueError(f"{labels_file}: missing column(s) {missing}; expected a header 'image,emotion', "

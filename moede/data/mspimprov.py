@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from moede.data.emotions import MSP_IMPROV, MSP_IMPROV_CODES
-from moede.data.schema import validate_frame
+from moede.data.schema import read_label_csv, validate_frame
 from moede.data.splits import check_speaker_independent, speaker_partitions
 
 NAME = re.compile(r"^(?:MSP|UTD)-IMPROV-S(?P<sentence>\d\d)(?P<target>[AHSN])-(?P<gender>[FM])(?P<session>\d\d)"
@@ -47,7 +47,7 @@ def _read_labels(root: Path) -> pd.DataFrame:
     """FileName -> EmoClass (N/H/S/A) from root/labels.csv, or the consensus letters of root/Evaluation.txt."""
     csv, evaluation = root / LABEL_FILES[0], root / LABEL_FILES[1]
     if csv.is_file():
-        table = pd.read_csv(csv, dtype=str)
+        table = read_label_csv(csv, dtype=str)
         missing = [c for c in ("FileName", "EmoClass") if c not in table.columns]
         if missing:
             raise ValueError(f"{csv}: missing column(s) {missing}; expected FileName,EmoClass (EmoClass in N/H/S/A)")
@@ -111,7 +111,7 @@ def read_msp_improv(root: str | Path, partitions_dir: str | Path | None = None) 
 def read_msp_partition_file(path: str | Path) -> pd.DataFrame:
     """Read one labels_consensus_{k}.csv (FileName, SpkrID = session number, Split_Set) into sample_id/session/split."""
     path = Path(path)
-    table = pd.read_csv(path, dtype={"FileName": str, "SpkrID": str})
+    table = read_label_csv(path, dtype={"FileName": str, "SpkrID": str})
     missing = [c for c in ("FileName", "SpkrID", "Split_Set") if c not in table.columns]
     if missing:
         raise ValueError(f"{path}: missing column(s) {missing}; expected FileName,...,SpkrID,Gender,Split_Set")

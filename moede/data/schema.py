@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+
+from moede.errors import InputDataError
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("sample_id", "path", "label", "speaker", "split")
 OPTIONAL_COLUMNS: tuple[str, ...] = ("landmarks", "box")
 SPLITS: tuple[str, ...] = ("train", "dev", "test")
+
+
+def read_label_csv(path: str | os.PathLike[str], **options: Any) -> pd.DataFrame:
+    """pd.read_csv of a corpus' label file; an empty, non-UTF-8 or malformed file is an InputDataError naming it."""
+    try:
+        return pd.read_csv(path, **options)
+    except pd.errors.EmptyDataError:
+        raise InputDataError(f"{path} is empty; it should be the corpus' label table with a header row") from None
+    except UnicodeDecodeError as error:
+        raise InputDataError(f"{path} is not UTF-8 text (byte {error.start}: {error.reason}); save it as UTF-8 "
+                             "CSV") from None
+    except pd.errors.ParserError as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else "malformed"
+        raise InputDataError(f"{path} is not a readable CSV table ({first})") from None
 
 
 def validate_frame(

@@ -91,6 +91,11 @@ class FeatureCache:
         return int(self.features.shape[1])
 
     @property
+    def feature_dim(self) -> int:
+        """Size D of each expert's feature vector (the backbone's num_features)."""
+        return int(self.features.shape[2])
+
+    @property
     def sample_ids(self) -> list[str]:
         """The cached clip ids, in storage order."""
         return list(self.index.index)

@@ -1,11 +1,14 @@
-"""Neural network models: MobileNetV2 SFER and experts, the batched expert bank, fusion heads and checkpoints."""
+"""Neural network models: backbone classifiers (SFER, experts), the batched expert bank, fusion heads, DFER models,
+the model registry and checkpoints."""
 
-from moede.models.checkpoint import checkpoint_digest, load_checkpoint, save_checkpoint
+from moede.models.backbone import Backbone, BackboneClassifier, build_backbone
+from moede.models.checkpoint import checkpoint_digest, load_checkpoint, save_checkpoint, train_or_reuse
 from moede.models.experts import ExpertBank, extract_features_sequential
 from moede.models.fusion import ExpertFusion
-from moede.models.mobilenet import build_mobilenet_v2, extract_features
+from moede.models.registry import build_model, register_model
 
 __all__ = [
-    "ExpertBank", "ExpertFusion", "build_mobilenet_v2", "checkpoint_digest", "extract_features",
-    "extract_features_sequential", "load_checkpoint", "save_checkpoint",
+    "Backbone", "BackboneClassifier", "ExpertBank", "ExpertFusion", "build_backbone", "build_model",
+    "checkpoint_digest", "extract_features_sequential", "load_checkpoint", "register_model", "save_checkpoint",
+    "train_or_reuse",
 ]

@@ -1,23 +1,32 @@
-"""Checkpoints that carry their config, class list, metrics, data source and code version next to the weights."""
+"""One checkpoint format for every moede model: the weights beside the model's spec (moede.models.registry), its
+run configuration, class list, metrics, data source, initial weights and code version; and `train_or_reuse`, which
+the static and the dynamic stages share to retrain a model only when its settings changed."""
 
 from __future__ import annotations
 
+import json
+import logging
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-import torchvision
 from torch import nn
 
 import moede
+import moede.models.backbone  # noqa: F401  (registers the backbone classifiers)
+import moede.models.baselines  # noqa: F401  (registers the Table 5 baselines)
+import moede.models.dfer  # noqa: F401  (registers MoEDE and SingleExtractorLSTM)
+import moede.models.fusion  # noqa: F401  (registers ExpertBank and ExpertFusion)
 from moede.io import atomic_path, file_sha256
-from moede.models.fusion import ExpertFusion
-from moede.models.mobilenet import mobilenet_v2, padding_of
+from moede.models.registry import build_model, model_spec
 from moede.sources import REPO_ROOT, DataSource
 
 FORMAT = "moede-checkpoint-1"
+
+log = logging.getLogger(__name__)
 
 
 def code_version() -> str:
@@ -30,25 +39,6 @@ def code_version() -> str:
     except (OSError, subprocess.SubprocessError):
         return moede.__version__
     return f"{moede.__version__}+g{commit}{'.dirty' if dirty else ''}"
-
-
-def model_spec(model: nn.Module) -> dict[str, Any]:
-    """Describe the architecture of `model` so that `load_checkpoint` can rebuild it."""
-    if isinstance(model, ExpertFusion):
-        return model.spec()
-    if isinstance(model, torchvision.models.MobileNetV2):
-        return {"architecture": "mobilenet_v2", "num_classes": model.classifier[-1].out_features,
-                "padding": padding_of(model)}
-    raise TypeError(f"cannot checkpoint a {type(model).__name__}; expected MobileNetV2 or ExpertFusion")
-
-
-def _build(spec: dict[str, Any]) -> nn.Module:
-    """Rebuild an untrained model from `model_spec` output."""
-    if spec["architecture"] == "mobilenet_v2":
-        return mobilenet_v2(spec["num_classes"], spec.get("padding", "symmetric"))
-    if spec["architecture"] == "expert_fusion":
-        return ExpertFusion.from_spec(spec)
-    raise ValueError(f"unknown architecture {spec['architecture']!r} in checkpoint")
 
 
 def save_checkpoint(model: nn.Module, path: str | Path, *, config: dict[str, Any], classes: Sequence[str],
@@ -77,7 +67,39 @@ def load_checkpoint(path: str | Path, map_location: str = "cpu") -> tuple[nn.Mod
     if not isinstance(payload, dict) or payload.get("meta", {}).get("format") != FORMAT:
         raise ValueError(f"{path} is not a moede checkpoint ({FORMAT}); delete it and rerun the stage")
     meta = dict(payload["meta"], sha256=checkpoint_digest(path), path=str(path))
-    model = _build(meta["spec"])
+    model = build_model(meta["spec"])
     model.load_state_dict(payload["state_dict"])
-    model.moede_init = meta["init"]
+    if hasattr(model, "moede_init"):
+        model.moede_init = meta["init"]
     return model.eval(), meta
+
+
+@dataclass
+class Trained:
+    """A model with what its checkpoint records beside the weights: its metrics and any extra tensors or lists."""
+
+    model: nn.Module
+    metrics: dict[str, Any]
+    extra: dict[str, Any] = field(default_factory=dict)
+    reused: bool = False  # loaded from a checkpoint made with the same settings, not trained now
+
+
+def train_or_reuse(path: str | Path, key: Any, train: Callable[[], Trained], *, config: dict[str, Any],
+                   classes: Sequence[str], source: DataSource | None, needs: Sequence[Path] = ()) -> Trained:
+    """Load the checkpoint at `path` when it was made with settings `key` (JSON-able) and the files `needs` exist;
+    otherwise run `train`, save its model with metrics['key'] = `key` (as sorted JSON) and return it."""
+    path, key_text = Path(path), json.dumps(key, sort_keys=True, default=str)
+    if path.is_file() and all(Path(p).is_file() for p in needs):
+        try:
+            model, meta = load_checkpoint(path)
+        except (ValueError, KeyError, RuntimeError) as error:
+            log.info("%s: unreadable (%s); retraining", path, error)
+        else:
+            if meta["metrics"].get("key") == key_text:
+                return Trained(model, meta["metrics"], meta["extra"], reused=True)
+            log.info("%s: trained with other settings; retraining", path)
+    trained = train()
+    trained.metrics = {"key": key_text, **trained.metrics}
+    save_checkpoint(trained.model, path, config=config, classes=classes, metrics=trained.metrics, source=source,
+                    extra=trained.extra)
+    return trained

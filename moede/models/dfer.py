@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from moede.data.emotions import CANONICAL
+from moede.models.registry import SpecIsConstructorArgs, register_model
 
 N_EXPERTS = len(CANONICAL)
-FEATURE_DIM = 1280
+FEATURE_DIM = 1280  # MobileNetV2's pooled features; the stages pass their backbone's (moede.models.backbone)
 HIDDEN = 256
 
 
@@ -39,6 +41,21 @@ def _check_input(x: torch.Tensor, lengths: torch.Tensor, n_experts: int, feature
         raise ValueError(f"expected features (B, T, {n_experts}, {feature_dim}), got {tuple(x.shape)}")
     if lengths.shape != (x.shape[0],) or int(lengths.min()) < 1 or int(lengths.max()) > x.shape[1]:
         raise ValueError(f"lengths must be (B,) in 1..T={x.shape[1]}, got {lengths.tolist()}")
+
+
+def pad_for_readout(x: torch.Tensor, lengths: torch.Tensor,
+                    padded_length: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The readout switch (RunConfig.readout): with `padded_length` None, return (x, lengths) unchanged, so the
+    models read each clip's last real frame; otherwise zero-pad x (B, T, E, D) to `padded_length` frames and count
+    every clip as that long, so the LSTMs run over the padding and the models read the output after it, as a
+    Keras model fed zero-padded clips without a mask does (the paper does not say which it used)."""
+    if padded_length is None:
+        return x, lengths
+    if x.shape[1] > padded_length:
+        raise ValueError(f"a clip of {x.shape[1]} frames is longer than the padded length {padded_length} this "
+                         "model was built for (readout='after_padding' pads every clip to the longest clip)")
+    x = nn.functional.pad(x, (0, 0, 0, 0, 0, padded_length - x.shape[1]))
+    return x, torch.full_like(lengths, padded_length)
 
 
 class FeatureStandardizer(nn.Module):
@@ -64,7 +81,8 @@ class FeatureStandardizer(nn.Module):
         return (x - self.mean) / self.std
 
 
-class MoEDE(nn.Module):
+@register_model("MoEDE")
+class MoEDE(SpecIsConstructorArgs, nn.Module):
     """Eight LSTM_emo (1280->256), their per-frame outputs concatenated into LSTM_mix (8*256->256), a classifier on its
     last valid step, and optionally one auxiliary classifier on the last valid step of each LSTM_emo.
 
@@ -73,8 +91,10 @@ class MoEDE(nn.Module):
     """
 
     def __init__(self, n_experts: int = N_EXPERTS, feature_dim: int = FEATURE_DIM, hidden: int = HIDDEN,
-                 n_classes: int = 6, auxiliary: bool = True, experts_kept: Sequence[int] | None = None) -> None:
+                 n_classes: int = 6, auxiliary: bool = True, experts_kept: Sequence[int] | None = None,
+                 padded_length: int | None = None) -> None:
         super().__init__()
+        self.padded_length = padded_length
         kept = list(range(n_experts)) if experts_kept is None else sorted(int(i) for i in experts_kept)
         if not kept or len(set(kept)) != len(kept) or kept[0] < 0 or kept[-1] >= n_experts:
             raise ValueError(f"experts_kept must be distinct indices in 0..{n_experts - 1}, got {experts_kept}")
@@ -90,6 +110,7 @@ class MoEDE(nn.Module):
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> DFEROutput:
         """Classify zero post-padded clips `x` (B, T, n_experts, feature_dim) with `lengths` real frames each."""
         _check_input(x, lengths, self.n_experts, self.feature_dim)
+        x, lengths = pad_for_readout(x, lengths, self.padded_length)
         x = self.standardize(x)
         steps, lasts = [], []
         for lstm, expert in zip(self.lstm_emo, self.experts_kept.tolist()):
@@ -103,19 +124,23 @@ class MoEDE(nn.Module):
             aux = torch.stack([head(h) for head, h in zip(self.aux_classifiers, lasts)], dim=1)
         return DFEROutput(logits=self.classifier(h_mix[-1]), aux_logits=aux, emo_last=emo_last)
 
-    def config(self) -> dict:
-        """Return the constructor arguments (stored in checkpoints)."""
-        return dict(kind="MoEDE", n_experts=self.n_experts, feature_dim=self.feature_dim, hidden=self.hidden,
-                    n_classes=self.n_classes, auxiliary=self.auxiliary, experts_kept=self.experts_kept.tolist())
+    def spec(self) -> dict[str, Any]:
+        """The constructor arguments that rebuild this model (see moede.models.registry)."""
+        return dict(architecture="MoEDE", n_experts=self.n_experts, feature_dim=self.feature_dim, hidden=self.hidden,
+                    n_classes=self.n_classes, auxiliary=self.auxiliary, experts_kept=self.experts_kept.tolist(),
+                    padded_length=self.padded_length)
 
 
-class SingleExtractorLSTM(nn.Module):
+@register_model("SingleExtractorLSTM")
+class SingleExtractorLSTM(SpecIsConstructorArgs, nn.Module):
     """The single-feature-extractor (SFE) baseline: one LSTM (1280->256) on one extractor's features, then a classifier
     on its last valid step. Input (B, T, 1, feature_dim), the same layout as MoEDE's with one expert."""
 
-    def __init__(self, feature_dim: int = FEATURE_DIM, hidden: int = HIDDEN, n_classes: int = 6) -> None:
+    def __init__(self, feature_dim: int = FEATURE_DIM, hidden: int = HIDDEN, n_classes: int = 6,
+                 padded_length: int | None = None) -> None:
         super().__init__()
         self.feature_dim, self.hidden, self.n_classes = feature_dim, hidden, n_classes
+        self.padded_length = padded_length
         self.standardize = FeatureStandardizer(1, feature_dim)
         self.lstm = nn.LSTM(feature_dim, hidden, batch_first=True)
         self.classifier = nn.Linear(hidden, n_classes)
@@ -123,25 +148,14 @@ class SingleExtractorLSTM(nn.Module):
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> DFEROutput:
         """Classify zero post-padded clips `x` (B, T, 1, feature_dim) with `lengths` real frames each."""
         _check_input(x, lengths, 1, self.feature_dim)
+        x, lengths = pad_for_readout(x, lengths, self.padded_length)
         _, (h_n, _) = self.lstm(_pack(self.standardize(x)[:, :, 0], lengths))
         return DFEROutput(logits=self.classifier(h_n[-1]), aux_logits=None, emo_last=h_n[-1].unsqueeze(1))
 
-    def config(self) -> dict:
-        """Return the constructor arguments (stored in checkpoints)."""
-        return dict(kind="SingleExtractorLSTM", feature_dim=self.feature_dim, hidden=self.hidden,
-                    n_classes=self.n_classes)
-
-
-def build_dfer_model(config: dict) -> nn.Module:
-    """Rebuild a DFER model from its `config()` dict."""
-    config = dict(config)
-    kind = config.pop("kind", None)
-    if kind == "MoEDE":
-        return MoEDE(**config)
-    if kind == "SingleExtractorLSTM":
-        return SingleExtractorLSTM(**config)
-    raise ValueError(f"unknown DFER model kind {kind!r} in checkpoint config; "
-                     "expected 'MoEDE' or 'SingleExtractorLSTM'")
+    def spec(self) -> dict[str, Any]:
+        """The constructor arguments that rebuild this model (see moede.models.registry)."""
+        return dict(architecture="SingleExtractorLSTM", feature_dim=self.feature_dim, hidden=self.hidden,
+                    n_classes=self.n_classes, padded_length=self.padded_length)
 
 
 AUX_REDUCTIONS = ("sum", "mean")

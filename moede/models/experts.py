@@ -1,9 +1,9 @@
-"""The bank of emotion experts: all experts' MobileNetV2 feature extractors run on a batch in one pass.
+"""The bank of emotion experts: all experts' backbone feature extractors run on a batch in one pass.
 
 The experts share one architecture, so their convolutions are stacked into grouped convolutions: expert `e`
 owns channels `[e*C, (e+1)*C)` of every layer, every 1x1/3x3 convolution gets `groups *= n_experts`, and the
 input image is repeated once per expert along the channel axis. One forward pass then computes all experts'
-1280-d features; the result equals running the experts one after another (see `extract_features_sequential`)
+pooled features (1280-d for MobileNetV2); the result equals running the experts one after another (see `extract_features_sequential`)
 up to float rounding. `benchmarks/bench_experts.py` compares this with `torch.func` (stack_module_state + vmap)
 and the sequential loop; on a 2-core CPU the grouped network in channels-last memory format was the fastest
 (batch 16: about 6.7x the sequential frames/s at 64x64 and 3.5x at 224x224, vmap 3.2x and 1.3x), so it is
@@ -16,16 +16,18 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 
-from moede.models.mobilenet import FEATURE_DIM, extract_features, mobilenet_v2, padding_of
+from moede.models.backbone import BackboneClassifier, output_channels
+from moede.models.mobilenet import padding_of
+from moede.models.registry import register_model
 
 
 def _features_of(module: nn.Module) -> nn.Module:
-    """Return the `features` block of a MobileNetV2, or the module itself when it already is one."""
+    """Return the `features` block of a backbone classifier, or the module itself when it already is one."""
     return module.features if hasattr(module, "features") else module
 
 
@@ -78,19 +80,18 @@ def _map_leaves(template: nn.Module, make) -> nn.Module:
 
 
 def stack_features(features: Sequence[nn.Module]) -> nn.Module:
-    """Stack several MobileNetV2 `features` blocks into one network of grouped convolutions."""
+    """Stack several backbones' `features` blocks (one architecture) into one network of grouped convolutions."""
     features = [_features_of(f) for f in features]
     return _map_leaves(features[0], lambda name: _stack_leaf([f.get_submodule(name) for f in features]))
 
 
 def extract_features_sequential(experts: Sequence[nn.Module], x: torch.Tensor) -> torch.Tensor:
-    """Run each expert's feature extractor in turn on `x` (B,3,H,W); return (B, n_experts, 1280)."""
-    return torch.stack([extract_features(e, x) if hasattr(e, "features") else e(x).mean(dim=(2, 3))
-                        for e in experts], dim=1)
+    """Run each expert's feature extractor in turn on `x` (B,3,H,W); return (B, n_experts, num_features)."""
+    return torch.stack([_features_of(e)(x).mean(dim=(2, 3)) for e in experts], dim=1)
 
 
 def extract_features_vmap(experts: Sequence[nn.Module], x: torch.Tensor) -> torch.Tensor:
-    """Run the experts' feature extractors with torch.func (stacked weights + vmap); return (B, n, 1280)."""
+    """Run the experts' feature extractors with torch.func (stacked weights + vmap); return (B, n, num_features)."""
     features = [_features_of(e) for e in experts]
     params, buffers = torch.func.stack_module_state(features)
     base = copy.deepcopy(features[0]).to("meta")
@@ -101,31 +102,37 @@ def extract_features_vmap(experts: Sequence[nn.Module], x: torch.Tensor) -> torc
     return torch.func.vmap(one, in_dims=(0, 0, None))(params, buffers, x).transpose(0, 1)
 
 
+@register_model("expert_bank")
 class ExpertBank(nn.Module):
-    """All experts' MobileNetV2 feature extractors as one grouped network: forward (B,3,H,W) -> (B, n, 1280)."""
+    """All experts' feature extractors (one backbone) as one grouped network: forward (B,3,H,W) -> (B, n, num_features).
 
-    def __init__(self, experts: Sequence[nn.Module], channels_last: bool = True) -> None:
+    `backbone` names their architecture (moede.models.backbone.BACKBONES); by default the experts' own."""
+
+    def __init__(self, experts: Sequence[nn.Module], channels_last: bool = True, backbone: str | None = None) -> None:
         super().__init__()
         if not experts:
             raise ValueError("ExpertBank needs at least one expert")
         self.n_experts = len(experts)
+        self.backbone = backbone or getattr(experts[0], "architecture", "mobilenet_v2")
+        self.num_features = output_channels(_features_of(experts[0]))
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.stacked = stack_features(experts).to(memory_format=self.memory_format)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Return the experts' globally average-pooled features, shape (B, n_experts, 1280)."""
+        """Return the experts' globally average-pooled features, shape (B, n_experts, num_features)."""
         images = x.repeat(1, self.n_experts, 1, 1).contiguous(memory_format=self.memory_format)
         out = self.stacked(images).mean(dim=(2, 3))
-        return out.view(x.shape[0], self.n_experts, FEATURE_DIM)
+        return out.view(x.shape[0], self.n_experts, self.num_features)
 
     def forward_from(self, activations: torch.Tensor, start: int) -> torch.Tensor:
-        """Features (B, n_experts, 1280) from block `start` on, given the output (B, C, h, w) of blocks `[:start]`,
+        """Features (B, n_experts, num_features) from block `start` on, given the output (B, C, h, w) of blocks `[:start]`,
         which every expert must share (the same frozen weights): it is fed to each expert's block `start`."""
         x = activations.repeat(1, self.n_experts, 1, 1).contiguous(memory_format=self.memory_format)
-        return self.stacked[start:](x).mean(dim=(2, 3)).view(activations.shape[0], self.n_experts, FEATURE_DIM)
+        return self.stacked[start:](x).mean(dim=(2, 3)).view(activations.shape[0], self.n_experts,
+                                                                  self.num_features)
 
     def unstack(self) -> list[nn.Module]:
-        """Return one separate MobileNetV2 `features` block per expert (copies of the current weights)."""
+        """Return one separate `features` block per expert (copies of the current weights)."""
         return [_map_leaves(self.stacked, lambda name, i=i: _slice_leaf(self.stacked.get_submodule(name), i,
                                                                          self.n_experts))
                 for i in range(self.n_experts)]
@@ -133,7 +140,8 @@ class ExpertBank(nn.Module):
     def subset(self, indices: Sequence[int]) -> "ExpertBank":
         """Return a new bank holding only the experts at `indices` (in that order)."""
         parts = self.unstack()
-        return ExpertBank([parts[i] for i in indices], channels_last=self.memory_format == torch.channels_last)
+        return ExpertBank([parts[i] for i in indices], channels_last=self.memory_format == torch.channels_last,
+                          backbone=self.backbone)
 
     def freeze(self) -> "ExpertBank":
         """Switch to eval mode and stop gradients (frozen feature extractors); return self."""
@@ -142,18 +150,21 @@ class ExpertBank(nn.Module):
         return self
 
     @classmethod
-    def blank(cls, n_experts: int, padding: str = "symmetric") -> "ExpertBank":
-        """Return a bank of `n_experts` randomly initialised MobileNetV2 extractors (to load a state dict into)."""
-        return cls([mobilenet_v2(2, padding).features for _ in range(n_experts)])
+    def blank(cls, n_experts: int, padding: str = "symmetric", backbone: str = "mobilenet_v2") -> "ExpertBank":
+        """Return a bank of `n_experts` randomly initialised `backbone` extractors (to load a state dict into)."""
+        return cls([BackboneClassifier(backbone, 2, padding).features for _ in range(n_experts)], backbone=backbone)
 
     @property
     def padding(self) -> str:
         """The stride-2 padding of the experts ("symmetric" or "tf_same")."""
         return padding_of(self.stacked)
 
-    @classmethod
-    def from_checkpoints(cls, paths: Sequence[str | Path]) -> "ExpertBank":
-        """Build a frozen bank from expert checkpoints written by `save_checkpoint` (order kept)."""
-        from moede.models.checkpoint import load_checkpoint
+    def spec(self) -> dict[str, Any]:
+        """The constructor arguments that rebuild this bank (see moede.models.registry)."""
+        return {"architecture": "expert_bank", "n_experts": self.n_experts, "padding": self.padding,
+                "backbone": self.backbone}
 
-        return cls([load_checkpoint(p)[0] for p in paths]).freeze()
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> "ExpertBank":
+        """An untrained bank of the shape `spec` describes."""
+        return cls.blank(spec["n_experts"], spec.get("padding", "symmetric"), spec.get("backbone", "mobilenet_v2"))

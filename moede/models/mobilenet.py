@@ -1,4 +1,4 @@
-"""torchvision MobileNetV2 with a swapped classification head, built from an `Initialisation` (ImageNet or random).
+"""TensorFlow "SAME" padding for torchvision networks, and swapping a classifier's head.
 
 Weights converted from TensorFlow expect TF's "SAME" padding in the stride-2 convolutions (one extra row and column
 at the bottom/right instead of one on every side); `padding="tf_same"` swaps those layers for `SamePadConv2d`, which
@@ -7,21 +7,12 @@ keeps torchvision's parameter names, so every state dict and checkpoint stays a 
 
 from __future__ import annotations
 
-import logging
 import math
-from typing import TYPE_CHECKING
 
 import torch
-import torchvision
 from torch import nn
 from torch.nn import functional as F
 
-if TYPE_CHECKING:
-    from moede.models.pretrained import Initialisation
-
-log = logging.getLogger(__name__)
-
-FEATURE_DIM = 1280
 PADDINGS = ("symmetric", "tf_same")
 
 
@@ -65,34 +56,7 @@ def padding_of(model: nn.Module) -> str:
 
 
 def replace_head(model: nn.Module, num_classes: int) -> nn.Module:
-    """Replace the last linear layer of a MobileNetV2 classifier by a fresh one with `num_classes` outputs."""
+    """Replace the last linear layer of a torchvision classifier (`model.classifier[-1]`) by a fresh one with
+    `num_classes` outputs; return the model."""
     model.classifier[-1] = nn.Linear(model.classifier[-1].in_features, num_classes)
     return model
-
-
-def mobilenet_v2(num_classes: int, padding: str = "symmetric") -> torchvision.models.MobileNetV2:
-    """An untrained torchvision MobileNetV2 with `num_classes` outputs and the given stride-2 padding."""
-    return use_padding(replace_head(torchvision.models.mobilenet_v2(weights=None), num_classes), padding)
-
-
-def build_mobilenet_v2(num_classes: int, init: Initialisation | None = None) -> nn.Module:
-    """Build torchvision's MobileNetV2 (never downloading) from `init`'s weights, then set `num_classes`.
-
-    `init` None means random initialisation; `model.moede_init` records `init.describe()`."""
-    from moede.models.pretrained import RANDOM
-
-    init = init or RANDOM
-    if init is RANDOM:
-        log.warning("MobileNetV2 is starting from random initialisation (no ImageNet weights)")
-    model = torchvision.models.mobilenet_v2(weights=None)
-    state = init.state_dict()
-    if state is not None:
-        model.load_state_dict(state)
-    replace_head(use_padding(model, init.padding), num_classes)
-    model.moede_init = init.describe()
-    return model
-
-
-def extract_features(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Return the 1280-d globally average-pooled output of a MobileNetV2's `features` for images `x` (B,3,H,W)."""
-    return model.features(x).mean(dim=(2, 3))

@@ -17,16 +17,17 @@ from torch import nn
 from moede.align.face import EYE_POSITIONS
 from moede.align.video import DETECT_EVERY, DETECT_SCALE
 from moede.data.emotions import CANONICAL, CREMAD
+from moede.errors import InputDataError
 from moede.io import atomic_path, file_sha256
 from moede.models.pretrained import Normalisation
-from moede.predict.run_models import build_model, read_run_models
+from moede.predict.run_models import read_run_models, rebuild
 from moede.sources import DataSource
 
 FORMAT = "moede-bundle/1"
 SUFFIX = ".moede"
 
 
-class BundleError(ValueError):
+class BundleError(InputDataError):
     """A bundle file is missing, corrupt, of another format version or fails its hash."""
 
 
@@ -107,7 +108,7 @@ def _meta(run: dict[str, Any], run_dir: Path) -> dict[str, Any]:
 def _rebuild(payload: dict[str, Any], path: Path | None) -> Bundle:
     """Rebuild the models of a bundle payload."""
     models = payload["models"]
-    make = lambda entry: build_model(entry["spec"], entry["state_dict"])  # noqa: E731
+    make = lambda entry: rebuild(entry["spec"], entry["state_dict"])  # noqa: E731
     return Bundle(experts=[make(e) for e in models["experts"]], moede=make(models["moede"]), sfer=make(models["sfer"]),
                   ftfe=make(models["ftfe"]) if "ftfe" in models else None, meta=payload["meta"], path=path)
 

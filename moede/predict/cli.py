@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from moede.errors import EXIT_INPUT
+
 PREDICT_EPILOG = """\
 examples:
   moede export runs/demo runs/demo/moede.moede
@@ -44,9 +46,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def _fail(command: str, error: Exception) -> int:
-    """Print a one-line error and return the exit code."""
+    """Print a one-line error and return the input-data exit code (moede.errors)."""
     print(f"moede {command}: {error}", file=sys.stderr)
-    return 1
+    return EXIT_INPUT
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -62,7 +64,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    """Predict every given file; one line per file; exit 1 when any failed."""
+    """Predict every given file; one line per file; exit code 3 (bad input data) when any failed."""
     from moede.predict.bundle import BundleError
     from moede.predict.outputs import ensure_writable, write_outputs
     from moede.predict.pipeline import PredictError, Predictor, input_files, iter_predictions, open_models
@@ -88,4 +90,4 @@ def cmd_predict(args: argparse.Namespace) -> int:
             continue
         print(f"{path}: {result.label}" + (f" ({result.note})" if result.note else ""))
     print(f"{len(files) - failed}/{len(files)} file(s) predicted -> {args.out}")
-    return 1 if failed else 0
+    return EXIT_INPUT if failed else 0

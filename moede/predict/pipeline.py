@@ -19,6 +19,7 @@ from moede.align.face import align_face, warp_face
 from moede.align.landmarks import Box, as_rgb, largest_confident, rect_to_box
 from moede.align.models import face_detector
 from moede.align.video import FrameLandmarker, VideoReadError, nearest_detected, read_frames
+from moede.errors import InputDataError
 from moede.features.extract import SequentialExperts, extract_clip_features, frames_to_tensor
 from moede.predict.bundle import Bundle, bundle_from_run, load_bundle
 from moede.predict.timeline import window_spans
@@ -27,7 +28,7 @@ PHOTO_DETECT_SCALE = 1024
 """Longest side (pixels) of the copy of a photo the face detector sees (videos use moede.align.video's default)."""
 
 
-class PredictError(ValueError):
+class PredictError(InputDataError):
     """An input file cannot be predicted (unreadable, empty, no face) or an output cannot be written."""
 
 

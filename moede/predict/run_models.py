@@ -1,5 +1,5 @@
-"""The trained models of a run directory, read from its checkpoints: the ONLY module that knows the checkpoint
-formats (moede.models.checkpoint for the static models, the DFER stages' payload for MoEDE)."""
+"""The trained models of a run directory, read from their checkpoints (moede.models.checkpoint, one format for every
+model): the only module of moede.predict that reads a run directory's checkpoints."""
 
 from __future__ import annotations
 
@@ -13,18 +13,17 @@ from torch import nn
 
 from moede.config import RunConfig
 from moede.data.emotions import CANONICAL
+from moede.errors import InputDataError
 from moede.features.cache import digest
-from moede.models.checkpoint import checkpoint_digest, code_version, load_checkpoint, model_spec
-from moede.models.dfer import build_dfer_model
-from moede.models.fusion import ExpertFusion
-from moede.models.mobilenet import mobilenet_v2
+from moede.models.checkpoint import checkpoint_digest, code_version, load_checkpoint
+from moede.models.registry import build_model, model_spec
 from moede.results.dynamic_tables import MOEDE_ROW
 from moede.stages.dynamic import DEMO_EXPERTS, dfer_model_path, static_checkpoints
 
 DATASET = "cremad"
 
 
-class RunModelsError(FileNotFoundError):
+class RunModelsError(InputDataError):
     """A run directory lacks a model the bundle needs."""
 
 
@@ -61,18 +60,17 @@ def _experts_dir(run_dir: Path) -> Path:
 def _moede_entry(run_dir: Path, partition: int) -> dict[str, Any]:
     """The MoEDE (auxiliary, FFE) of one partition as a bundle entry, with its dev accuracy and test scores."""
     path = _require(dfer_model_path(RunConfig(run_dir=run_dir), DATASET, MOEDE_ROW, partition), "05_dfer")
-    payload = torch.load(path, map_location="cpu", weights_only=True)
-    metrics: dict[str, Any] = {"best_epoch": payload.get("best_epoch"),
-                               "best_dev_accuracy": payload.get("best_dev_accuracy")}
+    model, meta = load_checkpoint(path)
+    metrics: dict[str, Any] = {k: meta["metrics"].get(k) for k in ("best_epoch", "best_dev_accuracy")}
     runs = run_dir / "results" / "dfer_runs.csv"
     if runs.is_file():
         table = pd.read_csv(runs)
         row = table[(table["model"] == MOEDE_ROW) & (table["partition"] == partition)]
         if len(row):
             metrics["test"] = {k: v for k, v in row.iloc[0].to_dict().items() if k not in ("model", "reused")}
-    return {"spec": {"architecture": "dfer", "config": payload["config"]}, "state_dict": payload["state_dict"],
+    return {"spec": model_spec(model), "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
             "metrics": metrics, "partition": partition, "row": MOEDE_ROW, "checkpoint": str(path),
-            "training_key": digest(payload.get("key"))}
+            "training_key": digest(meta["metrics"].get("key"))}
 
 
 def read_run_models(run_dir: str | Path, partition: int = 1) -> dict[str, Any]:
@@ -93,16 +91,8 @@ def read_run_models(run_dir: str | Path, partition: int = 1) -> dict[str, Any]:
             "code_version": code_version()}
 
 
-def build_model(spec: dict[str, Any], state_dict: dict[str, torch.Tensor]) -> nn.Module:
-    """Rebuild a bundled model from its spec and weights, in eval mode."""
-    architecture = spec["architecture"]
-    if architecture == "mobilenet_v2":
-        model = mobilenet_v2(spec["num_classes"], spec.get("padding", "symmetric"))
-    elif architecture == "expert_fusion":
-        model = ExpertFusion.from_spec(spec)
-    elif architecture == "dfer":
-        model = build_dfer_model(spec["config"])
-    else:
-        raise ValueError(f"unknown architecture {architecture!r} in the bundle")
+def rebuild(spec: dict[str, Any], state_dict: dict[str, torch.Tensor]) -> nn.Module:
+    """Rebuild a bundled model from its spec (moede.models.registry) and weights, in eval mode."""
+    model = build_model(spec)
     model.load_state_dict(state_dict)
     return model.eval()

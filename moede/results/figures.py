@@ -92,7 +92,7 @@ def _face(image: np.ndarray | str | Path, image_size: int) -> np.ndarray:
 
 def expert_cams(experts: Sequence[nn.Module], image: np.ndarray | str | Path, image_size: int,
                 normalisation: Normalisation) -> np.ndarray:
-    """Grad-CAM of each expert for its positive class (index 1) on `features[-1]`; returns (n, S, S) in [0,1].
+    """Grad-CAM of each expert for its positive class (index 1) on its `cam_layer`; returns (n, S, S) in [0,1].
 
     With a linear head on global average pooling, Grad-CAM on the last convolutional block equals the CAM
     the paper's Figure 2 shows (up to a positive scale and the ReLU).
@@ -102,7 +102,7 @@ def expert_cams(experts: Sequence[nn.Module], image: np.ndarray | str | Path, im
     maps = []
     for expert in experts:
         expert = expert.eval()
-        with GradCAM(model=expert, target_layers=[expert.features[-1]]) as cam:
+        with GradCAM(model=expert, target_layers=[expert.cam_layer]) as cam:
             maps.append(cam(input_tensor=tensor, targets=[ClassifierOutputTarget(1)])[0])
     return np.stack(maps)
 

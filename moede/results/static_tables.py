@@ -6,17 +6,13 @@ attrs["source"] = the data banner, so `moede.results.paper.paper_vs_run(table, "
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import pandas as pd
 
 from moede.data.emotions import PAPER_NAMES
 from moede.evaluation.metrics import BINARY_COLUMNS, binary_row, class_table, summary
 from moede.evaluation.similarity import similarity_frame
-
-if TYPE_CHECKING:
-    from moede.stages.static import ExpertsResult, FusionResult, StaticResult
+from moede.training.results import ExpertsResult, FusionResult, StaticResult
 
 
 def _tag(table: pd.DataFrame, banner: str, caption: str) -> pd.DataFrame:
@@ -24,14 +20,14 @@ def _tag(table: pd.DataFrame, banner: str, caption: str) -> pd.DataFrame:
     return table
 
 
-def table2(sfer: "StaticResult") -> pd.DataFrame:
+def table2(sfer: StaticResult) -> pd.DataFrame:
     """Table 2: per-class Precision, Recall, F1-score, Accuracy (= recall) of the 8-class SFER on dev + Average."""
     rows = [PAPER_NAMES[c] for c in sfer.classes]
     table = class_table(sfer.predictions["target"], sfer.predictions["prediction"], rows)
     return _tag(table, sfer.source.banner(), "8-class SFER (MobileNetV2) on the development set")
 
 
-def against_majority(sfer: "StaticResult") -> pd.DataFrame:
+def against_majority(sfer: StaticResult) -> pd.DataFrame:
     """Dev accuracy and macro-F1 (%) of the SFER beside always answering the dev set's most frequent class: did the
     model learn more than the class balance?"""
     targets = sfer.predictions["target"].to_numpy()
@@ -43,7 +39,7 @@ def against_majority(sfer: "StaticResult") -> pd.DataFrame:
                 sfer.source.banner(), "SFER against the majority-class answer, development set")
 
 
-def table1(experts: "ExpertsResult") -> pd.DataFrame:
+def table1(experts: ExpertsResult) -> pd.DataFrame:
     """Table 1: each binary expert's P (target emotion) / N (other emotions) metrics on dev, plus an Average row."""
     rows = {PAPER_NAMES[emotion]: binary_row(result.predictions["target"], result.predictions["prediction"])
             for emotion, result in experts.experts.items()}
@@ -53,7 +49,7 @@ def table1(experts: "ExpertsResult") -> pd.DataFrame:
                 "Binary emotion experts on the development set (P: target emotion, N: other emotions)")
 
 
-def table3(fusion: "FusionResult") -> pd.DataFrame:
+def table3(fusion: FusionResult) -> pd.DataFrame:
     """Table 3: FFE and FTFE per-class P, R, F1, Ac (= recall) on dev side by side, plus an Average row."""
     short = {"Precision": "P", "Recall": "R", "F1-score": "F1", "Accuracy": "Ac"}
     parts = []
@@ -65,7 +61,7 @@ def table3(fusion: "FusionResult") -> pd.DataFrame:
                 "Fusion of the eight experts: FFE (frozen) vs FTFE (fine-tuned)")
 
 
-def table4(experts: "ExpertsResult") -> pd.DataFrame:
+def table4(experts: ExpertsResult) -> pd.DataFrame:
     """Table 4: mean over dev images of the cosine between two experts' 1280-d features (Neu, Hap, ... labels)."""
     return _tag(similarity_frame(experts.similarity, experts.emotions), experts.source.banner(),
                 "Cosine similarity between the experts' features on the development set")

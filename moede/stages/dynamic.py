@@ -14,7 +14,6 @@ Every stage works in `cfg.run_dir` and reuses what exists:
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,18 +28,30 @@ from moede.data.emotions import CANONICAL, CREMAD, MSP_IMPROV, SHORT_NAMES, clas
 from moede.evaluation.stats import matched_pair_test
 from moede.features.cache import CacheSpec, FeatureCache, build_or_load_many, digest
 from moede.features.extract import aligned_frames_fn
-from moede.io import atomic_path, write_csv
-from moede.models.checkpoint import checkpoint_digest, load_checkpoint
-from moede.models.dfer import MoEDE, SingleExtractorLSTM, build_dfer_model
+from moede.models.checkpoint import Trained, checkpoint_digest, load_checkpoint, train_or_reuse
+from moede.models.baselines import BASELINES, SMALL_SIZES, UAVMVisual
+from moede.models.dfer import MoEDE, SingleExtractorLSTM
 from moede.models.experts import ExpertBank
 from moede.results.dynamic_tables import (ABLATION_FULL, MOEDE_ROW, SFE_ROW, auxiliary_results, complexity_table,
                                           scores, table5, table6, table7, table8)
 from moede.sources import DataSource
-from moede.training.dynamic import DFERResults, Predictions, feature_statistics, predict, train_dfer
+from moede.stages.outputs import save_result
+from moede.training.dynamic import feature_statistics, predict_clips, train_dfer
+from moede.training.results import DFERResults, Predictions
 
 FORMAT = "moede-dfer-run/1"
 DEMO_EXPERTS = "demo_experts"
-ModelFactory = Callable[[int], nn.Module]  # n_classes -> untrained model
+ModelFactory = Callable[["ClipShape"], nn.Module]  # what the clips look like -> an untrained model
+
+
+@dataclass(frozen=True)
+class ClipShape:
+    """What a DFER model must be built for: the number of classes, the per-frame feature size and the longest clip
+    (in frames) of the corpus' feature cache."""
+
+    n_classes: int
+    feature_dim: int
+    longest_clip: int
 
 
 @dataclass
@@ -95,7 +106,7 @@ def _experts_text(cfg: RunConfig, experts_cfg: RunConfig) -> str:
 def _bank(name: str, paths: list[Path]) -> ExpertBank:
     """Frozen expert bank for 'ffe' (the eight experts), 'ftfe' (the fine-tuned fusion's bank) or 'sfe' (SFER)."""
     if name == "ffe":
-        return ExpertBank.from_checkpoints(paths)
+        return ExpertBank([load_checkpoint(p)[0] for p in paths]).freeze()
     model, _ = load_checkpoint(paths[0])
     return (model.bank if name == "ftfe" else ExpertBank([model])).freeze()
 
@@ -168,53 +179,46 @@ def _split(part: pd.DataFrame, cache: FeatureCache, classes: tuple[str, ...], sp
     return list(rows["sample_id"]), class_index(rows["label"], classes)
 
 
-def train_or_reuse(cfg: RunConfig, features: DFERFeatures, name: str, bank: str, factory: ModelFactory,
-                   k: int) -> tuple[Predictions, pd.DataFrame, bool]:
+def train_partition(cfg: RunConfig, features: DFERFeatures, name: str, bank: str, factory: ModelFactory,
+                    k: int) -> tuple[Predictions, pd.DataFrame, bool]:
     """Train model `name` on partition k (0-based) from the `bank` features, or load it when trained with the same
     key; return its test predictions, training history and whether it was reused."""
     cache, part = features.caches[bank], features.partitions[k]
     (train_ids, train_y), (dev_ids, dev_y), (test_ids, test_y) = (
         _split(part, cache, features.classes, s) for s in ("train", "dev", "test"))
     seed = cfg.seed + k
-    seed_everything(seed)
-    model = factory(len(features.classes))
-    key = json.dumps({"format": FORMAT, "features": digest(cache.key), "model": model.config(),
-                      "epochs": cfg.dfer_epochs, "lr": cfg.dfer_learning_rate, "batch_size": cfg.clip_batch_size,
-                      "aux_weight": cfg.aux_weight, "aux_loss": cfg.aux_loss, "optimizer": cfg.optimizer, "seed": seed,
-                      "standardize_features": cfg.standardize_features,
-                      "split": digest([train_ids, train_y, dev_ids, dev_y, test_ids, test_y])}, sort_keys=True)
-    path = dfer_model_path(cfg, features.dataset, name, k + 1)
-    if path.is_file():
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-        if payload.get("key") == key:
-            return (Predictions.from_payload(payload["test"]), pd.DataFrame(payload["history"]), True)
-        print(f"{path}: trained with other settings; retraining")
-    if cfg.standardize_features:
-        model.standardize.fit(*feature_statistics(cache, train_ids))
-    result = train_dfer(model, cache, train_ids, train_y, dev_ids, dev_y, epochs=cfg.dfer_epochs,
-                        lr=cfg.dfer_learning_rate, batch_size=cfg.clip_batch_size, aux_weight=cfg.aux_weight,
-                        aux_reduction=cfg.aux_loss, optimizer_name=cfg.optimizer, seed=seed, device=cfg.torch_device(),
-                        desc=f"{name} [{k + 1}]")
-    test = predict(result.model, cache, test_ids, test_y, cfg.clip_batch_size, cfg.torch_device())
-    with atomic_path(path) as tmp:
-        torch.save({"key": key, "config": result.model.config(), "best_epoch": result.best_epoch,
-                    "best_dev_accuracy": result.best_dev_accuracy, "history": result.history.to_dict("list"),
-                    "state_dict": {n: t.detach().cpu() for n, t in result.model.state_dict().items()},
-                    "test": test.to_payload()}, tmp)
-    return test, result.history, False
+    shape = ClipShape(len(features.classes), cache.feature_dim, int(cache.index["length"].max()))
+    with torch.random.fork_rng(devices=[]):
+        spec = factory(shape).spec()
+    key = {"format": FORMAT, "features": digest(cache.key), "model": spec, "epochs": cfg.dfer_epochs,
+           "lr": cfg.dfer_learning_rate, "batch_size": cfg.clip_batch_size, "aux_weight": cfg.aux_weight,
+           "aux_loss": cfg.aux_loss, "optimizer": cfg.optimizer, "seed": seed,
+           "standardize_features": cfg.standardize_features,
+           "split": digest([train_ids, train_y, dev_ids, dev_y, test_ids, test_y])}
+
+    def fit() -> Trained:
+        seed_everything(seed)
+        model = factory(shape)
+        if cfg.standardize_features:
+            model.standardize.fit(*feature_statistics(cache, train_ids))
+        result = train_dfer(model, cache, train_ids, train_y, dev_ids, dev_y, epochs=cfg.dfer_epochs,
+                            lr=cfg.dfer_learning_rate, batch_size=cfg.clip_batch_size, aux_weight=cfg.aux_weight,
+                            aux_reduction=cfg.aux_loss, optimizer_name=cfg.optimizer, seed=seed,
+                            device=cfg.torch_device(), desc=f"{name} [{k + 1}]")
+        test = predict_clips(result.model, cache, test_ids, test_y, cfg.clip_batch_size, cfg.torch_device())
+        return Trained(result.model.cpu(), {"best_epoch": result.best_epoch,
+                                            "best_dev_accuracy": result.best_dev_score},
+                       {"history": result.history.to_dict("list"), "test": test.to_payload()})
+
+    trained = train_or_reuse(dfer_model_path(cfg, features.dataset, name, k + 1), key, fit, config=cfg.as_dict(),
+                             classes=features.classes, source=features.source)
+    return (Predictions.from_payload(trained.extra["test"]), pd.DataFrame(trained.extra["history"]),
+            trained.reused)
 
 
 def dfer_model_path(cfg: RunConfig, dataset: str, name: str, partition: int) -> Path:
     """Where a stage saves model `name` (e.g. 'MoEDE with auxiliary (FFE)') of `dataset` for partition (1-based)."""
     return cfg.run_dir / "dfer" / dataset / _slug(name) / f"partition_{partition}.pt"
-
-
-def load_dfer_model(path: str | Path) -> nn.Module:
-    """Load a DFER model saved by a stage (see dfer_model_path), in eval mode."""
-    payload = torch.load(path, map_location="cpu", weights_only=True)
-    model = build_dfer_model(payload["config"])
-    model.load_state_dict(payload["state_dict"])
-    return model.eval()
 
 
 def run_models(cfg: RunConfig, features: DFERFeatures, models: dict[str, tuple[str, ModelFactory]],
@@ -224,30 +228,59 @@ def run_models(cfg: RunConfig, features: DFERFeatures, models: dict[str, tuple[s
     results = DFERResults(features.dataset, features.classes, {}, {}, features.source)
     n = len(features.partitions) if n_partitions is None else min(n_partitions, len(features.partitions))
     for name, (bank, factory) in models.items():
-        runs = [train_or_reuse(cfg, features, name, bank, factory, k) for k in range(n)]
+        runs = [train_partition(cfg, features, name, bank, factory, k) for k in range(n)]
         results.predictions[name] = [r[0] for r in runs]
         results.histories[name] = [r[1] for r in runs]
         results.reused[name] = [r[2] for r in runs]
     return results
 
 
-def moede_factory(auxiliary: bool = True, experts_kept: list[int] | None = None) -> ModelFactory:
-    """Factory of MoEDE models (8 experts, 1280 -> 256 -> 256) with or without auxiliary classifiers."""
-    return lambda n_classes: MoEDE(n_classes=n_classes, auxiliary=auxiliary, experts_kept=experts_kept)
+def _padded_length(readout: str, shape: ClipShape) -> int | None:
+    """The models' padded length for RunConfig.readout: None reads the last real frame, else the longest clip."""
+    return shape.longest_clip if readout == "after_padding" else None
 
 
-def sfe_factory() -> ModelFactory:
+def moede_factory(auxiliary: bool = True, experts_kept: list[int] | None = None,
+                  readout: str = "last_valid") -> ModelFactory:
+    """Factory of MoEDE models (8 experts, feature_dim -> 256 -> 256) with or without auxiliary classifiers."""
+    return lambda shape: MoEDE(feature_dim=shape.feature_dim, n_classes=shape.n_classes, auxiliary=auxiliary,
+                               experts_kept=experts_kept, padded_length=_padded_length(readout, shape))
+
+
+def sfe_factory(readout: str = "last_valid") -> ModelFactory:
     """Factory of single-feature-extractor LSTM baselines."""
-    return lambda n_classes: SingleExtractorLSTM(n_classes=n_classes)
+    return lambda shape: SingleExtractorLSTM(feature_dim=shape.feature_dim, n_classes=shape.n_classes,
+                                             padded_length=_padded_length(readout, shape))
 
 
-TABLE5_MODELS: dict[str, tuple[str, ModelFactory]] = {
-    MOEDE_ROW: ("ffe", moede_factory(True)),
-    "MoEDE without auxiliary (FFE)": ("ffe", moede_factory(False)),
-    "MoEDE with auxiliary (FTFE)": ("ftfe", moede_factory(True)),
-    "MoEDE without auxiliary (FTFE)": ("ftfe", moede_factory(False)),
-    SFE_ROW: ("sfe", sfe_factory()),
-}
+def baseline_factory(name: str, sizes: str) -> ModelFactory:
+    """Factory of the vision-only baseline `name` (moede.models.baselines) at the `sizes` of RunConfig.baselines
+    ('paper' or 'small'); UAVM's position table covers the longest clip."""
+    chosen = SMALL_SIZES[name] if sizes == "small" else {}
+
+    def build(shape: ClipShape) -> nn.Module:
+        extra = {"max_frames": shape.longest_clip} if name == UAVMVisual.name else {}
+        return BASELINES[name](feature_dim=shape.feature_dim, n_classes=shape.n_classes, **chosen, **extra)
+
+    return build
+
+
+def baseline_models(cfg: RunConfig) -> dict[str, tuple[str, ModelFactory]]:
+    """The baselines to train beside MoEDE (row name -> ('sfe' features, factory)); none when cfg.baselines is
+    'none'. They read the SFE's features: one per-frame extractor, as each published model has."""
+    if cfg.baselines == "none":
+        return {}
+    return {name: ("sfe", baseline_factory(name, cfg.baselines)) for name in BASELINES}
+
+
+def table5_models(cfg: RunConfig) -> dict[str, tuple[str, ModelFactory]]:
+    """Table 5's rows to train (row name -> (feature bank, factory)): MoEDE with/without auxiliary classifiers on
+    FFE and FTFE features, the SFE and the baselines of cfg.baselines."""
+    return {MOEDE_ROW: ("ffe", moede_factory(True, readout=cfg.readout)),
+            "MoEDE without auxiliary (FFE)": ("ffe", moede_factory(False, readout=cfg.readout)),
+            "MoEDE with auxiliary (FTFE)": ("ftfe", moede_factory(True, readout=cfg.readout)),
+            "MoEDE without auxiliary (FTFE)": ("ftfe", moede_factory(False, readout=cfg.readout)),
+            SFE_ROW: ("sfe", sfe_factory(cfg.readout)), **baseline_models(cfg)}
 
 
 def _runs_frame(results: DFERResults) -> pd.DataFrame:
@@ -269,48 +302,79 @@ def run_table5(cfg: RunConfig, features: DFERFeatures | None = None) -> DFERResu
     significance.csv and dfer_runs.csv. Pass `features` (from cremad_features) to skip re-checking the caches."""
     start = time.perf_counter()
     features = cremad_features(cfg) if features is None else features
-    results = run_models(cfg, features, TABLE5_MODELS)
+    results = run_models(cfg, features, table5_models(cfg))
     results.significance = compute_significance(results, seed=cfg.seed)
-    out = cfg.run_dir / "results"
-    write_csv(table5(results), out / "table5.csv", index=True)
-    write_csv(table6(results), out / "table6.csv", index=True)
-    write_csv(significance_frame(results), out / "significance.csv", index=True)
-    write_csv(_runs_frame(results), out / "dfer_runs.csv")
+    results.versus_baselines = moede_versus_baselines(results, MOEDE_ROW, seed=cfg.seed)
+    save_result(table5(results), "table5", cfg)
+    save_result(table6(results), "table6", cfg)
+    save_result(significance_frame(results), "significance", cfg)
+    save_result(versus_baselines_frame(results), "significance_baselines", cfg)
+    save_result(_runs_frame(results), "dfer_runs", cfg, index=False)
     print(f"Table 5: {len(results.predictions)} models x {len(features.partitions)} partitions in "
           f"{time.perf_counter() - start:.1f} s")
     return results
 
 
+def _paired_test(model: list[Predictions], baseline: list[Predictions], names: tuple[str, str], n_subsets: int,
+                 seed: int):
+    """One-tailed matched-pair t-test of `model` against `baseline` over the partitions' test subsets."""
+    pairs = []
+    for a, b in zip(model, baseline):
+        if a.sample_ids != b.sample_ids:
+            raise ValueError(f"{names[0]} and {names[1]} were tested on different clips; rerun both")
+        pairs.append((a.y_true, a.y_pred, b.y_pred))
+    return matched_pair_test(pairs, n_subsets=n_subsets, seed=seed)
+
+
 def compute_significance(results: DFERResults, baseline: str = SFE_ROW, n_subsets: int = 5,
                          seed: int = 0) -> dict:
-    """One-tailed matched-pair t-test (F1-macro on n_subsets subsets of each partition's test set) of every row,
-    including the auxiliary classifiers, against `baseline`."""
+    """One-tailed matched-pair t-test (F1-macro on n_subsets subsets of each partition's test set) of every MoEDE
+    row, including the auxiliary classifiers, against `baseline` (the published baselines are tested the other way
+    round, MoEDE against each: `moede_versus_baselines`)."""
     if baseline not in results.predictions:
         raise ValueError(f"no {baseline!r} predictions to test against")
-    rows = dict(results.predictions)
+    rows = {name: p for name, p in results.predictions.items() if name not in BASELINES}
     if MOEDE_ROW in rows:
         rows.update(auxiliary_results(rows[MOEDE_ROW]))
     base = rows.pop(baseline)
-    tests = {}
-    for name, partitions in rows.items():
-        pairs = []
-        for a, b in zip(partitions, base):
-            if a.sample_ids != b.sample_ids:
-                raise ValueError(f"{name} and {baseline} were tested on different clips; rerun both")
-            pairs.append((a.y_true, a.y_pred, b.y_pred))
-        tests[name] = matched_pair_test(pairs, n_subsets=n_subsets, seed=seed)
-    return tests
+    return {name: _paired_test(partitions, base, (name, baseline), n_subsets, seed)
+            for name, partitions in rows.items()}
+
+
+def moede_versus_baselines(results: DFERResults, moede_row: str, n_subsets: int = 5, seed: int = 0) -> dict:
+    """One-tailed matched-pair t-tests of MoEDE (row `moede_row`) against each published baseline trained in
+    `results` (baseline name -> test), on the same test subsets as `compute_significance`."""
+    if moede_row not in results.predictions:
+        return {}
+    return {name: _paired_test(results.predictions[moede_row], partitions, (moede_row, name), n_subsets, seed)
+            for name, partitions in results.predictions.items() if name in BASELINES}
+
+
+def _tests_frame(tests: dict, model: str, baseline: str, caption: str, source: DataSource | None) -> pd.DataFrame:
+    """t-tests (row -> TTestResult) as a table: mean subset F1-macro of `model` and `baseline`, t, p, pairs."""
+    columns = [f"F1-macro ({model})", f"F1-macro ({baseline})", "t", "p", "pairs", "significant"]
+    if not tests:
+        return pd.DataFrame(columns=columns)
+    frame = pd.DataFrame({name: t.as_dict() for name, t in tests.items()}).T
+    frame = frame.rename(columns={"mean_a": columns[0], "mean_b": columns[1], "n": "pairs"})[columns]
+    frame = frame.astype({columns[0]: float, columns[1]: float, "t": float, "p": float}).round(
+        {columns[0]: 2, columns[1]: 2, "t": 2, "p": 4})
+    frame.attrs.update(source=source, caption=caption)
+    return frame
 
 
 def significance_frame(results: DFERResults) -> pd.DataFrame:
     """The t-tests of `results` as a table: t, p (one-tailed), pairs, mean subset F1-macro of model and baseline."""
-    frame = pd.DataFrame({name: t.as_dict() for name, t in results.significance.items()}).T
-    frame = frame.rename(columns={"mean_a": "F1-macro (model)", "mean_b": "F1-macro (SFE)", "n": "pairs"})
-    frame.attrs["source"] = results.source
-    frame.attrs["caption"] = "One-tailed matched-pair t-test against the single feature extractor (p < 0.05 = *)"
-    frame = frame[["F1-macro (model)", "F1-macro (SFE)", "t", "p", "pairs", "significant"]]
-    return frame.astype({"F1-macro (model)": float, "F1-macro (SFE)": float, "t": float, "p": float}).round(
-        {"F1-macro (model)": 2, "F1-macro (SFE)": 2, "t": 2, "p": 4})
+    return _tests_frame(results.significance, "model", "SFE",
+                        "One-tailed matched-pair t-test against the single feature extractor (p < 0.05 = *)",
+                        results.source)
+
+
+def versus_baselines_frame(results: DFERResults) -> pd.DataFrame:
+    """MoEDE's one-tailed matched-pair t-tests against each published baseline trained in this run."""
+    return _tests_frame(results.versus_baselines, "MoEDE", "baseline",
+                        "One-tailed matched-pair t-test of MoEDE against each baseline (row), p < 0.05 = *",
+                        results.source)
 
 
 def significance(cfg: RunConfig, results: DFERResults) -> pd.DataFrame:
@@ -318,7 +382,7 @@ def significance(cfg: RunConfig, results: DFERResults) -> pd.DataFrame:
     if not results.significance:
         results.significance = compute_significance(results, seed=cfg.seed)
     frame = significance_frame(results)
-    write_csv(frame, cfg.run_dir / "results" / "significance.csv", index=True)
+    save_result(frame, "significance", cfg)
     return frame
 
 
@@ -328,33 +392,37 @@ def run_ablation(cfg: RunConfig, features: DFERFeatures | None = None) -> DFERRe
     partitions (None: all); writes results/table7.csv."""
     start = time.perf_counter()
     features = cremad_features(cfg) if features is None else features
-    models = {SHORT_NAMES[e]: ("ffe", moede_factory(True, [j for j in range(len(CANONICAL)) if j != i]))
+    models = {SHORT_NAMES[e]: ("ffe", moede_factory(True, [j for j in range(len(CANONICAL)) if j != i], cfg.readout))
               for i, e in enumerate(CANONICAL)}
     results = run_models(cfg, features, models, cfg.ablation_partitions)
-    full = run_models(cfg, features, {MOEDE_ROW: TABLE5_MODELS[MOEDE_ROW]}, cfg.ablation_partitions)
+    full = run_models(cfg, features, {MOEDE_ROW: table5_models(cfg)[MOEDE_ROW]}, cfg.ablation_partitions)
     for store in ("predictions", "histories", "reused"):
         getattr(results, store)[ABLATION_FULL] = getattr(full, store)[MOEDE_ROW]
-    write_csv(table7(results), cfg.run_dir / "results" / "table7.csv", index=True)
-    write_csv(_runs_frame(results), cfg.run_dir / "results" / "ablation_runs.csv")
+    save_result(table7(results), "table7", cfg)
+    save_result(_runs_frame(results), "ablation_runs", cfg, index=False)
     print(f"Table 7: {len(models)} ablated models x {len(full.predictions[MOEDE_ROW])} partition(s) in "
           f"{time.perf_counter() - start:.1f} s")
     return results
 
 
 def run_msp_improv(cfg: RunConfig, features: DFERFeatures | None = None) -> DFERResults:
-    """Table 8: SFE and MoEDE (auxiliary, FFE) on MSP-IMPROV's 4 classes with the CREMA-D hyperparameters;
-    writes results/table8.csv."""
+    """Table 8: SFE, MoEDE (auxiliary, FFE) and the baselines of cfg.baselines on MSP-IMPROV's 4 classes with the
+    CREMA-D hyperparameters, MoEDE t-tested against each baseline; writes results/table8.csv."""
     features = msp_improv_features(cfg) if features is None else features
-    results = run_models(cfg, features, {"SFE": ("sfe", sfe_factory()), "MoEDE": ("ffe", moede_factory(True))})
-    write_csv(table8(results), cfg.run_dir / "results" / "table8.csv", index=True)
-    write_csv(_runs_frame(results), cfg.run_dir / "results" / "msp_improv_runs.csv")
+    results = run_models(cfg, features, {"SFE": ("sfe", sfe_factory(cfg.readout)),
+                                         "MoEDE": ("ffe", moede_factory(True, readout=cfg.readout)),
+                                         **baseline_models(cfg)})
+    results.versus_baselines = moede_versus_baselines(results, "MoEDE", seed=cfg.seed)
+    save_result(table8(results), "table8", cfg)
+    save_result(versus_baselines_frame(results), "significance_baselines_msp_improv", cfg)
+    save_result(_runs_frame(results), "msp_improv_runs", cfg, index=False)
     return results
 
 
 def run_complexity(cfg: RunConfig) -> pd.DataFrame:
     """Section IV.C complexity table; written to results/complexity.csv."""
-    table = complexity_table()
-    write_csv(table, cfg.run_dir / "results" / "complexity.csv", index=True)
+    table = complexity_table(backbone=cfg.backbone)
+    save_result(table, "complexity", cfg)
     return table
 
 

@@ -12,7 +12,7 @@ import copy
 import hashlib
 import json
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -28,16 +28,19 @@ from moede.data.emotions import AFFECTNET, class_index
 from moede.evaluation.metrics import summary
 from moede.evaluation.similarity import expert_cosine_matrix
 from moede.io import atomic_path, write_csv, write_json
-from moede.models.checkpoint import checkpoint_digest, load_checkpoint, save_checkpoint
+from moede.models.backbone import build_backbone
+from moede.models.checkpoint import Trained, checkpoint_digest, train_or_reuse
 from moede.models.experts import ExpertBank
 from moede.models.fusion import ExpertFusion
-from moede.models.mobilenet import build_mobilenet_v2, replace_head
+from moede.models.mobilenet import replace_head
 from moede.models.pretrained import Initialisation
 from moede.sources import DataSource
+from moede.stages.outputs import save_result
 from moede.training.frozen import FromBlock, FusionFromBlock, block_activations
 from moede.training.images import FaceImageDataset, FeatureDataset, load_face_images
 from moede.training.sampling import BalancedEpochSampler
-from moede.training.static import TrainResult, class_weights, train_classifier
+from moede.training.results import ExpertsResult, FusionResult, StaticResult, TrainResult
+from moede.training.static import class_weights, train_classifier
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -45,53 +48,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FRAME_COLUMNS = ["sample_id", "path", "label", "speaker", "split"]
-
-
-@dataclass
-class StaticResult:
-    """One trained static classifier with its dev-set predictions and provenance."""
-
-    name: str
-    model: nn.Module
-    classes: tuple[str, ...]
-    history: pd.DataFrame
-    predictions: pd.DataFrame  # dev set: sample_id, path, label, target, prediction, prob_<class>...
-    metrics: dict[str, Any]
-    source: DataSource
-    checkpoint: Path
-    reused: bool = False
-
-    @property
-    def seed(self) -> int:
-        """The seed the model was trained with."""
-        return int(self.metrics["seed"])
-
-
-@dataclass
-class ExpertsResult:
-    """The eight binary emotion experts (AffectNet order) and the cosine similarity of their dev features."""
-
-    experts: dict[str, StaticResult]
-    similarity: np.ndarray
-    source: DataSource
-    dev: pd.DataFrame = field(repr=False)
-
-    @property
-    def emotions(self) -> tuple[str, ...]:
-        """The experts' target emotions, in order."""
-        return tuple(self.experts)
-
-    def models(self) -> list[nn.Module]:
-        """The experts' MobileNetV2 models, in order."""
-        return [e.model for e in self.experts.values()]
-
-
-@dataclass
-class FusionResult:
-    """The FFE (frozen experts) and FTFE (fine-tuned experts) fusion classifiers."""
-
-    ffe: StaticResult
-    ftfe: StaticResult
 
 
 def _frame_source(frame: pd.DataFrame) -> DataSource:
@@ -154,12 +110,12 @@ def _datasets(frame: pd.DataFrame, cfg: RunConfig) -> tuple[FaceImageDataset, Fa
 
 
 @lru_cache(maxsize=2)
-def _frozen_activations(init: Initialisation, blocks: int, paths: tuple[str, ...], image_size: int,
+def _frozen_activations(backbone: str, init: Initialisation, blocks: int, paths: tuple[str, ...], image_size: int,
                         device: str) -> FeatureDataset:
     """Output of the frozen blocks `features[:blocks]` (initial weights `init`) for the images at `paths` (targets
     unset: relabel); computed once per process for all the models of a run."""
     with torch.random.fork_rng(devices=[]):  # the models' random draws must not depend on this cache being warm
-        frozen = build_mobilenet_v2(2, init).features[:blocks]
+        frozen = build_backbone(backbone, 2, init).module.features[:blocks]
     images = FaceImageDataset(_images(paths, image_size), [0] * len(paths), init.normalisation)
     return block_activations(frozen, images, device=device)
 
@@ -170,8 +126,8 @@ def _trainable(cfg: RunConfig, model: nn.Module, train: FaceImageDataset, dev: F
     block (FromBlock / FusionFromBlock) on the frozen blocks' cached activations; `paths`: train and dev images."""
     if not cfg.trainable_from:
         return model, train, dev
-    fit_train, fit_dev = (_frozen_activations(cfg.initialisation(), cfg.trainable_from, p, cfg.image_size,
-                                              cfg.torch_device()).relabel(d.targets)
+    fit_train, fit_dev = (_frozen_activations(cfg.backbone, cfg.initialisation(), cfg.trainable_from, p,
+                                              cfg.image_size, cfg.torch_device()).relabel(d.targets)
                           for p, d in zip(paths, (train, dev)))
     if isinstance(model, ExpertFusion):
         return FusionFromBlock(model, cfg.trainable_from), fit_train, fit_dev
@@ -183,7 +139,7 @@ def _key(cfg: RunConfig, frame: pd.DataFrame, stage: str, epochs: int, **more: A
     return {"stage": stage, "epochs": epochs, "image_size": cfg.image_size, "learning_rate": cfg.learning_rate,
             "batch_size": cfg.batch_size, "augment": cfg.augment, "seed": cfg.seed, "data": _data_digest(frame),
             "trainable_from": cfg.trainable_from, "optimizer": cfg.optimizer, "select_by": cfg.select_by,
-            **cfg.initialisation().key(), **more}
+            "backbone": cfg.backbone, **cfg.initialisation().key(), **more}
 
 
 def _predictions(dev: pd.DataFrame, result: TrainResult, classes: tuple[str, ...]) -> pd.DataFrame:
@@ -198,31 +154,34 @@ def _predictions(dev: pd.DataFrame, result: TrainResult, classes: tuple[str, ...
 
 def _train_or_reuse(cfg: RunConfig, name: str, key: dict[str, Any], classes: tuple[str, ...], source: DataSource,
                     dev: pd.DataFrame, train: Callable[[], TrainResult]) -> StaticResult:
-    """Load run_dir/models/<name>.pt and its results when made with `key`; otherwise train, save and return."""
+    """Reuse run_dir/models/<name>.pt and results/<name>/ when made with `key`; otherwise train, save and return."""
     checkpoint = cfg.run_dir / "models" / f"{name}.pt"
     folder = cfg.run_dir / "results" / name
-    metrics_file = folder / "metrics.json"
-    if checkpoint.is_file() and metrics_file.is_file():
-        metrics = json.loads(metrics_file.read_text())
-        if metrics.get("key") == key:
-            model, _ = load_checkpoint(checkpoint)
-            return StaticResult(name, model, classes, pd.read_csv(folder / "history.csv"),
-                                pd.read_csv(folder / "dev_predictions.csv", dtype={"sample_id": str}), metrics,
-                                source, checkpoint, reused=True)
-        log.info("%s: cached result made with other settings; retraining", name)
-    seed = seed_everything(cfg.seed)
-    result = train()
-    metrics = {"key": key, "seed": seed, "best_epoch": result.best_epoch, "seconds": result.seconds,
-               "init": getattr(result.model, "moede_init", None),
-               "normalisation": asdict(cfg.initialisation().normalisation), "n_dev": len(dev),
-               "dev": summary(result.dev_targets, result.dev_predictions, len(classes))}
-    predictions = _predictions(dev, result, classes)
-    save_checkpoint(result.model, checkpoint, config=cfg.as_dict(), classes=classes, metrics=metrics, source=source)
-    write_csv(result.history, folder / "history.csv")
-    write_csv(predictions, folder / "dev_predictions.csv")
-    write_json(metrics, metrics_file)
-    log.info("%s: trained in %.1f s (seed %d), best dev epoch %d", name, result.seconds, seed, result.best_epoch)
-    return StaticResult(name, result.model, classes, result.history, predictions, metrics, source, checkpoint)
+    history_file, predictions_file = folder / "history.csv", folder / "dev_predictions.csv"
+    made: dict[str, pd.DataFrame] = {}
+
+    def fit() -> Trained:
+        seed = seed_everything(cfg.seed)
+        result = train()
+        made.update(history=result.history, predictions=_predictions(dev, result, classes))
+        write_csv(result.history, history_file)
+        write_csv(made["predictions"], predictions_file)
+        log.info("%s: trained in %.1f s (seed %d), best dev epoch %d", name, result.seconds, seed, result.best_epoch)
+        return Trained(result.model, {
+            "seed": seed, "best_epoch": result.best_epoch, "seconds": result.seconds,
+            "init": getattr(result.model, "moede_init", None),
+            "normalisation": asdict(cfg.initialisation().normalisation), "n_dev": len(dev),
+            "dev": summary(result.dev_targets, result.dev_predictions, len(classes))})
+
+    trained = train_or_reuse(checkpoint, key, fit, config=cfg.as_dict(), classes=classes, source=source,
+                             needs=(history_file, predictions_file))
+    if trained.reused:
+        made.update(history=pd.read_csv(history_file),
+                    predictions=pd.read_csv(predictions_file, dtype={"sample_id": str}))
+    else:
+        write_json(trained.metrics, folder / "metrics.json")
+    return StaticResult(name, trained.model, classes, made["history"], made["predictions"], trained.metrics, source,
+                        checkpoint, reused=trained.reused)
 
 
 def train_sfer_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> StaticResult:
@@ -232,7 +191,7 @@ def train_sfer_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> Stati
     train, dev, dev_rows = _datasets(frame, cfg)
 
     def fit() -> TrainResult:
-        model = build_mobilenet_v2(len(AFFECTNET), cfg.initialisation())
+        model = build_backbone(cfg.backbone, len(AFFECTNET), cfg.initialisation()).module
         trained, fit_train, fit_dev = _trainable(cfg, model, train, dev, _split_paths(frame))
         result = train_classifier(trained, fit_train, fit_dev, n_classes=len(AFFECTNET), epochs=cfg.sfer_epochs,
                                   learning_rate=cfg.learning_rate, batch_size=cfg.batch_size,
@@ -245,7 +204,7 @@ def train_sfer_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> Stati
     sfer = _train_or_reuse(cfg, "sfer", key, AFFECTNET, source, dev_rows, fit)
     from moede.results.static_tables import table2
 
-    write_csv(table2(sfer), cfg.run_dir / "results" / "table2.csv", index=True)
+    save_result(table2(sfer), "table2", cfg)
     return sfer
 
 
@@ -311,8 +270,8 @@ def train_experts_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> Ex
     result = ExpertsResult(experts, similarity, sfer.source, dev_rows)
     from moede.results.static_tables import table1, table4
 
-    write_csv(table1(result), cfg.run_dir / "results" / "table1.csv", index=True)
-    write_csv(table4(result), cfg.run_dir / "results" / "table4.csv", index=True)
+    save_result(table1(result), "table1", cfg)
+    save_result(table4(result), "table4", cfg)
     return result
 
 
@@ -353,7 +312,7 @@ def train_fusion_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> Fus
     fusion = FusionResult(results["ffe"], results["ftfe"])
     from moede.results.static_tables import table3
 
-    write_csv(table3(fusion), cfg.run_dir / "results" / "table3.csv", index=True)
+    save_result(table3(fusion), "table3", cfg)
     return fusion
 
 

@@ -5,18 +5,20 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import DataLoader, RandomSampler, Sampler
 from tqdm.auto import tqdm
 
 from moede.evaluation.metrics import summary
+from moede.training.distributed import (DataParallelTraining, ShardedBatchSampler, current, global_batch,
+                                        sum_over_ranks)
 from moede.training.images import FaceImageDataset
 from moede.training.optimizers import make_optimizer
+from moede.training.results import TrainResult
 
 SELECT_BY = ("f1_macro", "accuracy")
 
@@ -34,25 +36,8 @@ def class_weights(targets: Sequence[int], n_classes: int) -> torch.Tensor:
     return torch.tensor(weights, dtype=torch.float32)
 
 
-@dataclass
-class TrainResult:
-    """A trained classifier (best dev epoch restored), its per-epoch history and its dev-set outputs."""
-
-    model: nn.Module
-    history: pd.DataFrame
-    best_epoch: int
-    dev_targets: np.ndarray
-    dev_logits: np.ndarray
-    seconds: float
-
-    @property
-    def dev_predictions(self) -> np.ndarray:
-        """Predicted class per dev sample (argmax of the logits)."""
-        return self.dev_logits.argmax(axis=1)
-
-
 @torch.no_grad()
-def predict(model: nn.Module, dataset: FaceImageDataset, batch_size: int = 64,
+def predict_images(model: nn.Module, dataset: FaceImageDataset, batch_size: int = 64,
             device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
     """Run `model` in eval mode over `dataset` without augmentation; return (logits (N,C), targets (N,))."""
     model.eval()
@@ -61,18 +46,24 @@ def predict(model: nn.Module, dataset: FaceImageDataset, batch_size: int = 64,
     return torch.cat(logits).numpy(), dataset.targets.numpy()
 
 
-def _train_epoch(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, device: str,
+def _train_epoch(model: nn.Module, loader: DataLoader, loss_fn: nn.CrossEntropyLoss, device: str,
                  optimizer: torch.optim.Optimizer, desc: str) -> float:
-    """Run one training pass and return the mean loss per sample."""
+    """Run one training pass and return the mean over samples of each batch's (weighted) mean loss (the same number
+    under torchrun as in one process)."""
     total, count = 0.0, 0
-    for images, targets in tqdm(loader, desc=desc, leave=False, disable=len(loader) < 20):
+    ctx = current()
+    for images, targets in tqdm(loader, desc=desc, leave=False, disable=len(loader) < 20 or not ctx.is_main):
         images, targets = images.to(device), targets.to(device)
         loss = loss_fn(model(images), targets)
+        share = torch.tensor(float(len(targets))) if loss_fn.weight is None else loss_fn.weight[targets].sum()
+        # DDP averages gradients over ranks: each rank weighs its mean loss by its share of the global batch
+        scale, batch_size = global_batch(share, len(targets))
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        (loss * scale).backward()
         optimizer.step()
-        total += loss.item() * len(targets)
+        total += loss.item() * float(scale) / ctx.world_size * batch_size
         count += len(targets)
+    total, count = sum_over_ranks(total, count)
     return total / max(count, 1)
 
 
@@ -96,18 +87,19 @@ def train_classifier(model: nn.Module, train: FaceImageDataset, dev: FaceImageDa
     weight = None if loss_weights is None else loss_weights.to(device)
     loss_fn = nn.CrossEntropyLoss(weight=weight)
     optimizer = make_optimizer(optimizer_name, model.parameters(), learning_rate)
-    generator = torch.Generator().manual_seed(seed)
-    n_train = len(sampler) if sampler is not None else len(train)
+    order = sampler if sampler is not None else RandomSampler(train, generator=torch.Generator().manual_seed(seed))
+    n_train = len(order)
     # a last batch of one image would break batch norm in training mode: drop it in that case only
-    train_loader = DataLoader(train, batch_size=batch_size, sampler=sampler, shuffle=sampler is None,
-                              generator=generator if sampler is None else None,
-                              drop_last=n_train > batch_size and n_train % batch_size == 1)
+    batches = ShardedBatchSampler(order, batch_size, current(),
+                                  drop_last=n_train > batch_size and n_train % batch_size == 1)
+    train_loader = DataLoader(train, batch_sampler=batches)
+    parallel = DataParallelTraining(model, device)
     rows, best_score, best_state, best_epoch, best_logits = [], -np.inf, None, 0, None
-    for epoch in tqdm(range(1, epochs + 1), desc=desc):
+    for epoch in tqdm(range(1, epochs + 1), desc=desc, disable=not current().is_main):
         tick = time.perf_counter()
         model.train()
-        train_loss = _train_epoch(model, train_loader, loss_fn, device, optimizer, f"epoch {epoch} train")
-        logits, targets = predict(model, dev, batch_size, device)
+        train_loss = _train_epoch(parallel.module, train_loader, loss_fn, device, optimizer, f"epoch {epoch} train")
+        logits, targets = predict_images(model, dev, batch_size, device)
         with torch.no_grad():
             dev_loss = float(loss_fn(torch.from_numpy(logits).to(device), torch.from_numpy(targets).to(device)))
         scores = summary(targets, logits.argmax(axis=1), n_classes)
@@ -117,6 +109,8 @@ def train_classifier(model: nn.Module, train: FaceImageDataset, dev: FaceImageDa
         if scores[select_by] > best_score:
             best_score, best_epoch, best_logits = scores[select_by], epoch, logits
             best_state = copy.deepcopy(model.state_dict())
+    model = parallel.finish()
     model.load_state_dict(best_state)
     return TrainResult(model=model.cpu().eval(), history=pd.DataFrame(rows), best_epoch=best_epoch,
-                       dev_targets=dev.targets.numpy(), dev_logits=best_logits, seconds=time.perf_counter() - start)
+                       best_dev_score=best_score, seconds=time.perf_counter() - start,
+                       dev_targets=dev.targets.numpy(), dev_logits=best_logits)

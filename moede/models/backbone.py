@@ -1,0 +1,121 @@
+"""The backbone factory: a torchvision classification network by name, with its feature size and its CAM layer.
+
+Every image model of moede (the SFER, each expert, the expert bank, the fusion, the features DFER reads) is built from
+one backbone name, so swapping MobileNetV2 for another torchvision network is a one-argument change. ImageNet weights
+exist only for MobileNetV2 (the shipped TFLite file, moede.models.pretrained); other backbones start at random.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import torch
+import torchvision
+from torch import nn
+
+from moede.models.mobilenet import padding_of, replace_head, use_padding
+from moede.models.registry import register_model
+
+if TYPE_CHECKING:
+    from moede.models.pretrained import Initialisation
+
+log = logging.getLogger(__name__)
+
+BACKBONES: dict[str, Callable[..., nn.Module]] = {
+    "mobilenet_v2": torchvision.models.mobilenet_v2,
+    "mobilenet_v3_small": torchvision.models.mobilenet_v3_small,
+}
+IMAGENET_BACKBONES = ("mobilenet_v2",)  # those moede ships ImageNet weights for
+
+
+@functools.cache
+def feature_blocks(name: str) -> int:
+    """How many blocks the `features` sequence of backbone `name` has (what RunConfig.trainable_from counts)."""
+    return len(BACKBONES[name](weights=None).features)
+
+
+def output_channels(features: nn.Module) -> int:
+    """The number of channels a torchvision `features` block outputs (its last convolution's)."""
+    return [m for m in features.modules() if isinstance(m, nn.Conv2d)][-1].out_channels
+
+
+@register_model(*BACKBONES)
+class BackboneClassifier(nn.Module):
+    """A torchvision backbone's `features`, global average pooling and `classifier` with `num_classes` outputs.
+
+    The parameter names stay torchvision's (`features.*`, `classifier.*`), so its state dict is a plain torchvision
+    one. `moede_init` records where the weights started (`Initialisation.describe()`; "sfer:..." for an expert)."""
+
+    def __init__(self, architecture: str = "mobilenet_v2", num_classes: int = 8, padding: str = "symmetric") -> None:
+        super().__init__()
+        if architecture not in BACKBONES:
+            raise ValueError(f"unknown backbone {architecture!r}; choose one of {tuple(BACKBONES)}")
+        network = BACKBONES[architecture](weights=None)
+        self.architecture = architecture
+        self.features, self.classifier = network.features, network.classifier
+        self.moede_init: str | None = None
+        use_padding(replace_head(self, num_classes), padding)
+
+    @property
+    def num_features(self) -> int:
+        """Size of the pooled feature vector the classifier reads (1280 for MobileNetV2)."""
+        return output_channels(self.features)
+
+    @property
+    def cam_layer(self) -> nn.Module:
+        """The layer Grad-CAM explains: the last block of `features`."""
+        return self.features[-1]
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Globally average-pooled `features` (B, num_features) of images x (B, 3, H, W)."""
+        return self.features(x).mean(dim=(2, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits (B, num_classes) of images x (B, 3, H, W)."""
+        return self.classifier(torch.flatten(nn.functional.adaptive_avg_pool2d(self.features(x), 1), 1))
+
+    def spec(self) -> dict[str, Any]:
+        """The constructor arguments that rebuild this model (see moede.models.registry)."""
+        return {"architecture": self.architecture, "num_classes": self.classifier[-1].out_features,
+                "padding": padding_of(self)}
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> "BackboneClassifier":
+        """An untrained model of the shape `spec` describes."""
+        return cls(spec["architecture"], spec["num_classes"], spec.get("padding", "symmetric"))
+
+
+@dataclass(frozen=True)
+class Backbone:
+    """What `build_backbone` returns: the network, the size of its pooled features and its CAM target layer."""
+
+    module: BackboneClassifier
+    num_features: int
+    cam_layer: nn.Module
+
+
+def build_backbone(name: str = "mobilenet_v2", num_classes: int = 1000,
+                   init: Initialisation | None = None) -> Backbone:
+    """Build backbone `name` with a fresh `num_classes` head from `init`'s weights (None: random), never downloading."""
+    from moede.models.pretrained import RANDOM
+
+    init = init or RANDOM
+    if init is not RANDOM and name not in IMAGENET_BACKBONES:
+        raise ValueError(f"backbone {name!r} has no ImageNet weights in moede (only {IMAGENET_BACKBONES}); "
+                         "set init=random (--set init=random)")
+    if init is RANDOM:
+        log.warning("%s is starting from random initialisation (no ImageNet weights)", name)
+    model = BackboneClassifier(name, num_classes, init.padding)
+    state = init.state_dict()
+    if state is not None:
+        missing = model.load_state_dict({k: v for k, v in state.items() if not k.startswith("classifier.")},
+                                        strict=False).missing_keys
+        if any(not key.startswith("classifier.") for key in missing):
+            raise ValueError(f"{init.describe()} lacks weights of {name}: {missing[:3]}...")
+    model.moede_init = init.describe()
+    return Backbone(model, model.num_features, model.cam_layer)
+

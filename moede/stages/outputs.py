@@ -1,0 +1,37 @@
+"""The one writer of result tables: run_dir/results/<name>.csv plus <name>.json (data source, profile)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from moede.config import RunConfig
+from moede.io import write_csv, write_json
+from moede.sources import DataSource
+
+RESULTS = "results"
+
+
+def source_of(item: Any) -> DataSource | str | None:
+    """Return the data source recorded on a DataFrame/Figure/result (attrs["source"] or .source), or None."""
+    attrs = getattr(item, "attrs", None) or {}
+    source = attrs.get("source") if isinstance(attrs, dict) else None
+    if source is None:
+        source = getattr(item, "source", None)
+    if isinstance(source, dict):
+        return DataSource(**source)
+    return source if isinstance(source, (DataSource, str)) and source else None
+
+
+def save_result(frame: pd.DataFrame, name: str, cfg: RunConfig, index: bool = True) -> Path:
+    """Write a result table to run_dir/results/<name>.csv plus <name>.json (source, profile) atomically."""
+    target = Path(cfg.run_dir) / RESULTS / f"{name}.csv"
+    write_csv(frame, target, index=index)
+    source = source_of(frame)
+    text = source.banner() if isinstance(source, DataSource) else str(source or "source not recorded")
+    meta = {"name": name, "profile": cfg.profile, "banner": text,
+            "source": source.as_dict() if isinstance(source, DataSource) else None}
+    write_json(meta, target.with_suffix(".json"))
+    return target

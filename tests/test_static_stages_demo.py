@@ -1,0 +1,69 @@
+"""The static stages on a tiny embedded demo corpus with another backbone: runs on a fresh clone (no ../shared).
+
+SFER and the eight experts are trained by the stages themselves (resolve -> align -> train -> checkpoint -> tables)
+with backbone=mobilenet_v3_small from random weights; their checkpoints rebuild as that backbone, and a second call
+reuses them. Both training paths run: whole images (trainable_from=0) and cached frozen-block activations."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import pytest
+import torch
+
+import moede.data.resolve as resolve
+from moede.config import RunConfig
+from moede.data.emotions import AFFECTNET
+from moede.models.backbone import BackboneClassifier
+from moede.models.checkpoint import load_checkpoint
+from moede.stages.static import prepare_static, train_experts_stage, train_sfer_stage
+
+
+@pytest.fixture
+def tiny_static_demo(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The static demo corpus at 3 training and 1 validation faces per emotion, 64x64 pixels."""
+    monkeypatch.setattr(resolve, "demo_static", functools.partial(
+        resolve.demo_static, per_class={e: 3 for e in AFFECTNET}, dev_per_class=1, size=64))
+
+
+def _config(run_dir: Path, trainable_from: int) -> RunConfig:
+    """The smallest static settings on the embedded demo corpus, with MobileNetV3-small from random weights."""
+    return RunConfig.for_profile("demo", run_dir=run_dir, static_corpus="demo", backbone="mobilenet_v3_small",
+                                 init="random", trainable_from=trainable_from, image_size=32, sfer_epochs=1,
+                                 expert_epochs=1, batch_size=16, device="cpu")
+
+
+def _reloads_as_v3_small(checkpoint: Path, trained: torch.nn.Module) -> bool:
+    """The checkpoint rebuilds a mobilenet_v3_small classifier holding exactly the trained weights."""
+    model, meta = load_checkpoint(checkpoint)
+    same = all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), trained.state_dict().values()))
+    return (isinstance(model, BackboneClassifier) and meta["spec"]["architecture"] == "mobilenet_v3_small"
+            and model.num_features == 576 and model.moede_init == trained.moede_init and same)
+
+
+def test_sfer_stage_trains_and_reloads_as_mobilenet_v3_small(tmp_path: Path, tiny_static_demo: None) -> None:
+    cfg = _config(tmp_path / "run", trainable_from=10)
+    frame = prepare_static(cfg)
+    assert frame.attrs["source"].kind == "demo" and len(frame) == 4 * len(AFFECTNET)
+    sfer = train_sfer_stage(cfg, frame)
+    assert not sfer.reused and sfer.model.moede_init.startswith("random")
+    assert _reloads_as_v3_small(sfer.checkpoint, sfer.model)
+    assert (cfg.run_dir / "results" / "table2.csv").is_file() and len(sfer.predictions) == len(AFFECTNET)
+    assert train_sfer_stage(cfg, frame).reused
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("trainable_from", [0, 10])
+def test_experts_stage_trains_and_reloads_as_mobilenet_v3_small(tmp_path: Path, tiny_static_demo: None,
+                                                                 trainable_from: int) -> None:
+    cfg = _config(tmp_path / "run", trainable_from)
+    experts = train_experts_stage(cfg, prepare_static(cfg))
+    assert not any(e.reused for e in experts.experts.values())
+    for emotion, expert in experts.experts.items():
+        assert expert.model.moede_init.startswith("sfer:random"), emotion
+        assert _reloads_as_v3_small(expert.checkpoint, expert.model), emotion
+    for table in ("table1", "table2", "table4"):
+        assert (cfg.run_dir / "results" / f"{table}.csv").is_file(), table
+    assert experts.similarity.shape == (len(AFFECTNET), len(AFFECTNET))
+    assert all(e.reused for e in train_experts_stage(cfg, prepare_static(cfg)).experts.values())
