@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from moede.errors import EXIT_FAILED, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_USAGE, InputDataError, SettingError
 from moede.settings import Setting
+from moede.predict import cli as predict_cli
 
 if TYPE_CHECKING:  # imported lazily at run time so that --help answers at once
     from moede.config import RunConfig
@@ -34,6 +35,8 @@ Other tools:
   moede train STAGE          train (or reuse) one stage's models in the run directory; works under torchrun
   moede align PATH OUT       align the faces of an image, a folder of images or a video (dlib, eye-level)
   moede demo-data OUT        write the synthetic demo corpora (AffectNet/CREMA-D/MSP-IMPROV layouts) to OUT
+  moede export RUN BUNDLE    write a trained run's models as one bundle file with a model card
+  moede predict PATH...      emotions of face videos and photos with a timeline (--model BUNDLE or --run-dir RUN)
 
 Each subcommand has its own --help (e.g. `moede book --help`). Errors are one line; --debug shows the traceback.
 Exit codes: 0 done, 1 a notebook/site build failed or an internal error, 2 a bad option or setting, 3 bad input
@@ -211,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_book(sub)
     _add_train(sub)
     _add_others(sub)
+    predict_cli.add_parsers(sub)
     return parser
 
 
@@ -495,7 +499,8 @@ def data_plan(cfg: RunConfig, found: dict[str, RootCheck]) -> list[str]:
 
 
 COMMANDS = {"book": cmd_book, "train": cmd_train, "check-book": cmd_check_book, "align": cmd_align,
-            "demo-data": cmd_demo_data, "info": cmd_info}
+            "demo-data": cmd_demo_data, "info": cmd_info, "export": predict_cli.cmd_export,
+            "predict": predict_cli.cmd_predict}
 
 
 def error_exit_code(error: Exception) -> int:

@@ -44,6 +44,8 @@ CHAPTERS: tuple[Chapter, ...] = (
             tables=3, figures=1),
     Chapter("07_msp_improv", "Generalization to MSP-IMPROV", "Table 8", tables=1),
     Chapter("08_summary", "Paper vs this run", "every table beside the paper", tables=9),
+    Chapter("09_try_it", "Try it on a video", "the exported bundle's model card, predictions, timelines",
+            tables=1, figures=1),
 )
 
 

@@ -1,0 +1,98 @@
+"""Writing a prediction: CSV of the windows (or photo), CSV of the frames, JSON summary, the figure, and optionally
+an annotated video; everything is computed first and each file is written atomically."""
+
+from __future__ import annotations
+
+import io
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from moede.align.video import read_frames
+from moede.io import atomic_path, write_csv, write_json
+from moede.predict.bundle import Bundle
+from moede.predict.figures import photo_figure, timeline_figure
+from moede.predict.pipeline import PredictError, Prediction
+
+
+def ensure_writable(out: Path) -> None:
+    """Create the output folder and check a file can be written in it (a one-line PredictError otherwise)."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as error:
+        raise PredictError(f"output folder {out} is not writable ({error.strerror or error}); choose another with "
+                           "--out") from None
+
+
+def _png(prediction: Prediction, bundle: Bundle) -> bytes:
+    """The prediction's figure as PNG bytes."""
+    fig = (timeline_figure(prediction, bundle.classes) if prediction.kind == "video"
+           else photo_figure(prediction, bundle.photo_classes))
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    return buffer.getvalue()
+
+
+def summary(prediction: Prediction, bundle: Bundle) -> dict:
+    """The JSON summary: the whole-clip (or photo) prediction, the windows, where the models came from."""
+    table = prediction.table
+    whole = table[table["span"] != "window"].iloc[0]
+    probs = {c.removeprefix("prob_"): float(whole[c]) for c in table if c.startswith("prob_")}
+    result = {"file": str(prediction.path), "kind": prediction.kind, "prediction": prediction.label,
+              "probabilities": probs, "model": str(bundle.path or bundle.meta["run_dir"]),
+              "models": "SFER" if prediction.kind == "photo" else f"MoEDE ({bundle.meta['moede_row']}, partition "
+                                                                   f"{bundle.meta['moede_partition']})",
+              "note": prediction.note}
+    if prediction.clip is not None:
+        result.update(fps=prediction.clip.video_fps, frame_step=prediction.clip.frame_step,
+                      processed_frames=len(prediction.frames),
+                      frames_without_face=int((~prediction.frames["face"]).sum()),
+                      windows=table[table["span"] == "window"].drop(columns=["file", "span"]).to_dict("records"))
+    else:
+        result["faces"] = int(whole["faces"])
+    return result
+
+
+def _annotate(prediction: Prediction, target: Path) -> None:
+    """Write the video with the face box and the emotion of the window nearest in time drawn on every frame."""
+    clip = prediction.clip
+    windows = prediction.table[prediction.table["span"] == "window"]
+    centres = ((windows["start_s"] + windows["end_s"]) / 2).to_numpy()
+    with atomic_path(target) as tmp:
+        writer = None
+        try:
+            for index, frame in enumerate(read_frames(prediction.path)):
+                if writer is None:
+                    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), clip.video_fps,
+                                             (frame.shape[1], frame.shape[0]))
+                slot = min(np.searchsorted(clip.frame_index, index, side="right") - 1, len(clip.boxes) - 1)
+                x, y, w, h = clip.boxes[max(slot, 0)].round().astype(int)
+                label = windows["prediction"].iloc[int(np.abs(centres - index / clip.video_fps).argmin())]
+                bgr = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
+                colour = (0, 200, 0) if clip.face[max(slot, 0)] else (0, 0, 220)
+                cv2.rectangle(bgr, (x, y), (x + w, y + h), colour, 2)
+                cv2.putText(bgr, label, (x, max(y - 8, 16)), cv2.FONT_HERSHEY_SIMPLEX, 0.6, colour, 2)
+                writer.write(bgr)
+        finally:
+            if writer is not None:
+                writer.release()
+
+
+def write_outputs(prediction: Prediction, out: Path, bundle: Bundle, annotate: bool = False) -> list[Path]:
+    """Write one file's outputs as out/<file name>.{windows.csv|photo.csv, frames.csv, json, png[, mp4]}."""
+    stem = out / prediction.path.name
+    png = _png(prediction, bundle)
+    data = summary(prediction, bundle)
+    written = [write_csv(prediction.table, f"{stem}.{'windows' if prediction.kind == 'video' else 'photo'}.csv"),
+               write_csv(prediction.frames, f"{stem}.frames.csv"), write_json(data, f"{stem}.json")]
+    with atomic_path(f"{stem}.png") as tmp:
+        tmp.write_bytes(png)
+    written.append(Path(f"{stem}.png"))
+    if annotate and prediction.kind == "video":
+        _annotate(prediction, Path(f"{stem}.annotated.mp4"))
+        written.append(Path(f"{stem}.annotated.mp4"))
+    return written
