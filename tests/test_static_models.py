@@ -186,3 +186,16 @@ def test_imagenet_init_exists_only_for_mobilenet_v2(tmp_path) -> None:
     torch.save(torchvision.models.mobilenet_v2(weights=None).state_dict(), path)
     with pytest.raises(ValueError, match="set init=random"):
         build_backbone("mobilenet_v3_small", 2, resolve_initialisation("imagenet", path, None))
+
+
+def test_a_seeded_backbone_draws_its_weights_in_the_order_of_the_published_runs() -> None:
+    """Same seed, same random weights as torchvision's network with its stride-2 padding replaced first and the
+    head second (the order the book's numbers were made with): reordering changes every result of the book."""
+    from moede.models.mobilenet import replace_head, use_padding
+
+    torch.manual_seed(0)
+    reference = replace_head(use_padding(torchvision.models.mobilenet_v2(weights=None), "tf_same"), 2)
+    torch.manual_seed(0)
+    ours = BackboneClassifier("mobilenet_v2", 2, "tf_same")
+    for name, tensor in reference.state_dict().items():
+        assert torch.equal(ours.state_dict()[name], tensor), name

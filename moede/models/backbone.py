@@ -58,7 +58,7 @@ class BackboneClassifier(nn.Module):
         self.architecture = architecture
         self.features, self.classifier = network.features, network.classifier
         self.moede_init: str | None = None
-        use_padding(replace_head(self, num_classes), padding)
+        replace_head(use_padding(self, padding), num_classes)  # padding first: the order of the published runs
 
     @property
     def num_features(self) -> int:

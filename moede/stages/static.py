@@ -181,7 +181,8 @@ def _job(cfg: RunConfig, name: str, key: dict[str, Any], classes: tuple[str, ...
         return Trained(result.model, {
             "seed": seed, "best_epoch": result.best_epoch, "seconds": result.seconds,
             "init": getattr(result.model, "moede_init", None),
-            "normalisation": {k: list(v) for k, v in asdict(cfg.initialisation().normalisation).items()}, "n_dev": len(dev),
+            "normalisation": {k: list(v) for k, v in asdict(cfg.initialisation().normalisation).items()},
+            "n_dev": len(dev),
             "dev": summary(result.dev_targets, result.dev_predictions, len(classes))},
             outputs={"history": result.history, "predictions": _predictions(dev, result, classes)})
 

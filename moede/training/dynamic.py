@@ -64,9 +64,10 @@ def _loader(source: FeatureSource, ids: Sequence[str], targets: Sequence[int], b
             shuffle: bool, seed: int, ctx: Distributed = Distributed()) -> DataLoader:
     """Batches of zero post-padded clips; `ctx`: this rank's share of each global batch (all of it in one process)."""
     dataset = ClipDataset(source, ids, targets)
-    order = RandomSampler(dataset, generator=torch.Generator().manual_seed(seed)) if shuffle else \
-        SequentialSampler(dataset)
-    return DataLoader(dataset, batch_sampler=ShardedBatchSampler(order, batch_size, ctx), collate_fn=collate_clips)
+    generator = torch.Generator().manual_seed(seed)  # also draws each epoch's base seed, as DataLoader does
+    order = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
+    return DataLoader(dataset, batch_sampler=ShardedBatchSampler(order, batch_size, ctx), collate_fn=collate_clips,
+                      generator=generator)
 
 
 @torch.no_grad()

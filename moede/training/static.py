@@ -87,12 +87,14 @@ def train_classifier(model: nn.Module, train: FaceImageDataset, dev: FaceImageDa
     weight = None if loss_weights is None else loss_weights.to(device)
     loss_fn = nn.CrossEntropyLoss(weight=weight)
     optimizer = make_optimizer(optimizer_name, model.parameters(), learning_rate)
-    order = sampler if sampler is not None else RandomSampler(train, generator=torch.Generator().manual_seed(seed))
+    # the loader also draws each epoch's base seed from `generator`, as DataLoader(shuffle=True, generator=...) does
+    generator = torch.Generator().manual_seed(seed) if sampler is None else None
+    order = sampler if sampler is not None else RandomSampler(train, generator=generator)
     n_train = len(order)
     # a last batch of one image would break batch norm in training mode: drop it in that case only
     batches = ShardedBatchSampler(order, batch_size, current(),
                                   drop_last=n_train > batch_size and n_train % batch_size == 1)
-    train_loader = DataLoader(train, batch_sampler=batches)
+    train_loader = DataLoader(train, batch_sampler=batches, generator=generator)
     parallel = DataParallelTraining(model, device)
     rows, best_score, best_state, best_epoch, best_logits = [], -np.inf, None, 0, None
     for epoch in tqdm(range(1, epochs + 1), desc=desc, disable=not current().is_main):
