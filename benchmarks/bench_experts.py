@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Callable
 
 import pandas as pd
 import torch
@@ -18,6 +17,7 @@ import torchvision
 
 from moede.models.experts import ExpertBank, extract_features_sequential, extract_features_vmap
 from moede.models.mobilenet import replace_head
+from timing import best_seconds
 
 
 @torch.no_grad()
@@ -41,17 +41,6 @@ def _experts(n: int) -> list[torch.nn.Module]:
     return experts
 
 
-def _seconds(run: Callable[[], torch.Tensor], repeats: int) -> float:
-    """Best wall time of `repeats` calls after one warm-up call."""
-    run()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 @torch.no_grad()
 def benchmark(sizes: list[int], batch: int, repeats: int, n_experts: int = 8) -> pd.DataFrame:
     """Time each method at each image size; return frames/s and the max deviation from the sequential result."""
@@ -69,7 +58,7 @@ def benchmark(sizes: list[int], batch: int, repeats: int, n_experts: int = 8) ->
         }
         reference = methods["sequential"]()
         for name, run in methods.items():
-            seconds = _seconds(run, repeats)
+            seconds = best_seconds(run, repeats)
             rows.append({"image size": size, "method": name, "frames/s": batch / seconds,
                          "ms/batch": 1000 * seconds, "max |diff|": float((run() - reference).abs().max())})
     return pd.DataFrame(rows)

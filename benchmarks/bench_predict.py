@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Callable
 
 import pandas as pd
 import torch
@@ -21,14 +20,15 @@ import torch
 from moede.align import sample_video_path
 from moede.data.emotions import AFFECTNET, CANONICAL, CREMAD
 from moede.features.extract import extract_clip_features
+from moede.models.backbone import BackboneClassifier
 from moede.models.dfer import MoEDE
 from moede.models.experts import ExpertBank, extract_features_sequential
-from moede.models.backbone import BackboneClassifier
 from moede.models.pretrained import MINUS_ONE_TO_ONE
 from moede.predict.bundle import Bundle
 from moede.predict.pipeline import Predictor, align_clip
 from moede.predict.timeline import window_spans
 from moede.sources import shared_data_root
+from timing import best_seconds
 
 FRAME_STEP = 3
 
@@ -50,17 +50,8 @@ def untrained_bundle(size: int, shared_blocks: int) -> Bundle:
     meta = {"classes": list(CREMAD), "photo_classes": list(AFFECTNET), "expert_emotions": list(CANONICAL),
             "input": {"image_size": size, "normalisation": {"experts": stats, "sfer": stats}},
             "alignment": {"frame_step": FRAME_STEP, "max_frames": 12}, "experts_same_as_static": True}
-    return Bundle(experts, MoEDE(n_classes=len(CREMAD)).eval(), BackboneClassifier("mobilenet_v2", 8, "tf_same").eval(), None, meta)
-
-
-def _seconds(run: Callable[[], object], repeats: int = 2) -> float:
-    """Best wall time of `repeats` runs."""
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
-    return best
+    sfer = BackboneClassifier("mobilenet_v2", 8, "tf_same").eval()
+    return Bundle(experts, MoEDE(n_classes=len(CREMAD)).eval(), sfer, None, meta)
 
 
 def bench(size: int, shared_blocks: int) -> list[dict]:
@@ -68,12 +59,12 @@ def bench(size: int, shared_blocks: int) -> list[dict]:
     path = _clip()
     predictor = Predictor(untrained_bundle(size, shared_blocks))
     clip = align_clip(path, size, FRAME_STEP)  # also loads dlib's models once, outside the timing
-    align = _seconds(lambda: align_clip(path, size, FRAME_STEP))
+    align = best_seconds(lambda: align_clip(path, size, FRAME_STEP), warm_up=False)
     n_video = int(clip.frame_index[-1]) + 1
     features = predictor.features(clip.crops)
     spans = pd.concat([window_spans(len(features), clip.fps, 1.2, 0.6),
                        pd.DataFrame({"first": [0], "stop": [len(features)]})])
-    moede = _seconds(lambda: predictor.moede_probabilities(features, spans), repeats=3)
+    moede = best_seconds(lambda: predictor.moede_probabilities(features, spans), repeats=3, warm_up=False)
     normalisation = predictor.bundle.normalisation("experts")
     blocks = [e.features for e in predictor.bundle.experts]
     ways = {
@@ -88,9 +79,10 @@ def bench(size: int, shared_blocks: int) -> list[dict]:
             with torch.inference_mode():
                 run = lambda: [extract_features_sequential(predictor.bundle.experts,  # noqa: E731
                                                            normalisation.apply(x[i:i + 1])) for i in range(len(x))]
-                seconds = _seconds(run, repeats=1)
+                seconds = best_seconds(run, repeats=1, warm_up=False)
         else:
-            seconds = _seconds(lambda e=extractor: extract_clip_features(e, clip.crops, 64, "cpu", normalisation))
+            seconds = best_seconds(lambda e=extractor: extract_clip_features(e, clip.crops, 64, "cpu", normalisation),
+                                   warm_up=False)
         total = align + seconds + moede
         rows.append({"size": size, "shared blocks": shared_blocks, "experts": way, "video frames": n_video,
                      "processed": len(clip.crops), "align s": align, "experts s": seconds, "MoEDE s": moede,

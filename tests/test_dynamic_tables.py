@@ -187,3 +187,22 @@ def test_factories_follow_the_settings() -> None:
     assert paper["MoEDE with auxiliary (FFE)"][1](shape).spec()["padded_length"] is None
     assert paper["VAVL"][1](shape).spec()["d_model"] == 512
     assert not set(BASELINES) & set(table5_models(RunConfig.for_profile("demo", baselines="none")))
+
+
+def test_open_choice_variants_flip_one_setting_each_and_the_table_measures_against_the_first() -> None:
+    from moede.results.dynamic_tables import open_choices_table
+    from moede.stages.dynamic import open_choice_variants
+
+    cfg = RunConfig.for_profile("demo")
+    variants = open_choice_variants(cfg)
+    assert [(v.readout, v.aux_loss) for _, v in variants] == [("last_valid", "sum"), ("after_padding", "sum"),
+                                                              ("last_valid", "mean")]
+    assert len({row for row, _ in variants}) == 3
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 6, 40)
+    good = Predictions([f"c{i}" for i in range(40)], y, np.eye(6)[y], None, np.zeros((40, 1, 2)))
+    noisy = Predictions(good.sample_ids, y, np.eye(6)[rng.integers(0, 6, 40)], None, good.emo_last)
+    table = open_choices_table({"ours": [good], "flipped": [noisy]})
+    assert table.loc["ours", "F1-macro"] == 100 and table.loc["ours", "F1-macro change"] == 0
+    change = table.loc["flipped", "F1-macro change"]
+    assert change < 0 and change == pytest.approx(table.loc["flipped", "F1-macro"] - 100)

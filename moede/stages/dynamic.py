@@ -33,7 +33,7 @@ from moede.models.baselines import BASELINES, SMALL_SIZES, UAVMVisual
 from moede.models.dfer import MoEDE, SingleExtractorLSTM
 from moede.models.experts import ExpertBank
 from moede.results.dynamic_tables import (ABLATION_FULL, MOEDE_ROW, SFE_ROW, auxiliary_results, complexity_table,
-                                          scores, table5, table6, table7, table8)
+                                          open_choices_table, scores, table5, table6, table7, table8)
 from moede.sources import DataSource
 from moede.stages.outputs import save_result
 from moede.training.distributed import run_on_main
@@ -404,6 +404,32 @@ def run_ablation(cfg: RunConfig, features: DFERFeatures | None = None) -> DFERRe
     save_result(_runs_frame(results), "ablation_runs", cfg, index=False)
     print(f"Table 7: {len(models)} ablated models x {len(full.predictions[MOEDE_ROW])} partition(s) in "
           f"{time.perf_counter() - start:.1f} s")
+    return results
+
+
+def open_choice_variants(cfg: RunConfig) -> list[tuple[str, RunConfig]]:
+    """MoEDE (auxiliary, FFE) under cfg's settings and with each of two choices the paper leaves open flipped: the
+    readout (last real frame vs after the zero padding) and the auxiliary-loss combination (sum vs mean)."""
+    other_readout = "after_padding" if cfg.readout == "last_valid" else "last_valid"
+    other_aux = "mean" if cfg.aux_loss == "sum" else "sum"
+    return [(f"this run's settings (readout {cfg.readout}, auxiliary loss {cfg.aux_loss})", cfg),
+            (f"readout {other_readout}", cfg.with_(readout=other_readout)),
+            (f"auxiliary loss {other_aux}", cfg.with_(aux_loss=other_aux))]
+
+
+def run_open_choices(cfg: RunConfig, features: DFERFeatures | None = None) -> DFERResults:
+    """MoEDE (auxiliary, FFE) trained with each of `open_choice_variants` on every partition (the first row is
+    Table 5's own models, reused), so the page shows how much the paper's unstated choices move Table 5's first row;
+    MoEDE with this run's settings is t-tested against each flipped variant. Writes results/open_choices.csv."""
+    features = cremad_features(cfg) if features is None else features
+    results = DFERResults(features.dataset, features.classes, {}, {}, features.source)
+    for k, (row, variant) in enumerate(open_choice_variants(cfg)):
+        name = MOEDE_ROW if k == 0 else f"{MOEDE_ROW} {row}"  # its own checkpoints beside Table 5's
+        trained = run_models(variant, features, {name: ("ffe", moede_factory(True, readout=variant.readout))})
+        for store in ("predictions", "histories", "reused"):
+            getattr(results, store)[row] = getattr(trained, store)[name]
+    table = open_choices_table(results)
+    save_result(table, "open_choices", cfg)
     return results
 
 
