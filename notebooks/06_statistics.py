@@ -71,7 +71,7 @@ show_vs_paper(table7(run_ablation(cfg, features)), "table7")
 # The paper does not say where MoEDE reads its LSTMs (at each clip's last real frame, or, as a Keras model fed
 # zero-padded clips without a mask would, after the padding) nor how the eight auxiliary losses are combined with the
 # main one (sum or mean). Both are settings (`readout`, `aux_loss`; see "What the paper leaves open"); here the
-# first row of Table 5 is trained again with each flipped, one at a time, on the same partitions.
+# first row of Table 5 is trained again with each flipped, one at a time, on the ablation's partitions (Table 7's).
 
 # %%
 from moede.results.dynamic_tables import open_choices_table

@@ -108,3 +108,18 @@ def test_optimiser_and_selection_metric_are_settings() -> None:
     with pytest.raises(ValueError, match="select_by"):
         RunConfig.for_profile("demo", select_by="loss")
     assert RunConfig.for_profile("full").optimizer == "adam" and RunConfig.for_profile("full").select_by == "f1_macro"
+
+
+def test_joint_extractor_runs_the_blocks_every_bank_shares_once_and_gives_each_bank_its_own_features() -> None:
+    from moede.features.extract import fast_extractor, joint_extractor
+
+    experts = _experts_sharing_blocks(3, START)
+    banks = [ExpertBank(experts[:2]).freeze(), ExpertBank(experts[2:]).freeze()]
+    joint, counts = joint_extractor(banks)
+    assert counts == [2, 1] and len(joint.prefix) == START
+    x = torch.randn(2, 3, 40, 40)
+    with torch.no_grad():
+        together = joint(x)
+        alone = [fast_extractor(bank)(x) for bank in banks]
+    assert torch.equal(together[:, :2], alone[0]) and torch.equal(together[:, 2:], alone[1])
+    assert joint_extractor([banks[0], torch.nn.Identity()]) is None

@@ -31,7 +31,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from moede.features.extract import FramesFn, extract_clip_features, fast_extractor
+from moede.features.extract import FramesFn, extract_clip_features, fast_extractor, joint_extractor
 from moede.io import atomic_path, file_sha256, write_json
 from moede.models.pretrained import IMAGENET_STATS, Normalisation
 from moede.training.distributed import current, gather_objects, run_on_main
@@ -168,7 +168,12 @@ def _extract_shard(clips: pd.DataFrame, specs: Sequence[CacheSpec], targets: Seq
     """Align each clip of `clips` once and stream every bank's features into this rank's part files."""
     names = ", ".join(s.path.stem for s in specs)
     shard = Shard([part_path(t, rank) for t in targets], shapes=[None] * len(specs))
-    extractors = [fast_extractor(spec.module()).to(device) for spec in specs]
+    banks = [spec.module() for spec in specs]
+    same_input = all(spec.normalisation == specs[0].normalisation for spec in specs)
+    joint = joint_extractor(banks) if same_input and len(specs) > 1 else None
+    extractors = [fast_extractor(bank).to(device) for bank in banks] if joint is None else []
+    if joint is not None:
+        joint, counts = joint[0].to(device), joint[1]
     with contextlib.ExitStack() as renames:
         tmps = [renames.enter_context(atomic_path(part)) for part in shard.parts]
         with contextlib.ExitStack() as files:
@@ -180,9 +185,14 @@ def _extract_shard(clips: pd.DataFrame, specs: Sequence[CacheSpec], targets: Seq
                 except NOT_ALIGNED_ERRORS as error:
                     shard.dropped[sample_id] = f"{type(error).__name__}: {error}"
                     continue
-                for i, (spec, extractor) in enumerate(zip(specs, extractors)):
-                    feats = np.ascontiguousarray(extract_clip_features(extractor, frames, batch_size, device,
-                                                                       spec.normalisation))
+                if joint is not None:  # one pass; each bank's experts are its slice of the joint output
+                    every = extract_clip_features(joint, frames, batch_size, device, specs[0].normalisation)
+                    per_bank = np.split(every, np.cumsum(counts)[:-1], axis=1)
+                else:
+                    per_bank = [extract_clip_features(extractor, frames, batch_size, device, spec.normalisation)
+                                for spec, extractor in zip(specs, extractors)]
+                for i, (spec, bank_features) in enumerate(zip(specs, per_bank)):
+                    feats = np.ascontiguousarray(bank_features)
                     if shard.shapes[i] is not None and feats.shape[1:] != shard.shapes[i]:
                         raise ValueError(f"bank for {spec.path} returned {feats.shape[1:]} features, "
                                          f"earlier {shard.shapes[i]}")

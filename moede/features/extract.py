@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +63,20 @@ def fast_extractor(bank: nn.Module) -> nn.Module:
 
     fast = SequentialExperts(bank.unstack()) if isinstance(bank, ExpertBank) else bank
     return fast.eval().requires_grad_(False)
+
+
+def joint_extractor(banks: Sequence[nn.Module]) -> tuple[nn.Module, list[int]] | None:
+    """One SequentialExperts over the experts of every ExpertBank of `banks`, so that the leading layers they all
+    share (e.g. the frozen ImageNet blocks of the FFE, FTFE and SFE banks) run once per batch instead of once per
+    bank, with each bank's number of experts (to split its output); None when a bank is not an ExpertBank.
+    Each bank's features are those of `fast_extractor(bank)`: the same layers applied to the same inputs."""
+    from moede.models.experts import ExpertBank
+
+    if not all(isinstance(bank, ExpertBank) for bank in banks):
+        return None
+    experts = [bank.unstack() for bank in banks]
+    joint = SequentialExperts([block for blocks in experts for block in blocks])
+    return joint.eval().requires_grad_(False), [len(blocks) for blocks in experts]
 
 
 @torch.inference_mode()

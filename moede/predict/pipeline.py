@@ -20,7 +20,7 @@ from moede.align.landmarks import Box, as_rgb, largest_confident, rect_to_box
 from moede.align.models import face_detector
 from moede.align.video import FrameLandmarker, VideoReadError, nearest_detected, read_frames
 from moede.errors import InputDataError
-from moede.features.extract import SequentialExperts, extract_clip_features, frames_to_tensor
+from moede.features.extract import SequentialExperts, extract_clip_features, fast_extractor, frames_to_tensor
 from moede.predict.bundle import Bundle, bundle_from_run, load_bundle
 from moede.predict.timeline import window_spans
 
@@ -136,7 +136,10 @@ class Predictor:
         self.heads = [expert.classifier.to(device) for expert in bundle.experts]
         self.moede = bundle.moede.to(device)
         self.sfer = bundle.sfer.to(device)
-        self.ftfe = None if bundle.ftfe is None else bundle.ftfe.to(device)
+        # the FTFE's experts run as SequentialExperts (shared frozen blocks once), not as its grouped-conv bank:
+        # the same probabilities up to float rounding, several times faster on CPU
+        self.ftfe = None if bundle.ftfe is None else \
+            torch.nn.Sequential(fast_extractor(bundle.ftfe.bank), bundle.ftfe.head).eval().to(device)
 
     @torch.inference_mode()
     def features(self, crops: np.ndarray) -> torch.Tensor:

@@ -418,14 +418,15 @@ def open_choice_variants(cfg: RunConfig) -> list[tuple[str, RunConfig]]:
 
 
 def run_open_choices(cfg: RunConfig, features: DFERFeatures | None = None) -> DFERResults:
-    """MoEDE (auxiliary, FFE) trained with each of `open_choice_variants` on every partition (the first row is
-    Table 5's own models, reused), so the page shows how much the paper's unstated choices move Table 5's first row;
-    MoEDE with this run's settings is t-tested against each flipped variant. Writes results/open_choices.csv."""
+    """MoEDE (auxiliary, FFE) trained with each of `open_choice_variants` on the partitions of the Table 7 ablation
+    (cfg.ablation_partitions; the first row is Table 5's own models, reused), so the page shows how much the paper's
+    unstated choices move Table 5's first row. Writes results/open_choices.csv."""
     features = cremad_features(cfg) if features is None else features
     results = DFERResults(features.dataset, features.classes, {}, {}, features.source)
     for k, (row, variant) in enumerate(open_choice_variants(cfg)):
         name = MOEDE_ROW if k == 0 else f"{MOEDE_ROW} {row}"  # its own checkpoints beside Table 5's
-        trained = run_models(variant, features, {name: ("ffe", moede_factory(True, readout=variant.readout))})
+        trained = run_models(variant, features, {name: ("ffe", moede_factory(True, readout=variant.readout))},
+                             cfg.ablation_partitions)
         for store in ("predictions", "histories", "reused"):
             getattr(results, store)[row] = getattr(trained, store)[name]
     table = open_choices_table(results)
