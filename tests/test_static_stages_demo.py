@@ -15,9 +15,10 @@ import torch
 import moede.data.resolve as resolve
 from moede.config import RunConfig
 from moede.data.emotions import AFFECTNET
-from moede.models.backbone import BackboneClassifier
+from moede.models.backbone import BackboneClassifier, build_backbone
 from moede.models.checkpoint import load_checkpoint
-from moede.stages.static import prepare_static, train_experts_stage, train_sfer_stage
+from moede.stages.static import (_datasets, _split_paths, _trainable, prepare_static, train_experts_stage,
+                                 train_sfer_stage)
 
 
 @pytest.fixture
@@ -67,3 +68,17 @@ def test_experts_stage_trains_and_reloads_as_mobilenet_v3_small(tmp_path: Path, 
         assert (cfg.run_dir / "results" / f"{table}.csv").is_file(), table
     assert experts.similarity.shape == (len(AFFECTNET), len(AFFECTNET))
     assert all(e.reused for e in train_experts_stage(cfg, prepare_static(cfg)).experts.values())
+
+
+def test_a_randomly_initialised_model_trains_on_the_activations_of_its_own_frozen_blocks(
+        tmp_path: Path, tiny_static_demo: None) -> None:
+    cfg = _config(tmp_path / "run", trainable_from=10)
+    frame = prepare_static(cfg)
+    train, dev, _ = _datasets(frame, cfg)
+    torch.manual_seed(1)
+    model = build_backbone(cfg.backbone, len(AFFECTNET), cfg.initialisation()).module
+    with torch.no_grad():
+        own = model.features[:10].eval()(torch.stack([train[i][0] for i in range(len(train))]))
+    _, fit_train, _ = _trainable(cfg, model, train, dev, _split_paths(frame))
+    scale = float(own.abs().max())  # tiny: random blocks with their initial batch-norm statistics shrink the signal
+    assert scale > 0 and torch.allclose(fit_train.features / scale, own / scale, atol=1e-4)

@@ -17,6 +17,7 @@ whose stored key equals the requested one (and says so) and rebuilds a stale one
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -74,13 +75,20 @@ class FeatureCache:
     dropped: dict[str, str] = field(default_factory=dict)  # sample_id -> why it has no features
     reused: bool = False
 
+    @functools.cached_property
+    def _spans(self) -> dict[str, tuple[int, int]]:
+        """sample_id -> (first row, number of rows) in `features` (a dict: read once per clip and epoch)."""
+        return {str(sample_id): (int(offset), int(length))
+                for sample_id, offset, length in zip(self.index.index, self.index["offset"], self.index["length"])}
+
     def clip(self, sample_id: str) -> np.ndarray:
         """Return the (T, E, D) float16 features of one clip."""
-        if sample_id not in self.index.index:
+        span = self._spans.get(sample_id)
+        if span is None:
             why = self.dropped.get(sample_id, "it is not in the clip list the cache was built from")
             raise KeyError(f"clip {sample_id!r} has no features in {self.path}: {why}")
-        offset, length = self.index.loc[sample_id, ["offset", "length"]]
-        return np.asarray(self.features[int(offset):int(offset) + int(length)])
+        offset, length = span
+        return np.asarray(self.features[offset:offset + length])
 
     def __contains__(self, sample_id: object) -> bool:
         return sample_id in self.index.index

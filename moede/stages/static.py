@@ -27,17 +27,18 @@ from moede.config import RunConfig, seed_everything
 from moede.data.emotions import AFFECTNET, class_index
 from moede.evaluation.metrics import summary
 from moede.evaluation.similarity import expert_cosine_matrix
+from moede.features.extract import SequentialExperts, shared_prefix_length
 from moede.io import atomic_path, write_csv, write_json
 from moede.models.backbone import build_backbone
 from moede.models.checkpoint import Job, Trained, checkpoint_digest, train_or_reuse_all
 from moede.models.experts import ExpertBank
 from moede.models.fusion import ExpertFusion
 from moede.models.mobilenet import replace_head
-from moede.models.pretrained import Initialisation
 from moede.sources import DataSource
 from moede.stages.outputs import save_result
 from moede.training.distributed import run_on_main
-from moede.training.frozen import FromBlock, FusionFromBlock, block_activations
+from moede.training.activation_cache import cached_block_activations
+from moede.training.frozen import FromBlock, FusionFromBlock
 from moede.training.images import FaceImageDataset, FeatureDataset, load_face_images
 from moede.training.sampling import BalancedEpochSampler
 from moede.training.results import ExpertsResult, FusionResult, StaticResult, TrainResult
@@ -126,15 +127,22 @@ def _datasets(frame: pd.DataFrame, cfg: RunConfig) -> tuple[FaceImageDataset, Fa
     return make(train, cfg.augment), make(dev, False), dev
 
 
-@lru_cache(maxsize=2)
-def _frozen_activations(backbone: str, init: Initialisation, blocks: int, paths: tuple[str, ...], image_size: int,
-                        device: str) -> FeatureDataset:
-    """Output of the frozen blocks `features[:blocks]` (initial weights `init`) for the images at `paths` (targets
-    unset: relabel); computed once per process for all the models of a run."""
-    with torch.random.fork_rng(devices=[]):  # the models' random draws must not depend on this cache being warm
-        frozen = build_backbone(backbone, 2, init).module.features[:blocks]
-    images = FaceImageDataset(_images(paths, image_size), [0] * len(paths), init.normalisation)
-    return block_activations(frozen, images, device=device)
+def _frozen_blocks(cfg: RunConfig, model: nn.Module) -> nn.Module:
+    """The frozen blocks `features[:cfg.trainable_from]` of a backbone classifier, or of the first expert of an
+    ExpertFusion (its experts share them)."""
+    features = model.bank.unstack()[0] if isinstance(model, ExpertFusion) else model.features
+    return features[:cfg.trainable_from]
+
+
+def _frozen_activations(cfg: RunConfig, blocks: nn.Module, paths: tuple[str, ...], role: str) -> FeatureDataset:
+    """Output of the frozen `blocks` for the images at `paths` (targets unset: relabel), computed once per run and
+    kept in run_dir/frozen/<role>.pt for every model and notebook trained on the same blocks
+    (moede.training.activation_cache)."""
+    normalisation = cfg.initialisation().normalisation
+    images = FaceImageDataset(_images(paths, cfg.image_size), [0] * len(paths), normalisation)
+    activations = cached_block_activations(blocks, images, paths, cfg.run_dir / "frozen" / f"{role}.pt",
+                                           normalisation, cfg.image_size, cfg.torch_device())
+    return FeatureDataset(activations, images.targets)
 
 
 def _trainable(cfg: RunConfig, model: nn.Module, train: FaceImageDataset, dev: FaceImageDataset,
@@ -143,9 +151,9 @@ def _trainable(cfg: RunConfig, model: nn.Module, train: FaceImageDataset, dev: F
     block (FromBlock / FusionFromBlock) on the frozen blocks' cached activations; `paths`: train and dev images."""
     if not cfg.trainable_from:
         return model, train, dev
-    fit_train, fit_dev = (_frozen_activations(cfg.backbone, cfg.initialisation(), cfg.trainable_from, p,
-                                              cfg.image_size, cfg.torch_device()).relabel(d.targets)
-                          for p, d in zip(paths, (train, dev)))
+    blocks = _frozen_blocks(cfg, model)
+    fit_train, fit_dev = (_frozen_activations(cfg, blocks, p, role).relabel(d.targets)
+                          for p, d, role in zip(paths, (train, dev), ("train", "dev")))
     if isinstance(model, ExpertFusion):
         return FusionFromBlock(model, cfg.trainable_from), fit_train, fit_dev
     return FromBlock(model, cfg.trainable_from), fit_train, fit_dev
@@ -278,6 +286,22 @@ def expert_features(bank: ExpertBank, dataset: FaceImageDataset, batch_size: int
                                                                                  leave=False)])
 
 
+@torch.no_grad()
+def _bank_features(cfg: RunConfig, bank: ExpertBank, dataset: FaceImageDataset, paths: tuple[str, ...],
+                   role: str) -> torch.Tensor:
+    """The bank's features (N, n_experts, D) of `dataset`'s images (read from `paths`): when the experts share
+    frozen blocks (cfg.trainable_from > 0), only their later blocks run, on the run's cached activations of those
+    blocks (run_dir/frozen/<role>.pt); otherwise `expert_features` on the images."""
+    experts, start = bank.unstack(), cfg.trainable_from
+    if not start or shared_prefix_length(experts) < start:
+        return expert_features(bank, dataset, cfg.batch_size, cfg.torch_device())
+    device = cfg.torch_device()
+    activations = _frozen_activations(cfg, experts[0][:start], paths, role).features
+    tails = SequentialExperts([expert[start:] for expert in experts]).eval().requires_grad_(False).to(device)
+    return torch.cat([tails(batch.to(device)).cpu() for batch in tqdm(activations.split(cfg.batch_size),
+                                                                       desc="expert features", leave=False)])
+
+
 def train_experts_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> ExpertsResult:
     """Train (or reuse) the eight binary emotion experts from the SFER; Table 1 and Table 4 (cosine similarity)."""
     frame = prepare_static(cfg) if frame is None else frame
@@ -300,7 +324,7 @@ def train_experts_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> Ex
         if cached.get("experts") == digests:
             return np.asarray(cached["matrix"])
         bank = ExpertBank([e.model for e in experts.values()]).freeze()
-        matrix = expert_cosine_matrix(expert_features(bank, dev, cfg.batch_size, cfg.torch_device()))
+        matrix = expert_cosine_matrix(_bank_features(cfg, bank, dev, _split_paths(frame)[1], "dev"))
         write_json({"experts": digests, "emotions": list(AFFECTNET), "matrix": matrix.tolist()}, similarity_file)
         return matrix
 
@@ -331,9 +355,9 @@ def train_fusion_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> Fus
             if fine_tune or cfg.augment:  # augmented images change every epoch: run the (frozen) bank on them
                 trained, fit_train, fit_dev = _trainable(cfg, model, train, dev, _split_paths(frame))
             else:  # frozen experts, plain images: compute their features once, train only the head on them
-                device = cfg.torch_device()
-                fit_train = FeatureDataset(expert_features(model.bank, train, cfg.batch_size, device), train.targets)
-                fit_dev = FeatureDataset(expert_features(model.bank, dev, cfg.batch_size, device), dev.targets)
+                paths = _split_paths(frame)
+                fit_train = FeatureDataset(_bank_features(cfg, model.bank, train, paths[0], "train"), train.targets)
+                fit_dev = FeatureDataset(_bank_features(cfg, model.bank, dev, paths[1], "dev"), dev.targets)
                 trained = model.head
             result = train_classifier(trained, fit_train, fit_dev, n_classes=len(AFFECTNET),
                                       epochs=cfg.fusion_epochs, learning_rate=cfg.learning_rate,

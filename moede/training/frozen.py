@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from moede.models.fusion import ExpertFusion
 from moede.training.images import FaceImageDataset, FeatureDataset
@@ -55,7 +56,9 @@ def block_activations(blocks: nn.Module, dataset: FaceImageDataset, batch_size: 
     """Run the frozen `blocks` (eval mode) over `dataset`'s un-augmented images; return their outputs with targets."""
     blocks = blocks.eval().to(device)
     plain = dataset.relabel(dataset.targets, augment=False)
+    starts = tqdm(range(0, len(plain), batch_size), desc="frozen blocks' activations", unit="batch", leave=False,
+                  disable=len(plain) < 20 * batch_size)
     outputs = [blocks(torch.stack([plain[i][0] for i in range(start, min(start + batch_size, len(plain)))])
                       .to(device)).cpu()
-               for start in range(0, len(plain), batch_size)]
+               for start in starts]
     return FeatureDataset(torch.cat(outputs), dataset.targets)
