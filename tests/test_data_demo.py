@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 
 from moede.data.demo import (
-    demo_static, emotion_aus, face_landmarks, pose_transform, random_identity, render_clip,
+    demo_cremad, demo_msp_improv, demo_static, emotion_aus, face_landmarks, pose_transform, random_identity,
+    render_clip,
 )
+from moede.data.demo import parallel
 from moede.data.emotions import AFFECTNET
 
 
@@ -33,6 +35,19 @@ def test_static_demo_is_deterministic_and_reused(tmp_path: Path) -> None:
     with pytest.raises(FileExistsError, match="different demo corpus"):
         demo_static(a, seed=3)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folders left
+
+
+def test_demo_corpora_are_the_same_files_drawn_in_one_or_several_processes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    small = {e: 2 for e in AFFECTNET}
+    writers = {"static": lambda root: demo_static(root, seed=1, per_class=small, dev_per_class=1, size=64),
+               "cremad": lambda root: demo_cremad(root, seed=1, n_actors=2, sentences=2, size=64, frames=(4, 6)),
+               "msp": lambda root: demo_msp_improv(root, seed=1, per_speaker=1, size=64, frames=(4, 6))}
+    monkeypatch.setattr(parallel, "MIN_ITEMS_PER_WORKER", 1)
+    monkeypatch.setattr(parallel.os, "cpu_count", lambda: 2)
+    in_two = {name: _digest(write(tmp_path / f"{name}_2")) for name, write in writers.items()}
+    monkeypatch.setattr(parallel.os, "cpu_count", lambda: 1)
+    assert {name: _digest(write(tmp_path / f"{name}_1")) for name, write in writers.items()} == in_two
 
 
 def test_landmark_model_follows_ibug_order() -> None:

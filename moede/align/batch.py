@@ -5,13 +5,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import multiprocessing
 import os
 import re
 import time
 import warnings
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,7 @@ from tqdm.auto import tqdm
 from moede.align.face import AlignedFace, NoFaceError, align_face
 from moede.align.video import align_video
 from moede.io import atomic_path, write_csv
+from moede.processes import cpu_pool
 
 MANIFEST = "manifest.csv"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
@@ -134,11 +133,6 @@ def _write_manifest(records: Iterable[dict[str, Any]], target: Path, columns: li
     write_csv(pd.DataFrame(list(records), columns=columns), target)
 
 
-def _single_threaded_opencv() -> None:
-    """Worker initializer: one OpenCV thread per alignment process (the processes already use every core)."""
-    cv2.setNumThreads(1)
-
-
 def _align_task(task: tuple[dict[str, Any], Path, int, int | None, str | None]) -> dict[str, Any]:
     """`_align_row` on one packed task (for process pools)."""
     return _align_row(*task)
@@ -180,9 +174,8 @@ def align_images(frame: pd.DataFrame, out_dir: str | os.PathLike[str], size: int
     workers = min(workers or os.cpu_count() or 1, max(len(tasks) // 64, 1))
     last_flush = time.monotonic()
     with contextlib.ExitStack() as stack:
-        if workers > 1:  # spawn: a fork after OpenCV's or OpenMP's threads started can deadlock the children
-            pool = stack.enter_context(ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                                           initializer=_single_threaded_opencv))
+        if workers > 1:
+            pool = stack.enter_context(cpu_pool(workers))
             done_records = pool.map(_align_task, tasks, chunksize=16)
         else:
             done_records = map(_align_task, tasks)

@@ -7,16 +7,18 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
-from moede.data.demo.face import CONFUSIONS, random_identity
+from moede.data.demo.face import CONFUSIONS, Identity, random_identity
 from moede.data.demo.folder import write_corpus_once
+from moede.data.demo.parallel import draw_all
 from moede.data.demo.render import render_clip
 from moede.data.emotions import CREMAD, CREMAD_FILENAME_CODES, MSP_IMPROV, MSP_IMPROV_CODES
 from moede.io import write_csv
 
 VOTE_LETTERS: dict[str, str] = {"neutral": "N", "happy": "H", "sad": "S", "anger": "A", "fear": "F", "disgust": "D"}
 CREMAD_SENTENCES: tuple[str, ...] = ("IEO", "TIE", "DFA", "IOM", "ITS", "WSI")
+CREMAD_CODES: dict[str, str] = {emotion: code for code, emotion in CREMAD_FILENAME_CODES.items()}
+MSP_IMPROV_LETTERS: dict[str, str] = {emotion: letter for letter, emotion in MSP_IMPROV_CODES.items()}
 
 
 def write_video(path: Path, frames: list[np.ndarray], fps: float = 30.0) -> None:
@@ -57,6 +59,44 @@ def _vote(emotion: str, intensity: float, rng: np.random.Generator, tie_rate: fl
     return VOTE_LETTERS[voted], round(float(np.clip(30 + 60 * intensity + rng.normal(0, 8), 20, 100)), 2)
 
 
+def _cremad_clip(task: tuple[Path, int, int, int, str, Identity, int, tuple[int, int]]) -> dict:
+    """Render, write and vote on one CREMA-D demo clip (actor, sentence, emotion); return its summaryTable row."""
+    tmp, seed, actor, s, emotion, identity, size, frames = task
+    rng = np.random.default_rng([seed, 4, actor, s, CREMAD.index(emotion)])
+    sentence = CREMAD_SENTENCES[s]
+    level = "XX" if emotion == "neutral" or sentence != "IEO" else str(rng.choice(["LO", "MD", "HI"]))
+    intensity = 0.0 if emotion == "neutral" else _intensity(level, rng)
+    n = int(rng.integers(frames[0], frames[1] + 1))
+    clip, marks = render_clip(identity, emotion, intensity, n, size, rng)
+    name = f"{1001 + actor}_{sentence}_{CREMAD_CODES[emotion]}_{level}"
+    write_video(tmp / "VideoFlash" / f"{name}.mp4", clip)
+    np.save(tmp / "Landmarks" / f"{name}.npy", marks)
+    votes = [_vote(emotion, intensity, rng, tie_rate) for tie_rate in (0.06, 0.05, 0.04)]
+    return {"FileName": name, "VoiceVote": votes[0][0], "VoiceLevel": votes[0][1],
+            "FaceVote": votes[1][0], "FaceLevel": votes[1][1],
+            "MultiModalVote": votes[2][0], "MultiModalLevel": votes[2][1]}
+
+
+def _msp_improv_clip(task: tuple[Path, int, int, str, str, int, Identity, int, tuple[int, int]]) -> dict:
+    """Render and write one MSP-IMPROV demo clip (session, speaker, target emotion, k-th); return its label row."""
+    tmp, seed, session, gender, emotion, k, identity, size, frames = task
+    rng = np.random.default_rng([seed, 7, session, ord(gender), MSP_IMPROV.index(emotion), k])
+    intensity = 0.0 if emotion == "neutral" else float(np.clip(rng.beta(2, 2) * 1.1, 0.15, 1.1))
+    perceived = emotion if rng.random() < 0.85 else str(rng.choice([e for e in MSP_IMPROV if e != emotion]))
+    scenario = str(rng.choice(["S", "P", "R", "T"], p=[0.5, 0.3, 0.1, 0.1]))
+    other = "M" if gender == "F" else "F"
+    letter = MSP_IMPROV_LETTERS[emotion]
+    name = (f"MSP-IMPROV-S{k + 1:02d}{letter}-{gender}{session:02d}-{scenario}-"
+            f"{gender}{other}{MSP_IMPROV.index(emotion) + 1:02d}")
+    n = int(rng.integers(frames[0], frames[1] + 1))
+    clip, marks = render_clip(identity, emotion, intensity, n, size, rng)
+    folder = tmp / "Video" / f"session{session}"
+    folder.mkdir(parents=True, exist_ok=True)
+    write_video(folder / f"{name}.mp4", clip)
+    np.save(tmp / "Landmarks" / f"{name}.npy", marks)
+    return {"FileName": name, "EmoClass": MSP_IMPROV_LETTERS[perceived]}
+
+
 def demo_cremad(root: str | Path, seed: int = 0, n_actors: int = 14, sentences: int = 3, size: int = 112,
                 frames: tuple[int, int] = (16, 40)) -> Path:
     """Write a 6-class CREMA-D-layout corpus of talking synthetic actors.
@@ -65,28 +105,14 @@ def demo_cremad(root: str | Path, seed: int = 0, n_actors: int = 14, sentences: 
     processedResults/summaryTable.csv (voice/face/multimodal votes as in the real file, a few tied) and
     VideoDemographics.csv; `read_cremad` reads it.
     """
-    codes = {v: k for k, v in CREMAD_FILENAME_CODES.items()}
-
     def write(tmp: Path, seed: int) -> dict:
         (tmp / "VideoFlash").mkdir(parents=True)
         (tmp / "Landmarks").mkdir()
-        rows, demographics = [], []
-        jobs = [(a, s, e) for a in range(n_actors) for s in range(sentences) for e in CREMAD]
+        demographics = []
         identities = {a: random_identity(np.random.default_rng([seed, 3, a])) for a in range(n_actors)}
-        for actor, s, emotion in tqdm(jobs, desc="demo CREMA-D", leave=False):
-            rng = np.random.default_rng([seed, 4, actor, s, CREMAD.index(emotion)])
-            sentence = CREMAD_SENTENCES[s]
-            level = "XX" if emotion == "neutral" or sentence != "IEO" else str(rng.choice(["LO", "MD", "HI"]))
-            intensity = 0.0 if emotion == "neutral" else _intensity(level, rng)
-            n = int(rng.integers(frames[0], frames[1] + 1))
-            clip, marks = render_clip(identities[actor], emotion, intensity, n, size, rng)
-            name = f"{1001 + actor}_{sentence}_{codes[emotion]}_{level}"
-            write_video(tmp / "VideoFlash" / f"{name}.mp4", clip)
-            np.save(tmp / "Landmarks" / f"{name}.npy", marks)
-            votes = [_vote(emotion, intensity, rng, tie_rate) for tie_rate in (0.06, 0.05, 0.04)]
-            rows.append({"FileName": name, "VoiceVote": votes[0][0], "VoiceLevel": votes[0][1],
-                         "FaceVote": votes[1][0], "FaceLevel": votes[1][1],
-                         "MultiModalVote": votes[2][0], "MultiModalLevel": votes[2][1]})
+        tasks = [(tmp, seed, a, s, e, identities[a], size, frames)
+                 for a in range(n_actors) for s in range(sentences) for e in CREMAD]
+        rows = draw_all(_cremad_clip, tasks, desc="demo CREMA-D")
         for actor in range(n_actors):
             rng = np.random.default_rng([seed, 5, actor])
             demographics.append({"ActorID": 1001 + actor, "Age": int(rng.integers(20, 70)),
@@ -110,30 +136,13 @@ def demo_msp_improv(root: str | Path, seed: int = 0, per_speaker: int = 4, size:
     labels.csv (FileName, EmoClass in N/H/S/A: the perceived label, which differs from the target T sometimes);
     `read_msp_improv` reads it. Expressions are weaker than in the CREMA-D demo (spontaneous speech).
     """
-    letters = {v: k for k, v in MSP_IMPROV_CODES.items()}
-
     def write(tmp: Path, seed: int) -> dict:
         (tmp / "Landmarks").mkdir(parents=True)
-        rows = []
-        jobs = [(session, gender, e, k) for session in range(1, 7) for gender in "FM" for e in MSP_IMPROV
-                for k in range(per_speaker)]
         identities = {(s, g): random_identity(np.random.default_rng([seed, 6, s, ord(g)]))
                       for s in range(1, 7) for g in "FM"}
-        for session, gender, emotion, k in tqdm(jobs, desc="demo MSP-IMPROV", leave=False):
-            rng = np.random.default_rng([seed, 7, session, ord(gender), MSP_IMPROV.index(emotion), k])
-            intensity = 0.0 if emotion == "neutral" else float(np.clip(rng.beta(2, 2) * 1.1, 0.15, 1.1))
-            perceived = emotion if rng.random() < 0.85 else str(rng.choice([e for e in MSP_IMPROV if e != emotion]))
-            scenario = str(rng.choice(["S", "P", "R", "T"], p=[0.5, 0.3, 0.1, 0.1]))
-            other = "M" if gender == "F" else "F"
-            name = (f"MSP-IMPROV-S{k + 1:02d}{letters[emotion]}-{gender}{session:02d}-{scenario}-"
-                    f"{gender}{other}{MSP_IMPROV.index(emotion) + 1:02d}")
-            n = int(rng.integers(frames[0], frames[1] + 1))
-            clip, marks = render_clip(identities[(session, gender)], emotion, intensity, n, size, rng)
-            folder = tmp / "Video" / f"session{session}"
-            folder.mkdir(parents=True, exist_ok=True)
-            write_video(folder / f"{name}.mp4", clip)
-            np.save(tmp / "Landmarks" / f"{name}.npy", marks)
-            rows.append({"FileName": name, "EmoClass": letters[perceived]})
+        tasks = [(tmp, seed, session, gender, e, k, identities[(session, gender)], size, frames)
+                 for session in range(1, 7) for gender in "FM" for e in MSP_IMPROV for k in range(per_speaker)]
+        rows = draw_all(_msp_improv_clip, tasks, desc="demo MSP-IMPROV")
         write_csv(pd.DataFrame(rows), tmp / "labels.csv")
         return dict(clips=len(rows), speakers=12, sessions=6, size=size, frames=list(frames))
 
