@@ -2,7 +2,8 @@
 
 Each stage works in `cfg.run_dir` and reuses its checkpoint + metrics JSON when they exist and were made with
 the same settings (the `key` stored in the metrics JSON), so notebooks can run separately and be re-run cheaply.
-Layout: aligned/static/ (crops, manifest.csv, frame.csv), models/<name>.pt, results/<name>/{metrics.json,
+Layout: aligned/static/ (crops, manifest.csv, frame.csv), frozen/{train,dev}.pt (the frozen blocks' activations
+when trainable_from > 0: moede.training.activation_cache), models/<name>.pt, results/<name>/{metrics.json,
 history.csv, dev_predictions.csv}, results/table{1,2,3,4}.csv.
 """
 

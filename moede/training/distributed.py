@@ -111,9 +111,14 @@ def broadcast_from_main(value: T) -> T:
 
 
 def run_on_main(write: Callable[[], T]) -> T:
-    """Call `write` on rank 0 only, then let every rank continue once it is done; return its result everywhere."""
+    """Call `write` on rank 0 only, then let every rank continue once it is done; return its result everywhere.
+    `write` runs `alone`: a stage it calls that itself uses run_on_main (or any collective) runs in this process
+    instead of waiting for ranks that are not there."""
     ctx = current()
-    result = write() if ctx.is_main else None
+    result = None
+    if ctx.is_main:
+        with alone():
+            result = write()
     if ctx.active:
         result = broadcast_from_main(result)
     return result
