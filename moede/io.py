@@ -1,4 +1,5 @@
-"""Atomic file writing (everything is written to a temporary sibling, then renamed into place) and file hashing."""
+"""Atomic file writing (everything is written to a temporary sibling, then renamed into place), file hashing and
+file stamps (size and modification time)."""
 
 from __future__ import annotations
 
@@ -57,6 +58,15 @@ def write_csv(frame: pd.DataFrame, target: str | os.PathLike[str], index: bool =
     with atomic_path(target) as tmp:
         frame.to_csv(tmp, index=index)
     return Path(target)
+
+
+def source_stamp(path: str | os.PathLike[str]) -> str:
+    """'bytes:mtime_ns' of a source file ('' when it is missing): a changed file gets a new stamp."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return ""
+    return f"{status.st_size}:{status.st_mtime_ns}"
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from moede.align.face import AlignedFace, NoFaceError, align_face
 from moede.align.video import align_video
-from moede.io import atomic_path, write_csv
+from moede.io import atomic_path, source_stamp, write_csv
 from moede.processes import cpu_pool
 
 MANIFEST = "manifest.csv"
@@ -50,15 +50,6 @@ def _optional(value: Any) -> Any:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
     return value
-
-
-def source_stamp(path: str | os.PathLike[str]) -> str:
-    """'bytes:mtime_ns' of a source file ('' when it is missing): a changed file gets a new stamp."""
-    try:
-        status = os.stat(path)
-    except OSError:
-        return ""
-    return f"{status.st_size}:{status.st_mtime_ns}"
 
 
 def settings_key(**values: Any) -> str:

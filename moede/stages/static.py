@@ -16,6 +16,7 @@ import logging
 from dataclasses import asdict
 from functools import lru_cache
 from pathlib import Path
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
@@ -288,19 +289,22 @@ def expert_features(bank: ExpertBank, dataset: FaceImageDataset, batch_size: int
 
 
 @torch.no_grad()
-def _bank_features(cfg: RunConfig, bank: ExpertBank, dataset: FaceImageDataset, paths: tuple[str, ...],
-                   role: str) -> torch.Tensor:
-    """The bank's features (N, n_experts, D) of `dataset`'s images (read from `paths`): when the experts share
-    frozen blocks (cfg.trainable_from > 0), only their later blocks run, on the run's cached activations of those
-    blocks (run_dir/frozen/<role>.pt); otherwise `expert_features` on the images."""
-    experts, start = bank.unstack(), cfg.trainable_from
+def _bank_features(cfg: RunConfig, bank: ExpertBank,
+                   parts: Sequence[tuple[FaceImageDataset, tuple[str, ...], str]]) -> list[torch.Tensor]:
+    """The bank's features (N, n_experts, D) of each part's images (dataset, its image paths, its role 'train' or
+    'dev'): when the experts share frozen blocks (cfg.trainable_from > 0), only their later blocks run, on the run's
+    cached activations of those blocks (run_dir/frozen/<role>.pt); otherwise `expert_features` on the images."""
+    device, start = cfg.torch_device(), cfg.trainable_from
+    experts = bank.unstack() if start else []
     if not start or shared_prefix_length(experts) < start:
-        return expert_features(bank, dataset, cfg.batch_size, cfg.torch_device())
-    device = cfg.torch_device()
-    activations = _frozen_activations(cfg, experts[0][:start], paths, role).features
+        return [expert_features(bank, dataset, cfg.batch_size, device) for dataset, _, _ in parts]
     tails = SequentialExperts([expert[start:] for expert in experts]).eval().requires_grad_(False).to(device)
-    return torch.cat([tails(batch.to(device)).cpu() for batch in tqdm(activations.split(cfg.batch_size),
-                                                                       desc="expert features", leave=False)])
+    features = []
+    for _, paths, role in parts:
+        activations = _frozen_activations(cfg, experts[0][:start], paths, role).features
+        features.append(torch.cat([tails(batch.to(device)).cpu() for batch in tqdm(
+            activations.split(cfg.batch_size), desc="expert features", leave=False)]))
+    return features
 
 
 def train_experts_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> ExpertsResult:
@@ -325,7 +329,8 @@ def train_experts_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> Ex
         if cached.get("experts") == digests:
             return np.asarray(cached["matrix"])
         bank = ExpertBank([e.model for e in experts.values()]).freeze()
-        matrix = expert_cosine_matrix(_bank_features(cfg, bank, dev, _split_paths(frame)[1], "dev"))
+        (features,) = _bank_features(cfg, bank, [(dev, _split_paths(frame)[1], "dev")])
+        matrix = expert_cosine_matrix(features)
         write_json({"experts": digests, "emotions": list(AFFECTNET), "matrix": matrix.tolist()}, similarity_file)
         return matrix
 
@@ -356,9 +361,9 @@ def train_fusion_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> Fus
             if fine_tune or cfg.augment:  # augmented images change every epoch: run the (frozen) bank on them
                 trained, fit_train, fit_dev = _trainable(cfg, model, train, dev, _split_paths(frame))
             else:  # frozen experts, plain images: compute their features once, train only the head on them
-                paths = _split_paths(frame)
-                fit_train = FeatureDataset(_bank_features(cfg, model.bank, train, paths[0], "train"), train.targets)
-                fit_dev = FeatureDataset(_bank_features(cfg, model.bank, dev, paths[1], "dev"), dev.targets)
+                parts = list(zip((train, dev), _split_paths(frame), ("train", "dev")))
+                fit_train, fit_dev = (FeatureDataset(features, dataset.targets) for features, (dataset, _, _)
+                                      in zip(_bank_features(cfg, model.bank, parts), parts))
                 trained = model.head
             result = train_classifier(trained, fit_train, fit_dev, n_classes=len(AFFECTNET),
                                       epochs=cfg.fusion_epochs, learning_rate=cfg.learning_rate,

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import json
 import logging
 import pickle
 from collections import OrderedDict
@@ -31,7 +30,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from moede.io import atomic_path
+from moede.features.cache import digest
+from moede.io import atomic_path, source_stamp
 from moede.models.pretrained import Normalisation
 from moede.training.distributed import run_on_main
 from moede.training.frozen import block_activations
@@ -57,13 +57,9 @@ def weights_digest(module: nn.Module) -> str:
 def activation_key(blocks: nn.Module, paths: Sequence[str], image_size: int,
                    normalisation: Normalisation) -> dict[str, Any]:
     """The key of the activations of `blocks` over the images at `paths` (see the module docstring)."""
-    images = []
-    for path in paths:
-        stat = Path(path).stat()
-        images.append([str(path), stat.st_size, stat.st_mtime_ns])
     return {"format": FORMAT, "blocks": weights_digest(blocks), "image_size": image_size,
             "normalisation": [list(normalisation.mean), list(normalisation.std)], "batch_size": BATCH_SIZE,
-            "images": hashlib.sha256(repr(images).encode()).hexdigest()}
+            "images": digest([[str(path), source_stamp(path)] for path in paths])}
 
 
 def _stored(target: Path, key: dict[str, Any]) -> torch.Tensor | None:
@@ -99,7 +95,7 @@ def cached_block_activations(blocks: nn.Module, images: FaceImageDataset, paths:
     if len(paths) != len(images):
         raise ValueError(f"{len(paths)} image paths but {len(images)} images")
     key = activation_key(blocks, paths, image_size, normalisation)
-    memory_key = (str(target), json.dumps(key, sort_keys=True))
+    memory_key = (str(target), digest(key))
     if memory_key in _in_memory:
         _in_memory.move_to_end(memory_key)
         return _in_memory[memory_key]
