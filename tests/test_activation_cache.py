@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 
@@ -32,9 +33,9 @@ def faces(tmp_path: Path) -> list[str]:
     return paths
 
 
-def _blocks(seed: int) -> torch.nn.Module:
+def _blocks(seed: int, start: int = START) -> torch.nn.Module:
     torch.manual_seed(seed)
-    return BackboneClassifier("mobilenet_v2", 2, "tf_same").features[:START]
+    return BackboneClassifier("mobilenet_v2", 2, "tf_same").features[:start]
 
 
 def _activations(blocks: torch.nn.Module, paths: list[str], target: Path) -> torch.Tensor:
@@ -82,3 +83,11 @@ def test_computing_them_leaves_the_callers_blocks_in_their_mode(faces: list[str]
     blocks = _blocks(0).train()
     _activations(blocks, faces, tmp_path / "train.pt")
     assert all(module.training for module in blocks.modules())
+
+
+def test_the_activations_do_not_depend_on_the_memory_format_of_the_blocks_that_computed_them(
+        faces: list[str], tmp_path: Path) -> None:
+    blocks = _blocks(0, start=14)  # deep enough for the two memory formats to round differently
+    held_channels_last = copy.deepcopy(blocks).to(memory_format=torch.channels_last)  # as sliced out of an ExpertBank
+    assert torch.equal(_activations(held_channels_last, faces, tmp_path / "a.pt"),
+                       _activations(blocks, faces, tmp_path / "b.pt"))

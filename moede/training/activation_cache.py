@@ -80,8 +80,11 @@ def _stored(target: Path, key: dict[str, Any]) -> torch.Tensor | None:
 
 def _computed(blocks: nn.Module, images: FaceImageDataset, target: Path, key: dict[str, Any],
               device: str) -> torch.Tensor:
-    """Compute the activations of a copy of `blocks` (the caller's modules keep their mode) and store them."""
-    activations = block_activations(copy.deepcopy(blocks), images, batch_size=BATCH_SIZE, device=device).features
+    """Compute the activations of a copy of `blocks` and store them. The copy's weights are in the default memory
+    format: the same weights held channels-last (e.g. an expert sliced out of an ExpertBank) would round differently,
+    and the activations must not depend on which model computed them first. The caller's modules keep their mode."""
+    frozen = copy.deepcopy(blocks).to(memory_format=torch.contiguous_format)
+    activations = block_activations(frozen, images, batch_size=BATCH_SIZE, device=device).features
     with atomic_path(target) as tmp:
         torch.save({"format": FORMAT, "key": key, "activations": activations}, tmp)
     return activations
