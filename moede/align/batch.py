@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from moede.align.face import AlignedFace, NoFaceError, align_face
 from moede.align.video import align_video
 from moede.io import atomic_path, source_stamp, write_csv
-from moede.processes import cpu_pool
+from moede.processes import map_on_cores
 
 MANIFEST = "manifest.csv"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
@@ -162,14 +162,9 @@ def align_images(frame: pd.DataFrame, out_dir: str | os.PathLike[str], size: int
         if not _still_valid(records.get(sample_id), stamps[sample_id]):
             tasks.append((row | {"sample_id": sample_id}, out_dir / _crop_name(sample_id), size, detect_scale,
                           None if model is None else str(model)))
-    workers = min(workers or os.cpu_count() or 1, max(len(tasks) // 64, 1))
     last_flush = time.monotonic()
-    with contextlib.ExitStack() as stack:
-        if workers > 1:
-            pool = stack.enter_context(cpu_pool(workers))
-            done_records = pool.map(_align_task, tasks, chunksize=16)
-        else:
-            done_records = map(_align_task, tasks)
+    with contextlib.closing(map_on_cores(_align_task, tasks, min_per_worker=64, chunksize=16,
+                                         workers=workers)) as done_records:
         bar = tqdm(zip(tasks, done_records), total=len(tasks), desc=f"aligning faces -> {out_dir.name}", unit="img")
         for (row, *_), record in bar:
             records[row["sample_id"]] = record | stamps[row["sample_id"]]
