@@ -29,7 +29,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     "demo": dict(image_size=160, sfer_epochs=6, expert_epochs=2, fusion_epochs=1, dfer_epochs=5, augment=False,
                  trainable_from=14, learning_rate=3e-4, dfer_learning_rate=3e-4, standardize_features=True,
                  batch_size=32, clip_batch_size=16, partitions=2, ablation_partitions=1, msp_improv_partitions=2,
-                 max_frames=12, frame_step=3, fusion_relu=True, baselines="small"),
+                 max_frames=12, frame_step=3, fusion_relu=True, baselines="small", cremad_labels="intended"),
     # The paper's settings (Section IV.B): ImageNet start, every layer trained, 224x224 faces, RandomAffine
     # augmentation, Adam at 1e-3, 60 SFER epochs, 20 expert epochs, 20 DFER epochs; the fusions "trained similarly
     # to the eight-class model" (60 epochs, augmented, FFE too) with no non-linearity named between their layers.
@@ -40,6 +40,8 @@ PROFILES: dict[str, dict[str, Any]] = {
 }
 
 STATIC_CORPORA = ("auto", "demo")
+VIDEO_CORPORA = ("auto", "demo")
+FRAME_COLOURS = ("auto", "rgb", "grey")
 DFER_EXPERTS = ("auto", "static")
 AT_LEAST_ONE = ("image_size", "sfer_epochs", "expert_epochs", "fusion_epochs", "dfer_epochs", "batch_size",
                 "clip_batch_size", "partitions", "ablation_partitions", "max_frames", "frame_step")
@@ -48,6 +50,7 @@ LIMITS: dict[str, dict[str, Any]] = {
     "image_size": {"minimum": 32},  # MobileNetV2 halves the side five times
     "trainable_from": {"minimum": 0},  # a `features` block of the backbone (checked against it in __post_init__)
     "msp_improv_partitions": {"minimum": 1, "maximum": 6},  # MSP-IMPROV has six sessions
+    "actor_folds": {"minimum": 3},  # test, development and at least one training fold
     "learning_rate": {"positive": True},
     "dfer_learning_rate": {"positive": True},
     "aux_weight": {"minimum": 0},
@@ -58,6 +61,7 @@ LIMITS: dict[str, dict[str, Any]] = {
 
 def _choices() -> dict[str, tuple[str, ...]]:
     """The allowed values of each choice field, taken from the modules that act on them."""
+    from moede.data.cremad import LABEL_CHOICES
     from moede.models.backbone import BACKBONES
     from moede.models.dfer import AUX_REDUCTIONS
     from moede.models.pretrained import INITS
@@ -65,7 +69,8 @@ def _choices() -> dict[str, tuple[str, ...]]:
     from moede.training.static import SELECT_BY
 
     return {"init": INITS, "optimizer": tuple(OPTIMIZERS), "select_by": SELECT_BY, "aux_loss": AUX_REDUCTIONS,
-            "static_corpus": STATIC_CORPORA, "dfer_experts": DFER_EXPERTS, "profile": tuple(PROFILES),
+            "static_corpus": STATIC_CORPORA, "video_corpus": VIDEO_CORPORA, "dfer_experts": DFER_EXPERTS,
+            "cremad_labels": LABEL_CHOICES, "frame_colour": FRAME_COLOURS, "profile": tuple(PROFILES),
             "backbone": tuple(BACKBONES)}
 
 
@@ -108,6 +113,11 @@ class RunConfig:
     standardize_features: bool = True  # DFER: z-score the expert features with the training clips' statistics
     frame_step: int = 3  # keep every frame_step-th video frame (3: 30 fps -> 10 fps)
     static_corpus: str = "auto"  # "auto": AffectNet path, else ../shared facial_expressions, else the demo; "demo"
+    video_corpus: str = "auto"  # "auto": CREMA-D path, else ../shared's real CREMA-D clips, else the demo; "demo"
+    cremad_labels: str = "consensus"  # CREMA-D label: the audio-visual majority vote (the paper's) or "intended"
+    actor_folds: int = 5  # a partial CREMA-D (too few clips in the published test sets): folds by actor
+    frame_colour: str = "auto"  # what the experts see of video frames and photos: "rgb", "grey" (converted), or
+    # "auto": grey when the static training images are greyscale (moede.data.colour)
     dfer_experts: str = "auto"  # "auto": moede.stages.dynamic.experts_config decides; "static": chapters 2-4's
     learning_rate: float = 1e-3  # Adam, static models (SFER, experts, fusion)
     dfer_learning_rate: float = 1e-3  # Adam, DFER models (the paper: 1e-3 for all)

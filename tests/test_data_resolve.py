@@ -87,3 +87,32 @@ def test_dfer_experts_match_the_clips_domain(tmp_path: Path, fake_shared: Path,
     assert experts_config(cfg.with_(dfer_experts="static"), clips_are_demo=True).run_dir == cfg.run_dir
     monkeypatch.setattr(resolve, "shared_data_root", lambda: None)
     assert experts_config(cfg, clips_are_demo=True) is cfg  # demo faces already
+
+
+def test_the_video_chapters_take_the_shared_real_clips(tmp_path: Path, shared_data: Path) -> None:
+    cfg = RunConfig.for_profile("demo", run_dir=tmp_path)
+    assert resolve.video_kind(cfg) == "shared" and cfg.cremad_labels == "intended"
+    clips = resolve.resolve_cremad(cfg)
+    assert clips.attrs["source"].kind == "shared" and len(clips) == 78 and clips["speaker"].nunique() == 46
+    assert clips.attrs["partitions_dir"] == str(shared_data / "crema-d" / "partitions")
+    consensus = resolve.resolve_cremad(cfg.with_(cremad_labels="consensus"))
+    assert len(consensus) == 74 and consensus.attrs["listed"] == 7442 - consensus.attrs["dropped_ties"]  # 4 of
+    assert consensus.attrs["missing_media"] == consensus.attrs["listed"] - 74  # the 78 clips' votes are tied
+    assert resolve.video_kind(cfg.with_(video_corpus="demo")) == "demo"
+    assert resolve.video_kind(cfg.with_(cremad_root=tmp_path)) == "corpus"
+    assert RunConfig.for_profile("full").cremad_labels == "consensus"  # the paper's label
+
+
+def test_shared_crema_d_needs_its_metadata_and_videos(tmp_path: Path, fake_shared: Path) -> None:
+    cfg = RunConfig.for_profile("demo", run_dir=tmp_path / "run")
+    assert resolve.video_kind(cfg) == "demo"  # no crema-d folder
+    (fake_shared / "crema-d" / "videos").mkdir(parents=True)
+    assert resolve.video_kind(cfg) == "demo"  # videos but no summaryTable.csv
+    (fake_shared / "crema-d" / "summaryTable.csv").write_text("FileName\n")
+    assert resolve.video_kind(cfg) == "shared"
+
+
+def test_the_frame_colour_follows_the_static_corpus_unless_set(tmp_path: Path, shared_data: Path) -> None:
+    cfg = RunConfig.for_profile("demo", run_dir=tmp_path)
+    assert resolve.frame_colour(cfg) == "grey"  # ../shared's photos are mostly greyscale
+    assert resolve.frame_colour(cfg.with_(frame_colour="rgb")) == "rgb"

@@ -8,6 +8,7 @@ import pandas as pd
 
 from moede.config import RunConfig
 from moede.data.affectnet import read_affectnet
+from moede.data.colour import corpus_colour
 from moede.data.cremad import read_cremad
 from moede.data.demo import demo_cremad, demo_msp_improv, demo_static
 from moede.data.imagefolder import read_image_folder
@@ -59,23 +60,56 @@ def resolve_static(cfg: RunConfig) -> pd.DataFrame:
     return _with_source(read_affectnet(root), DataSource("AffectNet-layout demo", "demo", str(root)))
 
 
+def frame_colour(cfg: RunConfig) -> str:
+    """The colour video frames and photos are shown to the experts of `cfg` in: cfg.frame_colour, or for 'auto' the
+    colour of the static corpus they were trained on ('grey' for ../shared's greyscale photos)."""
+    if cfg.frame_colour != "auto":
+        return cfg.frame_colour
+    return corpus_colour(list(resolve_static(cfg)["path"]), seed=cfg.seed)
+
+
+def shared_cremad() -> Path | None:
+    """../shared/data/crema-d when it holds CREMA-D's summaryTable and a videos/ folder, else None."""
+    shared = shared_data_root()
+    root = shared / "crema-d" if shared is not None else None
+    return root if root is not None and (root / "summaryTable.csv").is_file() and (root / "videos").is_dir() else None
+
+
+def video_kind(cfg: RunConfig) -> str:
+    """Which CREMA-D resolve_cremad picks: 'corpus' (cfg.cremad_root), 'shared' (the real clips of ../shared) or
+    'demo'."""
+    if cfg.video_corpus == "demo":
+        return "demo"
+    if cfg.cremad_root is not None:
+        return "corpus"
+    return "shared" if shared_cremad() is not None else "demo"
+
+
 def resolve_cremad(cfg: RunConfig) -> pd.DataFrame:
-    """CREMA-D clips at cfg.cremad_root, else the generated demo corpus (partitions: `cremad_partitions`).
+    """The CREMA-D clips with video at cfg.cremad_root, else ../shared/data/crema-d's real clips, else the generated
+    demo corpus (always the demo when cfg.video_corpus is 'demo'), labelled as cfg.cremad_labels says.
 
-    attrs['partitions_dir'] names the folder of published partition files when the user's root has them
-    (root or root/partitions holding label_consensus_1.csv), else None (generated partitions).
+    attrs['partitions_dir'] names the folder of published partition files (root or root/partitions holding
+    label_consensus_1.csv), None for the demo (generated partitions); `cremad_partitions` takes it.
     """
-    from moede.data.cremad import find_partitions_dir
+    from moede.data.cremad import find_partitions_dir, read_present_clips
 
-    root = _user_root(cfg.cremad_root, "CREMA-D")
-    if root is not None:
-        frame = _with_source(read_cremad(root), DataSource("CREMA-D", "corpus", str(root)))
-        partitions = find_partitions_dir(root)
-        frame.attrs["partitions_dir"] = str(partitions) if partitions else None
+    kind = video_kind(cfg)
+    if kind == "demo":
+        root = demo_cremad(Path(cfg.run_dir) / "data" / "cremad_demo", seed=cfg.seed)
+        frame = _with_source(read_cremad(root, cfg.cremad_labels),
+                             DataSource("CREMA-D-layout demo", "demo", str(root)))
+        frame.attrs["partitions_dir"] = None
         return frame
-    root = demo_cremad(Path(cfg.run_dir) / "data" / "cremad_demo", seed=cfg.seed)
-    frame = _with_source(read_cremad(root), DataSource("CREMA-D-layout demo", "demo", str(root)))
-    frame.attrs["partitions_dir"] = None
+    root = _user_root(cfg.cremad_root, "CREMA-D") if kind == "corpus" else shared_cremad()
+    frame = read_present_clips(root, cfg.cremad_labels)
+    corpus = "CREMA-D" if kind == "corpus" else f"CREMA-D, the {len(frame)} real clips of ../shared/data"
+    frame = _with_source(frame, DataSource(corpus, kind, str(root)))
+    if frame.attrs["missing_media"]:
+        print(f"CREMA-D at {root}: {len(frame)} of the {frame.attrs['listed']} clips listed ({cfg.cremad_labels} "
+              f"labels) have a video; the other {frame.attrs['missing_media']} are skipped")
+    partitions = find_partitions_dir(root)
+    frame.attrs["partitions_dir"] = str(partitions) if partitions else None
     return frame
 
 

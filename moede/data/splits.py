@@ -143,6 +143,30 @@ def speaker_partitions(
     return partitions
 
 
+def speaker_folds(df: pd.DataFrame, k: int = 5, seed: int = 0, by: str = "speaker") -> list[pd.DataFrame]:
+    """Return `k` leave-speakers-out partitions: the speakers are dealt into k folds of about equal sample counts
+    (seeded); partition i tests fold i, develops on fold i+1 (wrapping) and trains on the rest, so every sample is a
+    test sample exactly once."""
+    groups, group_labels = _groups(df, by)
+    if not 3 <= k <= len(groups):
+        raise ValueError(f"{k} folds need from 3 to {len(groups)} (the number of speakers) folds")
+    order = [groups[i] for i in np.random.default_rng(seed).permutation(len(groups))]
+    order.sort(key=lambda g: -sum(group_labels[g].values()))  # largest first (stable: seeded order among equals)
+    fold_of, sizes = {}, [0] * k
+    for group in order:
+        fold = int(np.argmin(sizes))
+        fold_of[group] = fold
+        sizes[fold] += sum(group_labels[group].values())
+    folds = df[by].astype(str).map(fold_of)
+    partitions = []
+    for i in range(k):
+        part = df.copy()
+        part["split"] = np.where(folds == i, "test", np.where(folds == (i + 1) % k, "dev", "train"))
+        part.attrs["partition"] = i + 1
+        partitions.append(part)
+    return partitions
+
+
 def check_speaker_independent(df: pd.DataFrame, by: str = "speaker") -> None:
     """Raise ValueError when some `by` group (speaker) appears in more than one split."""
     per_group = df.groupby(df[by].astype(str))["split"].nunique()
