@@ -6,6 +6,12 @@
 # trained on the static corpus; only the dynamic models are trained here. The paper averages six runs, each of the six
 # sessions (dyads) once the test set (`msp_improv_partitions`: 6 in the full profile, 2 in the demo). The corpus'
 # evaluation file names clips `UTD-IMPROV-...` and its videos `MSP-IMPROV-...`: `moede` reads both as one clip.
+#
+# Without `--msp-improv` this chapter runs on the generated MSP-IMPROV-layout demo: no MSP-IMPROV media exist in
+# `../shared` (only its file lists). Its clips are drawn faces, and the features of experts that learned from real
+# photos do not transfer to drawn faces (the DFER models stay at chance), so with `../shared` present these clips get
+# a second set of experts trained with the same code on the drawn-face demo corpus (`dfer_experts="auto"`;
+# `dfer_experts="static"` uses the real-photo experts anyway). The banner says which experts feed the LSTMs.
 
 # %% tags=["parameters"]
 params = {"profile": "demo"}

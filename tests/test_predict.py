@@ -55,7 +55,8 @@ def write_untrained_run(run_dir: Path) -> Path:
     _save_static(BackboneClassifier("mobilenet_v2", len(AFFECTNET), "tf_same"), run_dir / "models" / "sfer.pt", cfg,
                  AFFECTNET)
     moede = MoEDE(n_classes=len(CREMAD)).eval()
-    save_checkpoint(moede, dfer_model_path(cfg, "cremad", MOEDE_ROW, 1), config=cfg.as_dict(), classes=CREMAD,
+    save_checkpoint(moede, dfer_model_path(cfg, "cremad", MOEDE_ROW, 1),
+                    config={**cfg.as_dict(), "frame_colour": "rgb"}, classes=CREMAD,
                     metrics={"key": "test", "best_epoch": 1, "best_dev_accuracy": 40.0}, source=None)
     return run_dir
 
@@ -254,3 +255,26 @@ def test_export_of_an_incomplete_run_names_the_missing_chapter(tmp_path: Path,
     assert main(["export", str(tmp_path / "run"), str(tmp_path / "b.moede")]) == EXIT_INPUT
     err = capsys.readouterr().err
     assert "run the book's chapter" in err and not (tmp_path / "b.moede").exists()
+
+
+def test_the_colour_the_moede_learned_from_travels_in_the_bundle_and_predict_applies_it(run_dir: Path,
+                                                                                        tmp_path: Path) -> None:
+    grey_run = tmp_path / "grey_run"
+    shutil.copytree(run_dir, grey_run)
+    path = dfer_model_path(RunConfig(run_dir=grey_run), "cremad", MOEDE_ROW, 1)
+    from moede.models.checkpoint import load_checkpoint
+
+    moede, meta = load_checkpoint(path)
+    save_checkpoint(moede, path, config={**meta["config"], "frame_colour": "grey"}, classes=CREMAD,
+                    metrics=meta["metrics"], source=None)
+    grey = load_bundle(export_bundle(grey_run, tmp_path / "grey.moede"))
+    rgb = load_bundle(export_bundle(run_dir, tmp_path / "rgb.moede"))
+    assert grey.colour == "grey" and rgb.colour == "rgb"
+    crops = np.random.default_rng(0).integers(0, 256, size=(3, IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.uint8)
+    from moede.data.colour import as_colour
+
+    seen_grey, seen_rgb = Predictor(grey).features(crops), Predictor(rgb).features(crops)
+    assert torch.equal(seen_grey, Predictor(rgb).features(as_colour(crops, "grey")))  # shown grey, as in training
+    assert not torch.equal(seen_grey, seen_rgb)
+    photo = Predictor(grey).image_probabilities(grey.sfer, crops, "sfer")
+    assert np.allclose(photo, Predictor(rgb).image_probabilities(rgb.sfer, as_colour(crops, "grey"), "sfer"))

@@ -106,11 +106,12 @@ def row_landmarks(row: pd.Series) -> np.ndarray | None:
     return None
 
 
-def aligned_frames_fn(size: int, max_frames: int | None, frame_step: int = 1) -> FramesFn:
+def aligned_frames_fn(size: int, max_frames: int | None, frame_step: int = 1, colour: str = "rgb") -> FramesFn:
     """Return a FramesFn that aligns a clip row's video with moede.align.align_video at `size` x `size`, using the
     row's given landmarks (row_landmarks) when present, else dlib; it keeps every `frame_step`-th frame (1: all, 3:
-    30 fps -> 10 fps) and at most `max_frames` of those (None: all)."""
+    30 fps -> 10 fps) and at most `max_frames` of those (None: all), in `colour` (moede.data.colour.as_colour)."""
     from moede.align import align_video
+    from moede.data.colour import as_colour
 
     if frame_step < 1:
         raise ValueError(f"frame_step must be >= 1, got {frame_step}")
@@ -118,7 +119,7 @@ def aligned_frames_fn(size: int, max_frames: int | None, frame_step: int = 1) ->
 
     def frames(row: pd.Series) -> np.ndarray:
         video = align_video(row["path"], size=size, landmarks=row_landmarks(row), max_frames=read)
-        return video.frames[::frame_step][:max_frames]
+        return as_colour(video.frames[::frame_step][:max_frames], colour)
 
     return frames
 

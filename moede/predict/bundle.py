@@ -53,6 +53,11 @@ class Bundle:
         return tuple(self.meta["photo_classes"])
 
     @property
+    def colour(self) -> str:
+        """What the experts, SFER and FTFE see of a face: 'rgb', or 'grey' when they learned from grey photos."""
+        return str(self.meta["input"].get("colour", "rgb"))
+
+    @property
     def image_size(self) -> int:
         """Side of the aligned face crops the models take."""
         return int(self.meta["input"]["image_size"])
@@ -73,11 +78,10 @@ class Bundle:
                 "chapters' fusion")
 
 
-def _cremad_source(config: dict[str, Any]) -> dict[str, Any]:
-    """The CREMA-D source of a run (the user's corpus when its config names one, else the generated demo)."""
-    root = config.get("cremad_root")
-    source = DataSource("CREMA-D", "corpus", root) if root else DataSource("CREMA-D-layout demo", "demo")
-    return source.as_dict()
+def _cremad_source(moede: dict[str, Any]) -> dict[str, Any]:
+    """The CREMA-D source the MoEDE learned from (recorded in its checkpoint), without the exporting machine's path."""
+    source = moede["source"] or DataSource("CREMA-D", "corpus").as_dict()
+    return {**source, "root": None}
 
 
 def _meta(run: dict[str, Any], run_dir: Path) -> dict[str, Any]:
@@ -92,11 +96,12 @@ def _meta(run: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         "package_version": run["code_version"], "profile": config["profile"], "run_dir": str(run_dir.resolve()),
         "classes": list(CREMAD), "photo_classes": sfer["classes"],
         "expert_emotions": list(CANONICAL),
-        "input": {"image_size": int(config["image_size"]), "normalisation": normalisation},
+        "input": {"image_size": int(config["image_size"]), "normalisation": normalisation,
+                  "colour": moede["colour"]},
         "alignment": {"aligner": "moede.align: dlib HOG face + 68 landmarks, largest face, eyes levelled",
                       "eye_positions": [list(p) for p in EYE_POSITIONS], "frame_step": int(config["frame_step"]),
                       "max_frames": config["max_frames"], "detect_every": DETECT_EVERY, "detect_scale": DETECT_SCALE},
-        "sources": {"experts": experts[0]["source"], "sfer": sfer["source"], "moede": _cremad_source(config)},
+        "sources": {"experts": experts[0]["source"], "sfer": sfer["source"], "moede": _cremad_source(moede)},
         "experts_dir": run["experts_dir"], "experts_same_as_static": "ftfe" not in models,
         "init": sfer["init"], "moede_partition": moede["partition"], "moede_row": moede["row"],
         "metrics": {"sfer": sfer["metrics"].get("dev"), "moede": moede["metrics"],

@@ -19,6 +19,7 @@ from moede.align.face import align_face, warp_face
 from moede.align.landmarks import Box, as_rgb, largest_confident, rect_to_box
 from moede.align.models import face_detector
 from moede.align.video import FrameLandmarker, VideoReadError, nearest_detected, read_frames
+from moede.data.colour import as_colour
 from moede.errors import InputDataError
 from moede.features.extract import SequentialExperts, extract_clip_features, fast_extractor, frames_to_tensor
 from moede.predict.bundle import Bundle, bundle_from_run, load_bundle
@@ -146,8 +147,8 @@ class Predictor:
         """The eight experts' features of aligned crops, all experts per batch of frames: (T, 8, 1280), rounded to
         float16 as in the training features."""
         normalisation = self.bundle.normalisation("experts")
-        return torch.from_numpy(extract_clip_features(self.extractor, crops, self.batch_size, self.device,
-                                                      normalisation)).float()
+        return torch.from_numpy(extract_clip_features(self.extractor, as_colour(crops, self.bundle.colour),
+                                                      self.batch_size, self.device, normalisation)).float()
 
     @torch.inference_mode()
     def firing(self, features: torch.Tensor) -> np.ndarray:
@@ -172,7 +173,7 @@ class Predictor:
     @torch.inference_mode()
     def image_probabilities(self, model: torch.nn.Module, crops: np.ndarray, normalisation: str) -> np.ndarray:
         """Class probabilities of a static classifier (SFER or FTFE) for aligned crops, in batches: (T, C)."""
-        x = frames_to_tensor(crops, self.bundle.normalisation(normalisation))
+        x = frames_to_tensor(as_colour(crops, self.bundle.colour), self.bundle.normalisation(normalisation))
         return torch.cat([torch.softmax(model(x[i:i + self.batch_size].to(self.device)), dim=1).cpu()
                           for i in range(0, len(x), self.batch_size)]).numpy()
 
@@ -266,10 +267,13 @@ def input_files(paths: Sequence[str | Path]) -> list[Path]:
     return files
 
 
-def open_models(model: str | Path | None = None, run_dir: str | Path | None = None) -> Bundle:
-    """The bundle file `model`, or the models of the run directory `run_dir` (exactly one of them)."""
+def open_models(model: str | Path | Bundle | None = None, run_dir: str | Path | None = None) -> Bundle:
+    """The bundle `model` (a file, or one already loaded), or the models of the run directory `run_dir` (exactly one
+    of them)."""
     if (model is None) == (run_dir is None):
         raise PredictError("give either a bundle (--model) or a run directory (--run-dir)")
+    if isinstance(model, Bundle):
+        return model
     return load_bundle(model) if model is not None else bundle_from_run(run_dir)
 
 
@@ -283,7 +287,8 @@ def iter_predictions(files: Sequence[Path], predictor: Predictor, window_s: floa
             yield path, error
 
 
-def predict(paths: Sequence[str | Path], model: str | Path | None = None, run_dir: str | Path | None = None,
+def predict(paths: Sequence[str | Path], model: str | Path | Bundle | None = None,
+            run_dir: str | Path | None = None,
             out: str | Path | None = None, window_s: float | None = None, stride_s: float | None = None,
             annotate: bool = False, device: str = "cpu") -> pd.DataFrame:
     """Predict photos, videos and folders of them with a bundle (or a run dir); write each file's outputs to `out`

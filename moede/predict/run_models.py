@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from moede.config import RunConfig
+from moede.data.colour import COLOURS
 from moede.data.emotions import CANONICAL
 from moede.errors import InputDataError
 from moede.features.cache import digest
@@ -57,6 +58,15 @@ def _experts_dir(run_dir: Path) -> Path:
     return run_dir
 
 
+def _colour(config: dict[str, Any], path: Path) -> str:
+    """The colour the MoEDE's experts saw the frames in, as its checkpoint records it (older runs: RGB)."""
+    colour = config.get("frame_colour", "rgb")
+    if colour not in COLOURS:
+        raise RunModelsError(f"{path} records frame_colour={colour!r}, not one of {', '.join(COLOURS)}; retrain it "
+                             "with this version (moede book --only 05_dfer)")
+    return colour
+
+
 def _moede_entry(run_dir: Path, partition: int) -> dict[str, Any]:
     """The MoEDE (auxiliary, FFE) of one partition as a bundle entry, with its dev accuracy and test scores."""
     path = _require(dfer_model_path(RunConfig(run_dir=run_dir), DATASET, MOEDE_ROW, partition), "05_dfer")
@@ -70,6 +80,7 @@ def _moede_entry(run_dir: Path, partition: int) -> dict[str, Any]:
             metrics["test"] = {k: v for k, v in row.iloc[0].to_dict().items() if k not in ("model", "reused")}
     return {"spec": model_spec(model), "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
             "metrics": metrics, "partition": partition, "row": MOEDE_ROW, "checkpoint": str(path),
+            "colour": _colour(meta["config"], path), "source": meta["source"],
             "training_key": digest(meta["metrics"].get("key"))}
 
 

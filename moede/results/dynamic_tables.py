@@ -95,6 +95,51 @@ def table5(results: Results, significance: Mapping[str, TTestResult] | None = No
     return table
 
 
+def _pooled(partitions: Sequence[Predictions]) -> Predictions:
+    """The predictions of all partitions as one set (class scores only)."""
+    y_true = np.concatenate([p.y_true for p in partitions])
+    return Predictions([i for p in partitions for i in p.sample_ids], y_true,
+                       np.concatenate([p.logits for p in partitions]), None, np.zeros((len(y_true), 0, 0)))
+
+
+def pooled_table(results: Results, floors: Mapping[str, Sequence[Predictions]],
+                 classes: Sequence[str] = CREMAD) -> pd.DataFrame:
+    """Every test clip once: each row's test predictions of all partitions pooled (with folds by actor, every clip of
+    the corpus, by models that never saw its actor), beside `floors` (row -> predictions, e.g. moede.evaluation.floors)
+    and two references from the clips' labels: chance (1 / classes) and always answering the most frequent class."""
+    rows, attrs = _unpack(results)
+    pooled = {name: _pooled(partitions) for name, partitions in {**floors, **rows}.items()}
+    kinds = {name: "floor" if name in floors else "trained on video" for name in pooled}
+    y_true = next(iter(pooled.values())).y_true
+    majority = int(np.bincount(y_true, minlength=len(classes)).argmax())
+    pooled[f"Always '{classes[majority]}'"] = Predictions([], y_true, np.eye(len(classes))[np.full(len(y_true),
+                                                          majority)], None, np.zeros((len(y_true), 0, 0)))
+    table = pd.DataFrame({name: {"kind": kinds.get(name, "reference"), "clips": len(p.y_true),
+                                 **{k: v for k, v in scores(p, classes).items() if k in OVERALL}}
+                          for name, p in pooled.items()}).T
+    table.loc["Chance", ["kind", "clips", "Accuracy"]] = ["reference", len(y_true), 100 / len(classes)]
+    numbers = ["Accuracy", "F1-macro", "F1-weighted"]
+    table[numbers] = table[numbers].astype(float).round(2)
+    table = table[["kind", *numbers, "clips"]]
+    table.attrs.update(attrs, caption="Every test clip once (partitions pooled): the video models beside the floors")
+    return table
+
+
+def colour_table(by_colour: Mapping[str, pd.DataFrame], this_run: str) -> pd.DataFrame:
+    """One row per colour the frames were shown in (`pooled_table`s by colour), its rows' accuracy and F1-macro side
+    by side; `this_run` marks the colour the run's other tables use."""
+    rows = {}
+    for colour, pooled in by_colour.items():
+        models = pooled[pooled["kind"] != "reference"]
+        rows[f"{colour} frames" + (" (this run)" if colour == this_run else "")] = {
+            f"{metric} ({name})": pooled.loc[name, metric] for name in models.index for metric in ("Accuracy",
+                                                                                                    "F1-macro")}
+    table = pd.DataFrame(rows).T
+    table.attrs.update(next(iter(by_colour.values())).attrs,
+                       caption="The same clips and models with the frames shown in grey or in colour (pooled)")
+    return table
+
+
 def table6(results: Results | Sequence[Predictions], experts: Sequence[str] = CANONICAL) -> pd.DataFrame:
     """Table 6: 8x8 cosine similarity of the LSTM_emo last-valid-step outputs (256-d) on the test clips: per partition
     S[i, j] = mean over test clips of cos(h_i, h_j) (moede.evaluation.similarity.expert_cosine_matrix), then the mean

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -25,6 +25,7 @@ from torch import nn
 
 from moede.config import RunConfig, seed_everything
 from moede.data.emotions import CANONICAL, CREMAD, MSP_IMPROV, SHORT_NAMES, class_index
+from moede.evaluation.floors import frame_vote_predictions, probe_predictions
 from moede.evaluation.stats import matched_pair_test
 from moede.features.cache import CacheSpec, FeatureCache, build_or_load_many, digest
 from moede.features.extract import aligned_frames_fn
@@ -33,7 +34,8 @@ from moede.models.baselines import BASELINES, SMALL_SIZES, UAVMVisual
 from moede.models.dfer import MoEDE, SingleExtractorLSTM
 from moede.models.experts import ExpertBank
 from moede.results.dynamic_tables import (ABLATION_FULL, MOEDE_ROW, SFE_ROW, auxiliary_results, complexity_table,
-                                          open_choices_table, scores, table5, table6, table7, table8)
+                                          colour_table, open_choices_table, pooled_table, scores, table5, table6,
+                                          table7, table8)
 from moede.sources import DataSource
 from moede.stages.outputs import save_result
 from moede.training.distributed import run_on_main
@@ -42,6 +44,9 @@ from moede.training.results import DFERResults, Predictions
 
 FORMAT = "moede-dfer-run/1"
 DEMO_EXPERTS = "demo_experts"
+IMAGENET_BANK = "imagenet"  # the untrained backbone, whose features the linear-probe floor reads
+PROBE_ROW = "Linear probe on ImageNet features"
+VOTE_ROW = "SFER per-frame vote (zero-shot)"
 ModelFactory = Callable[["ClipShape"], nn.Module]  # what the clips look like -> an untrained model
 
 
@@ -66,6 +71,8 @@ class DFERFeatures:
     caches: dict[str, FeatureCache]
     source: DataSource | None
     experts: str = ""  # which static run's experts made the features (experts_config)
+    colour: str = "rgb"  # what the experts saw of the frames (moede.data.resolve.frame_colour)
+    checkpoints: dict[str, list[Path]] = field(default_factory=dict)  # the static models behind each bank
 
 
 def static_checkpoints(cfg: RunConfig) -> dict[str, list[Path]]:
@@ -112,24 +119,46 @@ def _bank(name: str, paths: list[Path]) -> ExpertBank:
     return (model.bank if name == "ftfe" else ExpertBank([model])).freeze()
 
 
+def _imagenet_bank(cfg: RunConfig) -> ExpertBank:
+    """The run's backbone at its initial (ImageNet) weights, untrained: the features of the linear-probe floor."""
+    from moede.models.backbone import build_backbone
+
+    return ExpertBank([build_backbone(cfg.backbone, len(CANONICAL), cfg.initialisation()).model]).freeze()
+
+
+def _bank_spec(static_cfg: RunConfig, name: str, paths: dict[str, list[Path]], alignment: dict,
+               index: Path) -> CacheSpec:
+    """The feature cache (index file `index`) of bank `name` of `static_cfg`'s models, keyed by what made its
+    weights: the checkpoints, or for IMAGENET_BANK the initial weights."""
+    if name == IMAGENET_BANK:
+        init = static_cfg.initialisation()
+        made_by = {"init": init.kind, "weights": init.sha256, "backbone": static_cfg.backbone}
+        build = lambda: _imagenet_bank(static_cfg)  # noqa: E731
+    else:
+        made_by = {"checkpoints": [checkpoint_digest(p) for p in paths[name]]}
+        build = lambda: _bank(name, paths[name])  # noqa: E731
+    return CacheSpec(build, {"bank": name, **made_by, **alignment}, index, static_cfg.initialisation().normalisation)
+
+
 def _features(cfg: RunConfig, dataset: str, classes: tuple[str, ...], clips: pd.DataFrame,
               partitions: list[pd.DataFrame], banks: tuple[str, ...]) -> DFERFeatures:
     """Build or reuse the feature caches of `banks` for every clip of the partitions (each clip aligned once for all
     stale caches)."""
+    from moede.data.resolve import frame_colour
+
     source = clips.attrs.get("source")
     static_cfg = experts_config(cfg, clips_are_demo=isinstance(source, DataSource) and source.kind == "demo")
     paths = _ensure_static(static_cfg)
+    colour = frame_colour(static_cfg)
     clips = pd.concat(partitions).drop_duplicates("sample_id").drop(columns="split").reset_index(drop=True)
     alignment = {"image_size": cfg.image_size, "max_frames": cfg.max_frames, "frame_step": cfg.frame_step,
-                 "aligner": "moede.align.align_video"}
-    specs = [CacheSpec(lambda name=name: _bank(name, paths[name]),
-                       {"bank": name, "checkpoints": [checkpoint_digest(p) for p in paths[name]], **alignment},
-                       cfg.run_dir / "features" / f"{dataset}_{name}.json", static_cfg.initialisation().normalisation)
+                 "aligner": "moede.align.align_video", "colour": colour}
+    specs = [_bank_spec(static_cfg, name, paths, alignment, cfg.run_dir / "features" / f"{dataset}_{name}.json")
              for name in banks]
-    caches = build_or_load_many(clips, specs, aligned_frames_fn(cfg.image_size, cfg.max_frames, cfg.frame_step),
-                                batch_size=cfg.batch_size, device=cfg.torch_device())
+    frames = aligned_frames_fn(cfg.image_size, cfg.max_frames, cfg.frame_step, colour)
+    caches = build_or_load_many(clips, specs, frames, batch_size=cfg.batch_size, device=cfg.torch_device())
     return DFERFeatures(dataset, classes, clips, partitions, dict(zip(banks, caches)), source,
-                        _experts_text(cfg, static_cfg))
+                        _experts_text(cfg, static_cfg), colour, paths)
 
 
 def load_clips(cfg: RunConfig) -> pd.DataFrame:
@@ -147,15 +176,15 @@ def load_msp_improv(cfg: RunConfig) -> pd.DataFrame:
 
 
 def cremad_features(cfg: RunConfig) -> DFERFeatures:
-    """CREMA-D clips, cfg.partitions speaker-independent partitions (the label_consensus_{k}.csv files in
-    cfg.extra['cremad_partitions'] or in the corpus, else generated), and FFE/FTFE/SFE feature caches."""
-    from moede.data.cremad import cremad_partitions, find_partitions_dir
+    """CREMA-D clips, their speaker-independent partitions (`cremad_partitions`: cfg.partitions of the
+    label_consensus_{k}.csv files in cfg.extra['cremad_partitions'] or beside the clips, cfg.actor_folds folds by
+    actor when those leave too few clips to test, generated ones for the demo), and FFE/FTFE/SFE feature caches."""
+    from moede.data.cremad import cremad_partitions
 
     clips = load_clips(cfg)
-    partitions_dir = cfg.extra.get("cremad_partitions") or (find_partitions_dir(cfg.cremad_root)
-                                                            if cfg.cremad_root else None)
-    partitions = cremad_partitions(clips, partitions_dir, n=cfg.partitions, seed=cfg.seed)
-    return _features(cfg, "cremad", CREMAD, clips, partitions, ("ffe", "ftfe", "sfe"))
+    partitions_dir = cfg.extra.get("cremad_partitions") or clips.attrs.get("partitions_dir")
+    partitions = cremad_partitions(clips, partitions_dir, n=cfg.partitions, seed=cfg.seed, folds=cfg.actor_folds)
+    return _features(cfg, "cremad", CREMAD, clips, partitions, ("ffe", "ftfe", "sfe", IMAGENET_BANK))
 
 
 def msp_improv_features(cfg: RunConfig) -> DFERFeatures:
@@ -211,7 +240,8 @@ def partition_job(cfg: RunConfig, features: DFERFeatures, name: str, bank: str, 
                                             "best_dev_accuracy": result.best_dev_score},
                        {"history": result.history.to_dict("list"), "test": test.to_payload()})
 
-    return Job(dfer_model_path(cfg, features.dataset, name, k + 1), key, fit, cfg.as_dict(), features.classes,
+    config = {**cfg.as_dict(), "frame_colour": features.colour}  # as resolved: what predict shows the experts
+    return Job(dfer_model_path(cfg, features.dataset, name, k + 1), key, fit, config, features.classes,
                features.source)
 
 
@@ -446,6 +476,48 @@ def run_msp_improv(cfg: RunConfig, features: DFERFeatures | None = None) -> DFER
     save_result(versus_baselines_frame(results), "significance_baselines_msp_improv", cfg)
     save_result(_runs_frame(results), "msp_improv_runs", cfg, index=False)
     return results
+
+
+def floor_predictions(features: DFERFeatures) -> dict[str, list[Predictions]]:
+    """The floors of the video models on the same partitions (moede.evaluation.floors): a linear probe on the untrained
+    backbone's features (when cached) and the SFER's zero-shot per-frame vote over the corpus' classes."""
+    sfer, meta = load_checkpoint(features.checkpoints["sfe"][0])
+    out = {}
+    if IMAGENET_BANK in features.caches:
+        out[PROBE_ROW] = probe_predictions(features.caches[IMAGENET_BANK], features.partitions, features.classes)
+    out[VOTE_ROW] = frame_vote_predictions(features.caches["sfe"], sfer.classifier, meta["classes"],
+                                           features.partitions, features.classes)
+    return out
+
+
+def run_pooled(cfg: RunConfig, features: DFERFeatures, results: DFERResults) -> pd.DataFrame:
+    """Every test clip once: `results`' models pooled over partitions beside the floors; results/pooled.csv."""
+    table = pooled_table(results, floor_predictions(features), features.classes)
+    table.attrs["partitioning"] = features.partitions[0].attrs.get("partitioning")
+    save_result(table, "pooled", cfg)
+    return table
+
+
+def colour_features(cfg: RunConfig, features: DFERFeatures) -> DFERFeatures:
+    """The same clips and partitions with the experts shown frames in the other colour than `features`' (grey <->
+    RGB): FFE and SFE caches of their own (dataset '<dataset>_<colour>')."""
+    other = "rgb" if features.colour == "grey" else "grey"
+    return _features(cfg.with_(frame_colour=other), f"{features.dataset}_{other}", features.classes, features.clips,
+                     features.partitions, ("ffe", "sfe"))
+
+
+def run_colour_comparison(cfg: RunConfig, features: DFERFeatures) -> pd.DataFrame:
+    """What the colour of the frames costs: MoEDE (auxiliary, FFE) trained and tested, and the SFER's zero-shot
+    per-frame vote, on the frames in this run's colour and in the other (each clip tested once, partitions pooled);
+    this run's MoEDE is Table 5's, reused. Writes results/colour.csv."""
+    by_colour = {}
+    for variant in (features, colour_features(cfg, features)):
+        trained = run_models(cfg, variant, {MOEDE_ROW: table5_models(cfg)[MOEDE_ROW]})
+        floors = {VOTE_ROW: floor_predictions(variant)[VOTE_ROW]}
+        by_colour[variant.colour] = pooled_table(trained, floors, variant.classes)
+    table = colour_table(by_colour, this_run=features.colour)
+    save_result(table, "colour", cfg)
+    return table
 
 
 def run_complexity(cfg: RunConfig) -> pd.DataFrame:
