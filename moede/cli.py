@@ -40,8 +40,10 @@ Other tools:
   moede predict PATH...      emotions of face videos and photos with a timeline (--model BUNDLE or --run-dir RUN)
 
 Each subcommand has its own --help (e.g. `moede book --help`). Errors are one line; --debug shows the traceback.
-Exit codes: 0 done, 1 a notebook/site build failed or an internal error, 2 a bad option or setting, 3 bad input
-data (missing, unreadable or wrongly laid out files), 130 interrupted.
+Exit codes: 0 done (with many inputs: at least one gave its result, the others' reasons are in the outputs'
+summary), 1 a notebook/site build failed or an internal error, 2 a bad option or setting, 3 bad input data (missing,
+unreadable or wrongly laid out files; nothing usable produced), 4 an output could not be written (no space,
+permission, path too long), 130 interrupted (SIGINT), 143 terminated (SIGTERM); both stop every child process.
 """
 
 BOOK_EPILOG = """\

@@ -4,6 +4,7 @@ started; nothing is half-written and the command says it was interrupted."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -43,6 +44,7 @@ def _faces(folder: Path, count: int) -> Path:
     return folder
 
 
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one CPU: the alignment runs in-process, without a pool")
 @pytest.mark.parametrize("signum, code", [(signal.SIGTERM, EXIT_TERMINATED), (signal.SIGINT, EXIT_INTERRUPTED)])
 def test_a_signal_stops_the_alignment_pool_and_leaves_no_partial_file(tmp_path: Path, signum: int, code: int) -> None:
     source, out = _faces(tmp_path / "faces", 160), tmp_path / "out"  # 160 images: a pool of 2 workers
