@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import multiprocessing
-import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import TypeVar
@@ -11,6 +10,7 @@ from typing import TypeVar
 import cv2
 
 from moede.signals import worker_signals
+from moede.threads import available_cpus
 
 Task = TypeVar("Task")
 Result = TypeVar("Result")
@@ -25,13 +25,14 @@ def _start_worker() -> None:
 
 def map_on_cores(function: Callable[[Task], Result], tasks: Sequence[Task], *, min_per_worker: int, chunksize: int,
                  workers: int | None = None) -> Iterator[Result]:
-    """Yield function(task) for every task, in order, computed by up to `workers` processes (default: one per core)
+    """Yield function(task) for every task, in order, computed by up to `workers` processes (default: one per CPU
+    this process may use)
     but no more than there are `min_per_worker` tasks for (a worker's start-up costs about a second); in this
     process when that leaves one. `function` must be a module-level function and the tasks picklable. The pool is
     spawned, not forked: a fork after OpenCV's or OpenMP's threads started (e.g. in a notebook kernel) can deadlock
     the children. Close the iterator (contextlib.closing) to stop the pool when the caller stops early: the tasks not
     yet started are cancelled."""
-    count = min(workers or os.cpu_count() or 1, max(len(tasks) // min_per_worker, 1))
+    count = min(workers or available_cpus(), max(len(tasks) // min_per_worker, 1))
     if count == 1:
         yield from map(function, tasks)
         return
