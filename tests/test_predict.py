@@ -17,7 +17,7 @@ from moede.align.video import read_frames
 from moede.cli import main
 from moede.config import RunConfig
 from moede.data.emotions import AFFECTNET, CANONICAL, CREMAD
-from moede.errors import EXIT_INPUT
+from moede.errors import EXIT_INPUT, EXIT_OUTPUT
 from moede.io import write_json
 from moede.models.checkpoint import checkpoint_digest, save_checkpoint
 from moede.models.experts import ExpertBank
@@ -207,14 +207,15 @@ def test_unreadable_or_empty_files_fail_in_one_line(predictor: Predictor, tmp_pa
     assert str(path) in str(error.value) and "\n" not in str(error.value)
 
 
-def test_a_video_without_any_face_fails_and_writes_nothing(bundle_file: Path, tmp_path: Path,
-                                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_video_without_any_face_fails_and_writes_only_the_summary(bundle_file: Path, tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
     video = _write_video(tmp_path / "noface.avi", [np.full((120, 160, 3), 90, np.uint8)] * 6)
     out = tmp_path / "out"
     assert main(["predict", str(video), "--model", str(bundle_file), "--out", str(out)]) == EXIT_INPUT
     err = capsys.readouterr().err
     assert "no face found in any of the 2 processed frames of video" in err and str(video) in err
-    assert list(out.iterdir()) == []
+    assert [p.name for p in out.iterdir()] == ["summary.csv"]
+    assert pd.read_csv(out / "summary.csv")["status"].tolist() == ["no_face"]
 
 
 def test_bad_bundles_fail_in_one_line(bundle_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -244,9 +245,9 @@ def test_an_unwritable_output_folder_fails_before_any_work(bundle_file: Path, tm
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
     assert main(["predict", "any.mp4", "--model", str(bundle_file), "--out",
-                 str(blocker / "out")]) == EXIT_INPUT
+                 str(blocker / "out")]) == EXIT_OUTPUT
     err = capsys.readouterr().err
-    assert "is not writable" in err and "--out" in err and len(err.strip().splitlines()) == 1
+    assert f"cannot write {blocker / 'out'}" in err and "Not a directory" in err and len(err.strip().splitlines()) == 1
 
 
 def test_export_of_an_incomplete_run_names_the_missing_chapter(tmp_path: Path,

@@ -91,7 +91,8 @@ def test_keys_with_their_own_option_work_through_set(tmp_path: Path, monkeypatch
     monkeypatch.setattr(runner, "run_notebooks", lambda cfg, **_: seen.append(cfg) or [])
     monkeypatch.chdir(tmp_path)
     assert main(["book", "--no-site", "--set", "device=cpu", "--set", "seed=7", "--set", "run_dir=r",
-                 "--set", "profile=full", "--set", "augment=no", "--set", "cache_dir=c"]) == 0
+                 "--set", "profile=full", "--set", "augment=no", "--set", "cache_dir=c", "--set",
+                 "allow_demo_data=yes"]) == 0
     cfg = seen[0]
     assert (cfg.device, cfg.seed, cfg.profile, cfg.augment) == ("cpu", 7, "full", False)
     assert cfg.run_dir == tmp_path / "r" and cfg.cache_dir == tmp_path / "c"

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from moede.align.face import AlignedFace, NoFaceError, align_face
 from moede.align.video import align_video
-from moede.io import atomic_path, source_stamp, write_csv
+from moede.io import source_stamp, write_bytes, write_csv
 from moede.processes import map_on_cores
 
 MANIFEST = "manifest.csv"
@@ -68,10 +68,11 @@ def _crop_name(sample_id: str) -> str:
 
 
 def write_png(image: np.ndarray, target: Path) -> None:
-    """Write an RGB uint8 image as PNG atomically."""
-    with atomic_path(target) as tmp:
-        if not cv2.imwrite(str(tmp), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
-            raise OSError(f"OpenCV could not write {target}")
+    """Write an RGB uint8 image as PNG atomically (encoded first, so a failed write names its cause)."""
+    encoded, data = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    if not encoded:
+        raise ValueError(f"OpenCV could not encode the image for {target} as PNG")
+    write_bytes(data.tobytes(), target)
 
 
 def read_rgb(path: str | os.PathLike[str]) -> np.ndarray | None:

@@ -6,10 +6,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from moede.config import RunConfig, seed_everything
+from moede.data.preflight import refuse_demo_data
 
 
 def start_chapter(params: Mapping[str, Any]) -> RunConfig:
-    """Build the notebook's RunConfig from `params` (the cell's own or papermill's) and seed Python, NumPy, torch."""
+    """Build the notebook's RunConfig from `params` (the cell's own or papermill's), refuse the paper's settings on
+    generated demo data (unless allow_demo_data) and seed Python, NumPy, torch."""
     cfg = RunConfig.from_params(params)
+    refuse_demo_data(cfg)
     seed_everything(cfg.seed)
     return cfg

@@ -135,6 +135,10 @@ def run_notebooks(
                     cwd=str(REPO_ROOT), progress_bar=not stream, stdout_file=sys.stdout if stream else None,
                     stderr_file=sys.stderr if stream else None,
                 )
+        except KeyboardInterrupt:  # SIGINT/SIGTERM: moede.signals has stopped the kernel and its children
+            _record(build_dir, chapter.name, status="interrupted", parameters=params,
+                    seconds=round(time.monotonic() - began, 1))
+            raise
         except Exception as error:  # papermill's execution error, a dead kernel, a timeout
             cell, text = _failure(error)
             _record(build_dir, chapter.name, status="failed", parameters=params, error=text,

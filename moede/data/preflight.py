@@ -1,4 +1,5 @@
-"""Check the user's dataset roots before a run: layout, readable label files and media present, with counts."""
+"""Check the user's dataset roots before a run: layout, readable label files and media present, with counts; and
+refuse to run the paper's settings on generated demo data unless asked to."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from moede.config import RunConfig
-from moede.errors import InputDataError
+from moede.config import PROFILES, RunConfig
+from moede.errors import InputDataError, SettingError
 
 
 @dataclass(frozen=True)
@@ -93,3 +94,39 @@ def check_inputs(cfg: RunConfig) -> dict[str, RootCheck]:
         raise InputDataError(f"the ImageNet weights file {cfg.imagenet_weights} does not exist; fix the path or "
                              "leave --imagenet-weights out to use the shipped weights")
     return {field: check_root(field, Path(getattr(cfg, field))) for field in READERS if getattr(cfg, field)}
+
+
+CORPUS_OPTIONS = {"static": "--affectnet", "cremad": "--cremad", "msp_improv": "--msp-improv"}
+"""Each corpus of a run and the option naming its root."""
+
+
+def paper_settings(cfg: RunConfig) -> bool:
+    """Whether `cfg` trains at the paper's scale: the full profile, or every setting the full profile sets."""
+    return cfg.profile == "full" or all(getattr(cfg, key) == value for key, value in PROFILES["full"].items())
+
+
+def generated_corpora(cfg: RunConfig, corpora: tuple[str, ...] = tuple(CORPUS_OPTIONS)) -> list[str]:
+    """The options of the corpora among `corpora` that `cfg` would replace by generated demo data."""
+    from moede.data.resolve import static_kind
+
+    generated = {"static": static_kind(cfg) == "demo", "cremad": cfg.cremad_root is None,
+                 "msp_improv": cfg.msp_improv_root is None}
+    return [CORPUS_OPTIONS[corpus] for corpus in corpora if generated[corpus]]
+
+
+def demo_data_refusal(cfg: RunConfig, corpora: tuple[str, ...] = tuple(CORPUS_OPTIONS)) -> str | None:
+    """Why a run at the paper's settings will not start on generated demo data (None when it may start)."""
+    missing = generated_corpora(cfg, corpora) if paper_settings(cfg) and not cfg.allow_demo_data else []
+    if not missing:
+        return None
+    return (f"the {cfg.profile} profile trains at the paper's settings ({cfg.image_size} px faces, up to "
+            f"{max(cfg.sfer_epochs, cfg.fusion_epochs)} epochs: days on a CPU) and will not start on generated demo "
+            f"data, which cannot give the paper's numbers; give the corpora with {', '.join(missing)}, or pass "
+            "--allow-demo-data (--set allow_demo_data=true) to run on the demo data anyway")
+
+
+def refuse_demo_data(cfg: RunConfig, corpora: tuple[str, ...] = tuple(CORPUS_OPTIONS)) -> None:
+    """Raise a SettingError (demo_data_refusal) when `cfg` would train at the paper's settings on demo data."""
+    refusal = demo_data_refusal(cfg, corpora)
+    if refusal:
+        raise SettingError(refusal)

@@ -4,6 +4,7 @@ the static and the dynamic stages share to retrain a model only when its setting
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import subprocess
@@ -20,7 +21,7 @@ import moede.models.backbone  # noqa: F401  (registers the backbone classifiers)
 import moede.models.baselines  # noqa: F401  (registers the Table 5 baselines)
 import moede.models.dfer  # noqa: F401  (registers MoEDE and SingleExtractorLSTM)
 import moede.models.fusion  # noqa: F401  (registers ExpertBank and ExpertFusion)
-from moede.io import atomic_path, file_sha256
+from moede.io import file_sha256, write_bytes
 from moede.models.registry import build_model, model_spec
 from moede.sources import REPO_ROOT, DataSource
 from moede.training.distributed import broadcast_from_main, current, run_on_main, share_out
@@ -49,9 +50,9 @@ def save_checkpoint(model: nn.Module, path: str | Path, *, config: dict[str, Any
             "metrics": metrics, "source": source.as_dict() if source else None, "code_version": code_version(),
             "init": getattr(model, "moede_init", None), "extra": extra or {}}
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    with atomic_path(path) as tmp:
-        torch.save({"meta": meta, "state_dict": state}, tmp)
-    return Path(path)
+    buffer = io.BytesIO()
+    torch.save({"meta": meta, "state_dict": state}, buffer)
+    return write_bytes(buffer.getvalue(), path)  # serialised first: a failed write names its cause and size
 
 
 def checkpoint_digest(path: str | Path) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import io
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from moede.align.face import EYE_POSITIONS
 from moede.align.video import DETECT_EVERY, DETECT_SCALE
 from moede.data.emotions import CANONICAL, CREMAD
 from moede.errors import InputDataError
-from moede.io import atomic_path, file_sha256
+from moede.io import file_sha256, write_bytes
 from moede.models.pretrained import Normalisation
 from moede.predict.run_models import read_run_models, rebuild
 from moede.sources import DataSource
@@ -93,7 +94,7 @@ def _meta(run: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     normalisation["experts"] = experts[0]["metrics"]["normalisation"]
     return {
         "format": FORMAT, "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "package_version": run["code_version"], "profile": config["profile"], "run_dir": str(run_dir.resolve()),
+        "package_version": run["code_version"], "profile": config["profile"], "run_dir": run_dir.resolve().name,
         "classes": list(CREMAD), "photo_classes": sfer["classes"],
         "expert_emotions": list(CANONICAL),
         "input": {"image_size": int(config["image_size"]), "normalisation": normalisation,
@@ -118,9 +119,23 @@ def _rebuild(payload: dict[str, Any], path: Path | None) -> Bundle:
                   ftfe=make(models["ftfe"]) if "ftfe" in models else None, meta=payload["meta"], path=path)
 
 
+def portable(value: Any, run_dir: Path) -> Any:
+    """`value` (nested dicts and lists) with every absolute path of this machine made relative to the run directory,
+    or cut to its last component when outside it (a bundle is handed to other machines)."""
+    if isinstance(value, dict):
+        return {k: v if isinstance(v, torch.Tensor) else portable(v, run_dir) for k, v in value.items()}
+    if isinstance(value, list):
+        return [portable(v, run_dir) for v in value]
+    if isinstance(value, str) and os.path.isabs(value):
+        path = Path(value)
+        return path.relative_to(run_dir).as_posix() if path.is_relative_to(run_dir) else path.name
+    return value
+
+
 def _payload(run_dir: str | Path, partition: int) -> dict[str, Any]:
+    """The bundle's metadata and models, free of the exporting machine's absolute paths."""
     run = read_run_models(run_dir, partition)
-    return {"meta": _meta(run, Path(run_dir)), "models": run["models"]}
+    return portable({"meta": _meta(run, Path(run_dir)), "models": run["models"]}, Path(run_dir).resolve())
 
 
 def bundle_from_run(run_dir: str | Path, partition: int = 1) -> Bundle:
@@ -136,10 +151,10 @@ def export_bundle(run_dir: str | Path, target: str | Path, partition: int = 1) -
     torch.save(payload, buffer)
     inner = buffer.getvalue()
     payload_bytes = torch.frombuffer(bytearray(inner), dtype=torch.uint8)  # a tensor is stored raw, bytes are not
-    with atomic_path(target) as tmp:
-        torch.save({"format": FORMAT, "sha256": hashlib.sha256(inner).hexdigest(), "payload": payload_bytes}, tmp)
-    with atomic_path(card_path(target)) as tmp:
-        tmp.write_text(model_card(payload["meta"], target.name, file_sha256(target)))
+    wrapper = io.BytesIO()
+    torch.save({"format": FORMAT, "sha256": hashlib.sha256(inner).hexdigest(), "payload": payload_bytes}, wrapper)
+    write_bytes(wrapper.getvalue(), target)
+    write_bytes(model_card(payload["meta"], target.name, file_sha256(target)).encode(), card_path(target))
     return target
 
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from moede.errors import EXIT_INPUT
+from moede.errors import EXIT_INPUT, EXIT_OUTPUT, OutputWriteError
 
 PREDICT_EPILOG = """\
 examples:
@@ -15,7 +15,10 @@ examples:
   moede predict clip.flv --run-dir runs/demo --window 2 --stride 0.5 --annotate
 
 Per file, OUT gets <name>.windows.csv (or .photo.csv), <name>.frames.csv, <name>.json and <name>.png (the timeline);
---annotate adds <name>.annotated.mp4.
+--annotate adds <name>.annotated.mp4. OUT/summary.csv has one row per input file (status ok, or why not: missing,
+empty, unreadable, no_face, not_written). A folder is searched for photos and videos; other files are ignored.
+Exit code 0 when at least one file was predicted (the others' reasons are in summary.csv), 3 when none was, 4 when
+an output could not be written.
 """
 
 
@@ -57,6 +60,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     try:
         path = export_bundle(args.run_dir, args.bundle, args.partition)
+    except OutputWriteError:
+        raise  # exit code 4 (moede.cli)
     except (OSError, ValueError) as error:
         return _fail("export", error)
     print(f"bundle {path} ({path.stat().st_size / 2**20:.1f} MiB), model card {card_path(path)}")
@@ -64,30 +69,40 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    """Predict every given file; one line per file; exit code 3 (bad input data) when any failed."""
-    from moede.predict.bundle import BundleError
-    from moede.predict.outputs import ensure_writable, write_outputs
+    """Predict every given file, one line each, and write the summary table: exit 0 when at least one file was
+    predicted and every other one has its reason in the table, 3 when none was, 4 when an output was not written."""
+    from moede.predict.outputs import SUMMARY, ensure_writable, failure_row, summary_row, write_outputs, \
+        write_summary
     from moede.predict.pipeline import PredictError, Predictor, input_files, iter_predictions, open_models
 
-    try:
-        ensure_writable(args.out)
-        files = input_files(args.paths)
-        predictor = Predictor(open_models(args.model, args.run_dir), args.device)
-    except (BundleError, PredictError, OSError) as error:
-        return _fail("predict", error)
-    failed = 0
+    ensure_writable(args.out)
+    files, ignored = input_files(args.paths)
+    if ignored:
+        print(f"moede predict: {len(ignored)} file(s) that are neither photos nor videos ignored (e.g. "
+              f"{ignored[0]})")
+    predictor = Predictor(open_models(args.model, args.run_dir), args.device)
+    rows, unwritten = [], None
     for path, result in iter_predictions(files, predictor, args.window, args.stride):
         if isinstance(result, PredictError):
-            failed += 1
+            rows.append(failure_row(path, result.status, str(result)))
             print(f"moede predict: {result}", file=sys.stderr)
             continue
         try:
             write_outputs(result, args.out, predictor.bundle, args.annotate)
-        except OSError as error:
-            failed += 1
-            print(f"moede predict: cannot write the outputs of {path} to {args.out} ({error}); free space or "
-                  "choose another --out", file=sys.stderr)
+        except OutputWriteError as error:
+            unwritten = error
+            rows.append(failure_row(path, "not_written", str(error)))
+            print(f"moede predict: {error}", file=sys.stderr)
             continue
+        rows.append(summary_row(result))
         print(f"{path}: {result.label}" + (f" ({result.note})" if result.note else ""))
-    print(f"{len(files) - failed}/{len(files)} file(s) predicted -> {args.out}")
-    return EXIT_INPUT if failed else 0
+    write_summary(rows, args.out)
+    predicted = sum(row["status"] == "ok" for row in rows)
+    print(f"{predicted}/{len(files)} file(s) predicted -> {args.out}; one row per file in {args.out / SUMMARY}")
+    if unwritten is not None:
+        return EXIT_OUTPUT
+    if not predicted:
+        print(f"moede predict: not one of the {len(files)} file(s) gave a prediction (see the status column of "
+              f"{args.out / SUMMARY})", file=sys.stderr)
+        return EXIT_INPUT
+    return 0

@@ -1,5 +1,6 @@
 """Writing a prediction: CSV of the windows (or photo), CSV of the frames, JSON summary, the figure, and optionally
-an annotated video; everything is computed first and each file is written atomically."""
+an annotated video; everything is computed first and each file is written atomically. One summary table of a run
+has a row per input file, predicted or not (its status says why)."""
 
 from __future__ import annotations
 
@@ -9,23 +10,29 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pandas as pd
 
+from moede.align.batch import IMAGE_SUFFIXES
 from moede.align.video import read_frames
-from moede.io import atomic_path, write_csv, write_json
+from moede.io import atomic_path, write_bytes, write_csv, write_failure, write_json
 from moede.predict.bundle import Bundle
 from moede.predict.figures import photo_figure, timeline_figure
-from moede.predict.pipeline import PredictError, Prediction
+from moede.predict.pipeline import Prediction
+
+SUMMARY = "summary.csv"
+SUMMARY_COLUMNS = ["file", "kind", "status", "reason", "faces", "prediction"]
+"""The summary table's first columns (then prob_<class>): status is ok, missing, empty, unreadable, no_face or
+not_written; faces counts a photo's faces or a video's processed frames with a face."""
 
 
 def ensure_writable(out: Path) -> None:
-    """Create the output folder and check a file can be written in it (a one-line PredictError otherwise)."""
+    """Create the output folder and check a file can be written in it (an OutputWriteError naming the cause)."""
     try:
         out.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=out):
             pass
     except OSError as error:
-        raise PredictError(f"output folder {out} is not writable ({error.strerror or error}); choose another with "
-                           "--out") from None
+        raise write_failure(error, out / SUMMARY) from None
 
 
 def _png(prediction: Prediction, bundle: Bundle) -> bytes:
@@ -89,10 +96,32 @@ def write_outputs(prediction: Prediction, out: Path, bundle: Bundle, annotate: b
     data = summary(prediction, bundle)
     written = [write_csv(prediction.table, f"{stem}.{'windows' if prediction.kind == 'video' else 'photo'}.csv"),
                write_csv(prediction.frames, f"{stem}.frames.csv"), write_json(data, f"{stem}.json")]
-    with atomic_path(f"{stem}.png") as tmp:
-        tmp.write_bytes(png)
-    written.append(Path(f"{stem}.png"))
+    written.append(write_bytes(png, f"{stem}.png"))
     if annotate and prediction.kind == "video":
         _annotate(prediction, Path(f"{stem}.annotated.mp4"))
         written.append(Path(f"{stem}.annotated.mp4"))
     return written
+
+
+def summary_row(prediction: Prediction) -> dict:
+    """The summary table's row of a predicted file: status ok, its faces, prediction and probabilities."""
+    whole = prediction.table[prediction.table["span"] != "window"].iloc[0]
+    faces = int(whole["faces"]) if prediction.kind == "photo" else int(prediction.frames["face"].sum())
+    return {"file": str(prediction.path), "kind": prediction.kind, "status": "ok", "reason": prediction.note or "",
+            "faces": faces, "prediction": prediction.label,
+            **{c: float(whole[c]) for c in prediction.table if c.startswith("prob_")}}
+
+
+def failure_row(path: Path, status: str, reason: str) -> dict:
+    """The summary table's row of a file that gave no prediction (`status` missing, empty, unreadable, no_face) or
+    whose outputs could not be written (not_written)."""
+    kind = "photo" if path.suffix.lower() in IMAGE_SUFFIXES else "video"
+    return {"file": str(path), "kind": kind, "status": status, "reason": reason,
+            "faces": 0 if status == "no_face" else None, "prediction": None}
+
+
+def write_summary(rows: list[dict], out: Path) -> Path:
+    """Write the summary table (one row per input file) to out/summary.csv atomically."""
+    frame = pd.DataFrame(rows)
+    probabilities = [c for c in frame if c.startswith("prob_")]
+    return write_csv(frame.reindex(columns=SUMMARY_COLUMNS + probabilities), out / SUMMARY)

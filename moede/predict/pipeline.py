@@ -27,10 +27,18 @@ from moede.predict.timeline import window_spans
 
 PHOTO_DETECT_SCALE = 1024
 """Longest side (pixels) of the copy of a photo the face detector sees (videos use moede.align.video's default)."""
+VIDEO_SUFFIXES = (".mp4", ".avi", ".flv", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".m4v", ".wmv", ".3gp")
+"""Video files a folder scan picks up (with IMAGE_SUFFIXES); a file named on the command line is tried whatever its
+suffix."""
 
 
 class PredictError(InputDataError):
-    """An input file cannot be predicted (unreadable, empty, no face) or an output cannot be written."""
+    """An input file cannot be predicted; `status` says why in the summary table: missing, empty, unreadable or
+    no_face."""
+
+    def __init__(self, message: str, status: str = "unreadable") -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass
@@ -107,7 +115,7 @@ def align_clip(path: Path, size: int, frame_step: int = 1) -> AlignedClip:
     face = np.array([p is not None for p in points])
     if not face.any():
         raise PredictError(f"no face found in any of the {len(face)} processed frames of video {path}; "
-                           "use a video with a visible frontal face")
+                           "use a video with a visible frontal face", status="no_face")
     donors = nearest_detected(face)
     for position, frame in pending.items():
         crops[position] = warp_face(frame, points[donors[position]], size)[0]
@@ -215,7 +223,8 @@ class Predictor:
         image = as_rgb(image)
         box, faces = find_faces(image)
         if box is None:
-            raise PredictError(f"no face found in photo {path}; use a photo with a visible frontal face")
+            raise PredictError(f"no face found in photo {path}; use a photo with a visible frontal face",
+                               status="no_face")
         if faces > 1:
             warnings.warn(f"{path}: {faces} faces found; predicting the largest", stacklevel=2)
         face = align_face(image, box=box, size=self.bundle.image_size, source=path)
@@ -232,9 +241,9 @@ class Predictor:
     def predict_file(self, path: Path, window_s: float | None = None, stride_s: float | None = None) -> Prediction:
         """A photo (by its suffix) or a video."""
         if not path.is_file():
-            raise PredictError(f"{path} does not exist")
+            raise PredictError(f"{path} does not exist", status="missing")
         if path.stat().st_size == 0:
-            raise PredictError(f"{path} is empty (0 bytes); give a photo or a video")
+            raise PredictError(f"{path} is empty (0 bytes); give a photo or a video", status="empty")
         if path.suffix.lower() in IMAGE_SUFFIXES:
             return self.predict_photo(path)
         try:
@@ -251,20 +260,30 @@ def _with_classes(table: pd.DataFrame, probabilities: np.ndarray, classes: Seque
     return table
 
 
-def input_files(paths: Sequence[str | Path]) -> list[Path]:
-    """The files to predict: each path, or every file under a folder (recursively, sorted)."""
+def is_media(path: Path) -> bool:
+    """Whether a file's suffix is a photo's or a video's (what a folder scan picks up)."""
+    return path.suffix.lower() in IMAGE_SUFFIXES + VIDEO_SUFFIXES
+
+
+def input_files(paths: Sequence[str | Path]) -> tuple[list[Path], list[Path]]:
+    """The files to predict: each path, or every photo and video under a folder (recursively, sorted); and the other
+    files found under the folders (labels, notes: ignored)."""
     files: list[Path] = []
+    ignored: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
             found = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
-            if not found:
-                raise PredictError(f"folder {path} holds no files; give photos, videos or folders of them")
-            files += found
+            media = [p for p in found if is_media(p)]
+            if not media:
+                raise PredictError(f"folder {path} holds no photos or videos ({len(found)} other file(s)); give "
+                                   f"files ending in {', '.join(IMAGE_SUFFIXES + VIDEO_SUFFIXES)}", status="missing")
+            files += media
+            ignored += [p for p in found if not is_media(p)]
         elif path.exists():
             files.append(path)
         else:
-            raise PredictError(f"{path} does not exist")
-    return files
+            raise PredictError(f"{path} does not exist", status="missing")
+    return files, ignored
 
 
 def open_models(model: str | Path | Bundle | None = None, run_dir: str | Path | None = None) -> Bundle:
@@ -299,7 +318,7 @@ def predict(paths: Sequence[str | Path], model: str | Path | Bundle | None = Non
         ensure_writable(Path(out))
     predictor = Predictor(open_models(model, run_dir), device)
     tables = []
-    for path, result in iter_predictions(input_files(paths), predictor, window_s, stride_s):
+    for path, result in iter_predictions(input_files(paths)[0], predictor, window_s, stride_s):
         if isinstance(result, PredictError):
             raise result
         if out is not None:
