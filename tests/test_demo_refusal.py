@@ -75,6 +75,9 @@ def test_given_corpora_and_shared_faces_are_not_demo_data(tmp_path: Path, monkey
     cfg = RunConfig.for_profile("full", cremad_root=tmp_path, msp_improv_root=tmp_path)
     assert demo_data_refusal(cfg) is None
     assert "--cremad" in demo_data_refusal(cfg.with_(cremad_root=None))
+    (shared / "crema-d" / "videos").mkdir(parents=True)  # ../shared's real CREMA-D clips are not generated either
+    (shared / "crema-d" / "summaryTable.csv").write_text("FileName\n")
+    assert demo_data_refusal(cfg.with_(cremad_root=None)) is None
 
 
 def test_info_says_the_full_profile_would_not_start(no_shared: None, capsys: pytest.CaptureFixture[str]) -> None:

@@ -107,9 +107,9 @@ def paper_settings(cfg: RunConfig) -> bool:
 
 def generated_corpora(cfg: RunConfig, corpora: tuple[str, ...] = tuple(CORPUS_OPTIONS)) -> list[str]:
     """The options of the corpora among `corpora` that `cfg` would replace by generated demo data."""
-    from moede.data.resolve import static_kind
+    from moede.data.resolve import static_kind, video_kind
 
-    generated = {"static": static_kind(cfg) == "demo", "cremad": cfg.cremad_root is None,
+    generated = {"static": static_kind(cfg) == "demo", "cremad": video_kind(cfg) == "demo",
                  "msp_improv": cfg.msp_improv_root is None}
     return [CORPUS_OPTIONS[corpus] for corpus in corpora if generated[corpus]]
 
