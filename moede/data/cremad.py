@@ -182,9 +182,9 @@ def cremad_partitions(
         return _labelled(published, f"the {len(published)} published partitions ({Path(partitions_dir).name}/)")
     tested = len(set().union(*(set(p.loc[p["split"] == "test", "sample_id"]) for p in published)) & set(
         clips["sample_id"]))
-    why = (f"{folds} folds by actor (test fold i, development fold i+1, train the rest): the published partitions' "
-           f"test sets hold {min(test_sizes)}-{max(test_sizes)} of the {len(clips)} clips with video (fewer than "
-           f"{MIN_TEST_CLIPS}) and test only {tested} of them")
+    why = (f"{folds} folds by actor (test fold i, development fold i+1, train the rest): the first {len(published)} "
+           f"published partitions' test sets hold {min(test_sizes)}-{max(test_sizes)} of the {len(clips)} clips with "
+           f"video (fewer than {MIN_TEST_CLIPS}) and test only {tested} of them")
     return _labelled(speaker_folds(clips, k=folds, seed=seed), why)
 
 

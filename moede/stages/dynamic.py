@@ -123,7 +123,7 @@ def _imagenet_bank(cfg: RunConfig) -> ExpertBank:
     """The run's backbone at its initial (ImageNet) weights, untrained: the features of the linear-probe floor."""
     from moede.models.backbone import build_backbone
 
-    return ExpertBank([build_backbone(cfg.backbone, len(CANONICAL), cfg.initialisation()).model]).freeze()
+    return ExpertBank([build_backbone(cfg.backbone, len(CANONICAL), cfg.initialisation()).module]).freeze()
 
 
 def _bank_spec(static_cfg: RunConfig, name: str, paths: dict[str, list[Path]], alignment: dict,

@@ -14,7 +14,7 @@ from moede.stages.dynamic import DFERFeatures
 from moede.stages.outputs import save_result
 
 
-def test_clips(features: DFERFeatures, partition: int) -> pd.DataFrame:
+def held_out_clips(features: DFERFeatures, partition: int) -> pd.DataFrame:
     """The test clips of `partition` (1-based) as media to predict: path, truth (the label the models learned),
     actor, source (in words)."""
     part = features.partitions[partition - 1]
@@ -29,7 +29,7 @@ def try_it_media(features: DFERFeatures, partition: int, folder: Path) -> pd.Dat
     real media shipped by installed packages (moede.predict.media.real_media; no truth)."""
     if features.source.kind == "demo":
         return real_media(folder)
-    return test_clips(features, partition)
+    return held_out_clips(features, partition)
 
 
 def partition_testing(features: DFERFeatures, actor: str) -> int | None:
@@ -46,7 +46,7 @@ def leave_actors_out(cfg: RunConfig, features: DFERFeatures) -> pd.DataFrame:
     truth, prediction, correct). Written to results/leave_actors_out.csv."""
     tables = []
     for k in range(1, len(features.partitions) + 1):
-        media = test_clips(features, k)
+        media = held_out_clips(features, k)
         whole = predict(list(media["path"]), model=bundle_from_run(cfg.run_dir, k), device=cfg.torch_device())
         tables.append(against_truth(whole, media).assign(partition=k, actor=media["actor"].to_numpy()))
     table = pd.concat(tables)
