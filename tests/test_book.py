@@ -13,6 +13,7 @@ import pytest
 
 from moede.book.chapters import CHAPTERS, NOTEBOOK_DIR, Chapter, find_chapter, select_chapters
 from moede.book.check import check_site, find_chromium
+from moede.book.parameters import parameters_cell
 from moede.book.runner import NotebookFailed, notebook_parameters, read_status, run_notebooks
 from moede.book.site import BookIncomplete, build_site
 from moede.config import RunConfig
@@ -51,14 +52,16 @@ def test_pairing_round_trip_is_exact(path: Path, tmp_path: Path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_shape(path: Path):
-    """First code cell is the `parameters` cell holding only `params`; the next builds cfg from it; cells stay short."""
+    """The kernelspec is in the file; the first code cell is the generated `parameters` cell; the next builds cfg
+    from the notebook's variables; the other cells stay short."""
     notebook = jupytext.read(path)
+    assert notebook.metadata.get("kernelspec", {}).get("name") == "python3", f"{path.name}: no python3 kernelspec"
     code = [c for c in notebook.cells if c.cell_type == "code"]
     assert "parameters" in code[0].metadata.get("tags", []), f"{path.name}: first code cell is not `parameters`"
-    names = set(re.findall(r"^(\w+)\s*=", code[0].source, flags=re.MULTILINE))
-    assert names == {"params"}, f"{path.name}: the parameters cell must set `params` only, not {sorted(names)}"
-    assert "cfg = start_chapter(params)" in code[1].source, f"{path.name}: second cell does not call start_chapter"
-    for cell in code:
+    assert code[0].source == parameters_cell(), (f"{path.name}: the parameters cell differs from the settings schema;"
+                                                 " run `python -m moede.book.parameters` to rewrite it")
+    assert "cfg = start_chapter(globals())" in code[1].source, f"{path.name}: second cell does not call start_chapter"
+    for cell in code[1:]:
         lines = cell.source.strip().splitlines()
         assert len(lines) <= MAX_CELL_LINES, f"{path.name}: a code cell has {len(lines)} lines:\n{cell.source}"
     assert any("banner(cfg" in c.source for c in code[:4]), f"{path.name}: no banner near the top"
@@ -102,13 +105,13 @@ def test_parameters_carry_non_default_fields():
 
 # --- the runner and the site on tiny notebooks ------------------------------------------------------------------
 
-TINY_HEADER = "# %% tags=[\"parameters\"]\nparams = {\"profile\": \"demo\"}\n\n"
+TINY_HEADER = f"# %% tags=[\"parameters\"]\n{parameters_cell()}\n\n"
 TINY_OK = TINY_HEADER + """# %%
 import pandas as pd
 from matplotlib.figure import Figure
 from moede.book.display import show_figure
-from moede.config import RunConfig
-cfg = RunConfig.from_params(params)
+from moede.book.header import start_chapter
+cfg = start_chapter(globals())
 print(f"profile {cfg.profile} seed {cfg.seed}")
 fig = Figure(figsize=(3, 2)); fig.subplots().plot([0, 1], [1, 0])
 show_figure(fig)

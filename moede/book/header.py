@@ -1,15 +1,18 @@
-"""The one call at the top of every notebook: its configuration from the `params` cell, every generator seeded."""
+"""The one call at the top of every notebook: its configuration from the parameter variables, every generator
+seeded."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
+from moede.book.parameters import notebook_settings
 from moede.config import RunConfig, seed_everything
 
 
-def start_chapter(params: Mapping[str, Any]) -> RunConfig:
-    """Build the notebook's RunConfig from `params` (the cell's own or papermill's) and seed Python, NumPy, torch."""
-    cfg = RunConfig.from_params(params)
+def start_chapter(namespace: Mapping[str, Any]) -> RunConfig:
+    """Build the notebook's RunConfig from its `globals()` (the parameters cell's variables and papermill's), refusing
+    a name that is not a setting, and seed Python, NumPy, torch."""
+    cfg = RunConfig.from_params(notebook_settings(namespace))
     seed_everything(cfg.seed)
     return cfg
