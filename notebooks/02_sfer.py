@@ -116,6 +116,19 @@ from moede.results.static_tables import against_majority
 against_majority(sfer)
 
 # %% [markdown]
+# ### Exercise 2.1
+# The table above shows this run's Table 2 beside the paper's. Show the paper's Table 2 on its own, with one call to
+# `moede.results.paper.paper_table`: which emotions did the paper's SFER find hardest, and are they this run's too?
+
+# %% tags=["exercise"]
+# Exercise 2.1: your one call here
+
+# %% tags=["solution", "hide-input"]
+from moede.results.paper import paper_table
+
+paper_table("table2")
+
+# %% [markdown]
 # ## Training curves and confusion matrix (development set)
 
 # %%

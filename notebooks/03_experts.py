@@ -83,6 +83,17 @@ from moede.book.views import balanced_sampling_table
 balanced_sampling_table(static.loc[static["split"] == "train", "label"], "happy", epochs=3, seed=cfg.seed)
 
 # %% [markdown]
+# ### Exercise 3.1
+# Draw the sampler of the *anger* expert instead, for four epochs, with the next seed (`cfg.seed + 1`): one call to
+# `moede.book.views.balanced_sampling_table`. What stays the same from epoch to epoch, and what is drawn afresh?
+
+# %% tags=["exercise"]
+# Exercise 3.1: your one call here
+
+# %% tags=["solution", "hide-input"]
+balanced_sampling_table(static.loc[static["split"] == "train", "label"], "anger", epochs=4, seed=cfg.seed + 1)
+
+# %% [markdown]
 # ## Training the experts
 # Each expert starts from the SFER of chapter 2 (reused from the run directory); finished experts are reused too.
 

@@ -97,6 +97,20 @@ show_vs_paper(ours4, "table4")
 show_figure(similarity_heatmap(ours4, "Table 4 (this run)"))
 
 # %% [markdown]
+# ### Exercise 4.1
+# Draw the paper's Table 4 as the same kind of heatmap (`moede.results.paper.paper_table("table4")` holds it), with
+# one call to `moede.results.figures.similarity_heatmap` inside `show_figure`. Are this run's experts more or less
+# alike than the paper's?
+
+# %% tags=["exercise"]
+# Exercise 4.1: your one call here
+
+# %% tags=["solution", "hide-input"]
+from moede.results.paper import paper_table
+
+show_figure(similarity_heatmap(paper_table("table4"), "Table 4 (paper)"))
+
+# %% [markdown]
 # ## Table 3: fusion of the eight experts, frozen (FFE) vs fine-tuned (FTFE)
 
 # %%

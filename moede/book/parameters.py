@@ -11,7 +11,6 @@ from __future__ import annotations
 import difflib
 import json
 import re
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -68,6 +67,18 @@ def parameters_cell() -> str:
     return "\n".join(lines)
 
 
+def parameters_markdown() -> str:
+    """The parameters as a Markdown table (name, type, default, meaning) for the book's map page."""
+    comments = field_comments(RunConfig)
+    rows = ["| parameter | type | default | meaning |", "|---|---|---|---|"]
+    for line in (parameter_line(name, setting, comments) for name, setting in settings().items()):
+        assignment, _, meaning = line.partition("  # ")
+        name, _, rest = assignment.partition(": ")
+        kind, _, default = rest.partition(" = ")
+        rows.append(f"| `{name}` | `{kind}` | `{default}` | {meaning.replace('|', '/')} |")
+    return "\n".join(rows) + "\n"
+
+
 def notebook_settings(namespace: Mapping[str, Any]) -> dict[str, Any]:
     """The settings a notebook bound before importing `start_chapter` (its parameters cell, then papermill's
     injected one), from its `globals()`; a name that is not a setting is refused with one SettingError."""
@@ -111,4 +122,3 @@ if __name__ == "__main__":  # python -m moede.book.parameters: bring the noteboo
 
     changed = write_parameters_cells(NOTEBOOK_DIR)
     print(f"rewrote the parameters cell of {len(changed)} notebook(s): {', '.join(p.name for p in changed) or '-'}")
-    sys.exit(0)
