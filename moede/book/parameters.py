@@ -9,6 +9,7 @@ setting shows its own default.
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -19,7 +20,6 @@ from moede.config import PROFILES, RunConfig, settings
 from moede.errors import SettingError
 from moede.settings import Setting, field_comments
 
-PARAMETERS_TAG = "parameters"
 CELL_IMPORT = "from typing import Optional"
 CELL_TYPES = {bool: "bool", int: "int", float: "float", str: "str", Path: "str", dict: "dict"}
 INJECTABLE = (str, bool, int, float, list, dict, type(None))  # the values papermill's Python translator writes
@@ -32,23 +32,24 @@ def profile_settings() -> frozenset[str]:
     return frozenset({"run_dir"}.union(*PROFILES.values()))
 
 
+@functools.cache
+def _run_defaults() -> dict[str, Any]:
+    """RunConfig's own defaults, as the JSON-friendly values a notebook cell holds."""
+    return RunConfig().as_dict()
+
+
 def _default(name: str) -> Any:
     """The cell's default of setting `name`: None for the profile's, else RunConfig's default."""
-    return None if name in profile_settings() else RunConfig().as_dict()[name]
+    return None if name in profile_settings() else _run_defaults()[name]
 
 
 def _help(name: str, setting: Setting, comments: Mapping[str, str]) -> str:
     """The cell's comment on `name`: what it is, and the profiles' values where None means them."""
     text = comments.get(name) or setting.allowed()
     if name in profile_settings() and name != "run_dir":
-        values = ", ".join(f"{profile} {PROFILES[profile].get(name, _field_default(name))}" for profile in PROFILES)
+        values = ", ".join(f"{profile} {PROFILES[profile].get(name, _run_defaults()[name])}" for profile in PROFILES)
         text += f"; None takes the profile's ({values})"
     return text
-
-
-def _field_default(name: str) -> Any:
-    """RunConfig's own default of field `name` (what a profile that does not set it keeps)."""
-    return RunConfig.__dataclass_fields__[name].default
 
 
 def parameter_line(name: str, setting: Setting, comments: Mapping[str, str]) -> str:
@@ -95,12 +96,6 @@ def notebook_settings(namespace: Mapping[str, Any]) -> dict[str, Any]:
         raise SettingError(f"parameter(s) {', '.join(hints)} not a setting, so nothing would read it; the settings "
                            f"are {', '.join(settings())}")
     return values
-
-
-def cell_source(notebook: Path) -> str:
-    """The source of the `parameters` cell of a percent-format notebook (empty when it has none)."""
-    match = CELL_PATTERN.search(notebook.read_text())
-    return match.group(1).strip() if match else ""
 
 
 def write_parameters_cells(notebook_dir: Path) -> list[Path]:
