@@ -97,6 +97,14 @@ def test_map_names_each_chapters_parameters():
     assert "<!-- moede:parameters -->" in text
 
 
+def test_teaching_page_shows_measured_lab_timings():
+    """book/teaching.md times the chapters with exercises, on a fresh and on a reused run directory."""
+    text = (REPO_ROOT / "book" / "teaching.md").read_text()
+    rows = dict(re.findall(r"^\| `(\d\d_\w+)` \| (\d+ s \| \d+ s) \|", text, flags=re.MULTILINE))
+    assert {c.name for c in CHAPTERS if c.exercises} <= set(rows), rows
+    assert re.search(r"commit [0-9a-f]{7}", text) and "<!-- timings -->" not in text
+
+
 def test_chapter_selection():
     assert find_chapter("5").name == "05_dfer" and find_chapter("03_experts").number == "03"
     assert [c.name for c in select_chapters(start_from="06")] == ["06_statistics", "07_msp_improv", "08_summary",
@@ -289,6 +297,10 @@ def test_whole_book_on_the_smallest_settings(tmp_path: Path, monkeypatch: pytest
         assert any("Profile: demo" in o.get("text", "") for o in outputs), f"{chapter.name}: no banner"
     assert {"table1", "table5", "table8", "complexity"} <= {p.stem for p in (tmp_path / "run" / "results").glob("*.csv")}
     build_site(build)
+    build_site(build, student=True)
+    for chapter in CHAPTERS:
+        page = (build / "student" / "html" / "notebooks" / f"{chapter.name}.html").read_text()
+        assert page.count("tag_exercise") == chapter.exercises and "tag_solution" not in page, chapter.name
     if find_chromium() is not None:
-        failed = [r for r in check_site(build) if not r.ok]
+        failed = [r for r in check_site(build) + check_site(build / "student") if not r.ok]
         assert not failed, [(r.page, r.problems) for r in failed]
