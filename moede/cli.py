@@ -54,6 +54,7 @@ examples:
   moede book --profile full --affectnet /data/AffectNet --cremad /data/CREMA-D --msp-improv /data/MSP-IMPROV \\
              --imagenet-weights /weights/mobilenet_v2.pth --device cuda
   moede book --set dfer_epochs=2 --set partitions=2     override any RunConfig field
+  moede book --student                         a site and notebooks without the exercises' solutions (_build/student)
 
 The full profile takes about a day on one GPU. With several GPUs, pre-train the stages with torchrun into one run
 directory, then build the book from it with the same options: every notebook reuses the finished checkpoints,
@@ -108,6 +109,9 @@ def _add_book(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true",
                    help="show a per-cell progress bar instead of the notebooks' own output (tqdm bars)")
     p.add_argument("--build-dir", type=Path, default=None, help="build folder (default: _build in the repository)")
+    p.add_argument("--student", action="store_true",
+                   help="build the students' version: the site without the exercises' solutions in BUILD/student/html "
+                        "and the unexecuted notebooks without them in BUILD/student/notebooks")
 
 
 TRAIN_STAGES = ("sfer", "experts", "fusion", "dfer", "ablation", "msp-improv", "all")
@@ -187,6 +191,7 @@ def _add_others(sub: argparse._SubParsersAction) -> None:
                                    "screenshots under _build/check/. Needs Debian's `chromium` package.")
     p.add_argument("--build-dir", type=Path, default=None, help="build folder (default: _build in the repository)")
     p.add_argument("--chromium", default=None, help="Chromium executable (default: found on PATH)")
+    p.add_argument("--student", action="store_true", help="check the student build (BUILD/student/html)")
 
     p = sub.add_parser("align", help="align faces in an image, a folder of images or a video",
                        description="Detect each face with dlib, find its 68 landmarks, rotate so the eyes are level "
@@ -287,7 +292,8 @@ def cmd_book(args: argparse.Namespace) -> int:
     """Run the notebooks, then build the site."""
     from moede.book.chapters import BUILD_DIR
     from moede.book.runner import NotebookFailed, run_notebooks
-    from moede.book.site import BookIncomplete, build_site
+    from moede.book.site import BookIncomplete, build_site, site_dir
+    from moede.book.student import write_student_notebooks
     from moede.data.preflight import check_inputs, refuse_demo_data
 
     cfg = _config(args)
@@ -308,10 +314,13 @@ def cmd_book(args: argparse.Namespace) -> int:
     if args.no_site:
         return 0
     try:
-        index = build_site(build_dir)
+        index = build_site(build_dir, student=args.student)
     except BookIncomplete as incomplete:
         print(f"\nSITE NOT BUILT: {incomplete}", file=sys.stderr)
         return EXIT_FAILED
+    if args.student:
+        notebooks = write_student_notebooks(site_dir(build_dir, student=True) / "notebooks")
+        print(f"student notebooks (no solutions, unexecuted): {notebooks[0].parent}", flush=True)
     print(f"book ready in {time.monotonic() - began:.1f} s: open {index}")
     return 0
 
@@ -354,8 +363,9 @@ def cmd_check_book(args: argparse.Namespace) -> int:
     """Check the built site in headless Chromium and print one line per page."""
     from moede.book.chapters import BUILD_DIR
     from moede.book.check import check_site
+    from moede.book.site import site_dir
 
-    reports = check_site(args.build_dir or BUILD_DIR, chromium=args.chromium)
+    reports = check_site(site_dir(args.build_dir or BUILD_DIR, args.student), chromium=args.chromium)
     for report in reports:
         mark = "ok  " if report.ok else "FAIL"
         print(f"{mark} {report.page:45s} tables {report.tables:3d}  images {report.images:3d}"

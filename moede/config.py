@@ -87,27 +87,27 @@ def settings() -> dict[str, Setting]:
 class RunConfig:
     """Everything a run needs to know; notebooks build one from their `parameters` cell."""
 
-    profile: str = "demo"
-    run_dir: Path = Path("runs/demo")
-    affectnet_root: Path | None = None
-    cremad_root: Path | None = None
-    msp_improv_root: Path | None = None
+    profile: str = "demo"  # "demo" (the embedded default, minutes on a CPU) or "full" (the paper's settings)
+    run_dir: Path = Path("runs/demo")  # checkpoints, feature caches and result tables (the profile's: runs/<profile>)
+    affectnet_root: Path | None = None  # AffectNet's root (None: ../shared's faces, else the demo corpus)
+    cremad_root: Path | None = None  # CREMA-D's root (None: ../shared's real clips, else the demo clips)
+    msp_improv_root: Path | None = None  # MSP-IMPROV's root (None: the demo clips)
     init: str = "imagenet"  # "imagenet" (the paper's) or "random"
     imagenet_weights: Path | None = None  # None: the shipped TFLite file; else a .tflite or torchvision .pth file
-    allow_random_init: bool = False  # the full profile refuses init="random" without it
+    allow_random_init: bool = False  # the full profile refuses init "random" without it
     allow_demo_data: bool = False  # the full profile refuses generated demo corpora without it (moede.data.preflight)
     backbone: str = "mobilenet_v2"  # every image model's torchvision network (moede.models.backbone.BACKBONES)
     trainable_from: int = 0  # first MobileNetV2 `features` block that is trained; blocks before stay at their init
     cache_dir: Path = Path("runs/cache")  # converted ImageNet weights (shared by every run)
-    image_size: int = 48
-    sfer_epochs: int = 4
-    expert_epochs: int = 2
-    fusion_epochs: int = 1
-    dfer_epochs: int = 5
+    image_size: int = 48  # side of the aligned square faces, in pixels (the paper: 224)
+    sfer_epochs: int = 4  # the 8-class SFER (the paper: 60)
+    expert_epochs: int = 2  # each of the eight experts (the paper: 20)
+    fusion_epochs: int = 1  # the FFE and FTFE fusions (the paper: "similarly to the eight-class model")
+    dfer_epochs: int = 5  # every DFER model of Tables 5, 7, 8 (the paper: 20)
     augment: bool = False  # the paper's RandomAffine augmentation of the static training images
-    batch_size: int = 32
-    clip_batch_size: int = 16
-    partitions: int = 2
+    batch_size: int = 32  # faces per batch of the static models
+    clip_batch_size: int = 16  # clips per batch of the DFER models
+    partitions: int = 2  # CREMA-D speaker-independent partitions of Table 5 (the paper: 5)
     ablation_partitions: int | None = 1  # Table 7 on the first this many partitions (None: all)
     msp_improv_partitions: int = 2  # Table 8: session-independent runs (the paper: 6, each session tested once)
     max_frames: int | None = 12  # per clip, after frame_step
@@ -133,9 +133,9 @@ class RunConfig:
     baselines: Literal["paper", "small", "none"] = "small"  # Table 5/8's T-LSTM, AuxFormer, UAVM, VAVL: the sizes
     # of their papers' code, smaller ones that train in the demo's minutes (moede.models.baselines.SMALL_SIZES), or
     # not trained
-    device: str = "auto"
-    seed: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
+    device: str = "auto"  # "auto" (a GPU when there is one), "cpu", "cuda", "cuda:N" or "mps"
+    seed: int = 0  # seeds Python, NumPy and torch at the top of every chapter
+    extra: dict[str, Any] = field(default_factory=dict)  # partition folders: cremad_partitions, msp_improv_partitions
 
     def __post_init__(self) -> None:
         for name, setting in settings().items():  # papermill parameters arrive here too: checked, not trusted

@@ -4,9 +4,12 @@ text (`--set key=value`) and checks typed values (papermill parameters, RunConfi
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import io
 import math
 import os
 import re
+import tokenize
 import types
 import typing
 from dataclasses import dataclass
@@ -151,6 +154,21 @@ def schema_of(cls: type, limits: dict[str, dict[str, Any]]) -> dict[str, Setting
         rules = {"choices": choices} if choices else {}
         out[field.name] = Setting(field.name, kind, optional, **(rules | limits.get(field.name, {})))
     return out
+
+
+def field_comments(cls: type) -> dict[str, str]:
+    """The comment written after each dataclass field of `cls` in its source (continued on comment-only lines)."""
+    names = {field.name for field in dataclasses.fields(cls)}
+    comments: dict[str, list[str]] = {}
+    current: str | None = None
+    line_start = True
+    for token in tokenize.generate_tokens(io.StringIO(inspect.getsource(cls)).readline):
+        if token.type == tokenize.NAME and line_start:
+            current = token.string if token.string in names else None
+        elif token.type == tokenize.COMMENT and current is not None:
+            comments.setdefault(current, []).append(token.string.lstrip("#").strip())
+        line_start = token.type in (tokenize.NEWLINE, tokenize.NL, tokenize.INDENT, tokenize.DEDENT)
+    return {name: " ".join(parts) for name, parts in comments.items()}
 
 
 def parse_assignments(pairs: list[str], schema: dict[str, Setting]) -> dict[str, Any]:

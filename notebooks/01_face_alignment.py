@@ -1,3 +1,13 @@
+# ---
+# jupyter:
+#   jupytext:
+#     notebook_metadata_filter: kernelspec,jupytext.notebook_metadata_filter,-all
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
 # %% [markdown]
 # # 1. Face alignment
 #
@@ -7,13 +17,53 @@
 # Below: real photos and the frames of a real video, before and after alignment.
 
 # %% tags=["parameters"]
-params = {"profile": "demo"}
+from typing import Optional
+
+profile: str = "demo"  # "demo" (the embedded default, minutes on a CPU) or "full" (the paper's settings)
+run_dir: Optional[str] = None  # checkpoints, feature caches and result tables (the profile's: runs/<profile>)
+affectnet_root: Optional[str] = None  # AffectNet's root (None: ../shared's faces, else the demo corpus)
+cremad_root: Optional[str] = None  # CREMA-D's root (None: the demo clips)
+msp_improv_root: Optional[str] = None  # MSP-IMPROV's root (None: the demo clips)
+init: str = "imagenet"  # "imagenet" (the paper's) or "random"
+imagenet_weights: Optional[str] = None  # None: the shipped TFLite file; else a .tflite or torchvision .pth file
+allow_random_init: bool = False  # the full profile refuses init "random" without it
+backbone: str = "mobilenet_v2"  # every image model's torchvision network (moede.models.backbone.BACKBONES)
+trainable_from: Optional[int] = None  # first MobileNetV2 `features` block that is trained; blocks before stay at their init; None takes the profile's (demo 14, full 0)
+cache_dir: str = "runs/cache"  # converted ImageNet weights (shared by every run)
+image_size: Optional[int] = None  # side of the aligned square faces, in pixels (the paper: 224); None takes the profile's (demo 160, full 224)
+sfer_epochs: Optional[int] = None  # the 8-class SFER (the paper: 60); None takes the profile's (demo 6, full 60)
+expert_epochs: Optional[int] = None  # each of the eight experts (the paper: 20); None takes the profile's (demo 2, full 20)
+fusion_epochs: Optional[int] = None  # the FFE and FTFE fusions (the paper: "similarly to the eight-class model"); None takes the profile's (demo 1, full 60)
+dfer_epochs: Optional[int] = None  # every DFER model of Tables 5, 7, 8 (the paper: 20); None takes the profile's (demo 5, full 20)
+augment: Optional[bool] = None  # the paper's RandomAffine augmentation of the static training images; None takes the profile's (demo False, full True)
+batch_size: Optional[int] = None  # faces per batch of the static models; None takes the profile's (demo 32, full 64)
+clip_batch_size: Optional[int] = None  # clips per batch of the DFER models; None takes the profile's (demo 16, full 16)
+partitions: Optional[int] = None  # CREMA-D speaker-independent partitions of Table 5 (the paper: 5); None takes the profile's (demo 2, full 5)
+ablation_partitions: Optional[int] = None  # Table 7 on the first this many partitions (None: all); None takes the profile's (demo 1, full None)
+msp_improv_partitions: Optional[int] = None  # Table 8: session-independent runs (the paper: 6, each session tested once); None takes the profile's (demo 2, full 6)
+max_frames: Optional[int] = None  # per clip, after frame_step; None takes the profile's (demo 12, full None)
+standardize_features: Optional[bool] = None  # DFER: z-score the expert features with the training clips' statistics; None takes the profile's (demo True, full False)
+frame_step: Optional[int] = None  # keep every frame_step-th video frame (3: 30 fps -> 10 fps); None takes the profile's (demo 3, full 1)
+static_corpus: str = "auto"  # "auto": AffectNet path, else ../shared facial_expressions, else the demo; "demo"
+dfer_experts: str = "auto"  # "auto": moede.stages.dynamic.experts_config decides; "static": chapters 2-4's
+learning_rate: Optional[float] = None  # Adam, static models (SFER, experts, fusion); None takes the profile's (demo 0.0003, full 0.001)
+dfer_learning_rate: Optional[float] = None  # Adam, DFER models (the paper: 1e-3 for all); None takes the profile's (demo 0.0003, full 0.001)
+optimizer: str = "adam"  # every training loop: "adam" (the paper's text) or "nadam" (the method it cites)
+select_by: str = "f1_macro"  # static models: the development metric that picks the kept epoch ("accuracy")
+fusion_relu: Optional[bool] = None  # a ReLU between the fusion's 1280->256 and 2048->8 layers (the paper names none); None takes the profile's (demo True, full False)
+aux_loss: str = "sum"  # MoEDE's auxiliary cross-entropies: "sum" or "mean" (moede.models.dfer.dfer_loss)
+aux_weight: float = 1.0  # weight of the combined auxiliary loss against the main one
+readout: str = "last_valid"  # MoEDE/SFE: classify the LSTM output at each clip's last real frame, or (as a zero-padded Keras model without masking would) after zero frames up to the longest clip
+baselines: Optional[str] = None  # Table 5/8's T-LSTM, AuxFormer, UAVM, VAVL: the sizes of their papers' code, smaller ones that train in the demo's minutes (moede.models.baselines.SMALL_SIZES), or not trained; None takes the profile's (demo small, full paper)
+device: str = "auto"  # "auto" (a GPU when there is one), "cpu", "cuda", "cuda:N" or "mps"
+seed: int = 0  # seeds Python, NumPy and torch at the top of every chapter
+extra: dict = {}  # partition folders: cremad_partitions, msp_improv_partitions
 
 # %%
 from moede.book.display import banner, show_figure
 from moede.book.header import start_chapter
 
-cfg = start_chapter(params)
+cfg = start_chapter(globals())
 
 # %%
 from moede.book.media import example_photos, example_videos

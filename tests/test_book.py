@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import re
 import shutil
 from pathlib import Path
@@ -13,9 +14,11 @@ import pytest
 
 from moede.book.chapters import CHAPTERS, NOTEBOOK_DIR, Chapter, find_chapter, select_chapters
 from moede.book.check import check_site, find_chromium
+from moede.book.parameters import parameters_cell
 from moede.book.runner import NotebookFailed, notebook_parameters, read_status, run_notebooks
 from moede.book.site import BookIncomplete, build_site
-from moede.config import RunConfig
+from moede.book.student import write_student_notebooks
+from moede.config import RunConfig, settings
 from moede.sources import REPO_ROOT
 
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.py"))
@@ -51,14 +54,16 @@ def test_pairing_round_trip_is_exact(path: Path, tmp_path: Path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_shape(path: Path):
-    """First code cell is the `parameters` cell holding only `params`; the next builds cfg from it; cells stay short."""
+    """The kernelspec is in the file; the first code cell is the generated `parameters` cell; the next builds cfg
+    from the notebook's variables; the other cells stay short."""
     notebook = jupytext.read(path)
+    assert notebook.metadata.get("kernelspec", {}).get("name") == "python3", f"{path.name}: no python3 kernelspec"
     code = [c for c in notebook.cells if c.cell_type == "code"]
     assert "parameters" in code[0].metadata.get("tags", []), f"{path.name}: first code cell is not `parameters`"
-    names = set(re.findall(r"^(\w+)\s*=", code[0].source, flags=re.MULTILINE))
-    assert names == {"params"}, f"{path.name}: the parameters cell must set `params` only, not {sorted(names)}"
-    assert "cfg = start_chapter(params)" in code[1].source, f"{path.name}: second cell does not call start_chapter"
-    for cell in code:
+    assert code[0].source == parameters_cell(), (f"{path.name}: the parameters cell differs from the settings schema;"
+                                                 " run `python -m moede.book.parameters` to rewrite it")
+    assert "cfg = start_chapter(globals())" in code[1].source, f"{path.name}: second cell does not call start_chapter"
+    for cell in code[1:]:
         lines = cell.source.strip().splitlines()
         assert len(lines) <= MAX_CELL_LINES, f"{path.name}: a code cell has {len(lines)} lines:\n{cell.source}"
     assert any("banner(cfg" in c.source for c in code[:4]), f"{path.name}: no banner near the top"
@@ -83,6 +88,23 @@ def test_map_names_existing_functions_shown_in_their_notebooks():
     assert not missing, f"functions named in book/map.md but not found in the package: {missing}"
 
 
+def test_map_names_each_chapters_parameters():
+    """book/map.md's chapter -> parameters table is chapters.CHAPTERS' own, and each is a setting."""
+    text = (REPO_ROOT / "book" / "map.md").read_text()
+    rows = dict(re.findall(r"^\| `(\d\d_\w+)` \| (`\w+`(?:, `\w+`)*) \|$", text, flags=re.MULTILINE))
+    assert rows == {c.name: ", ".join(f"`{s}`" for s in c.settings) for c in CHAPTERS}
+    assert {s for c in CHAPTERS for s in c.settings} <= set(settings())
+    assert "<!-- moede:parameters -->" in text
+
+
+def test_teaching_page_shows_measured_lab_timings():
+    """book/teaching.md times the chapters with exercises, on a fresh and on a reused run directory."""
+    text = (REPO_ROOT / "book" / "teaching.md").read_text()
+    rows = dict(re.findall(r"^\| `(\d\d_\w+)` \| (\d+ s \| \d+ s) \|", text, flags=re.MULTILINE))
+    assert {c.name for c in CHAPTERS if c.exercises} <= set(rows), rows
+    assert re.search(r"commit [0-9a-f]{7}", text) and "<!-- timings -->" not in text
+
+
 def test_chapter_selection():
     assert find_chapter("5").name == "05_dfer" and find_chapter("03_experts").number == "03"
     assert [c.name for c in select_chapters(start_from="06")] == ["06_statistics", "07_msp_improv", "08_summary",
@@ -102,17 +124,23 @@ def test_parameters_carry_non_default_fields():
 
 # --- the runner and the site on tiny notebooks ------------------------------------------------------------------
 
-TINY_HEADER = "# %% tags=[\"parameters\"]\nparams = {\"profile\": \"demo\"}\n\n"
+TINY_HEADER = f"# %% tags=[\"parameters\"]\n{parameters_cell()}\n\n"
 TINY_OK = TINY_HEADER + """# %%
 import pandas as pd
 from matplotlib.figure import Figure
 from moede.book.display import show_figure
-from moede.config import RunConfig
-cfg = RunConfig.from_params(params)
+from moede.book.header import start_chapter
+cfg = start_chapter(globals())
 print(f"profile {cfg.profile} seed {cfg.seed}")
 fig = Figure(figsize=(3, 2)); fig.subplots().plot([0, 1], [1, 0])
 show_figure(fig)
 pd.DataFrame({"a": [1, 2], "b": [3, 4]})
+
+# %% tags=["exercise"]
+# Exercise: your one call here
+
+# %% tags=["solution", "hide-input"]
+print("the tiny solution")
 """
 TINY_BAD = TINY_HEADER + "# %%\nraise ValueError('the tiny notebook fails here')\n"
 
@@ -163,8 +191,30 @@ def tiny_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     build = tmp_path / "_build"
     run_notebooks(RunConfig.for_profile("demo", run_dir=tmp_path / "run", seed=7), build_dir=build,
                   notebook_dir=notebooks, chapters=chapters)
-    build_site(build, repo_root=_tiny_site_root(tmp_path, chapters), chapters=tuple(chapters))
+    root = _tiny_site_root(tmp_path, chapters)
+    build_site(build, repo_root=root, chapters=tuple(chapters))
+    build_site(build, repo_root=root, chapters=tuple(chapters), student=True)
     return build
+
+
+def test_the_student_site_has_the_exercises_without_their_solutions(tiny_site: Path):
+    full = (tiny_site / "html" / "notebooks" / "01_tiny.html").read_text()
+    student = (tiny_site / "student" / "html" / "notebooks" / "01_tiny.html").read_text()
+    assert "the tiny solution" in full and "tag_solution" in full
+    assert "tag_exercise" in student and "profile demo seed 7" in student
+    assert "the tiny solution" not in student and "tag_solution" not in student
+
+
+def test_student_notebooks_keep_the_exercises_and_drop_the_solutions(tmp_path: Path):
+    written = write_student_notebooks(tmp_path)
+    assert [p.stem for p in written] == [c.name for c in CHAPTERS]
+    assert sum(c.exercises for c in CHAPTERS) >= 3
+    for path, chapter in zip(written, CHAPTERS):
+        tags = [t for cell in nbformat.read(path, as_version=4).cells for t in cell.get("metadata", {}).get("tags", [])]
+        assert "solution" not in tags and tags.count("exercise") == chapter.exercises, chapter.name
+        source = jupytext.read(chapter.source())
+        solutions = [c for c in source.cells if "solution" in c.metadata.get("tags", [])]
+        assert len(solutions) == chapter.exercises, f"{chapter.name}: every exercise has one solution cell"
 
 
 def test_site_builds_from_executed_notebooks(tiny_site: Path):
@@ -186,6 +236,8 @@ def test_chromium_sees_tables_and_figures(tiny_site: Path):
     expect = {"notebooks/01_tiny.html": (1, 1), "book/intro.html": (1, 1)}
     reports = {r.page: r for r in check_site(tiny_site, expectations=expect)}
     assert reports["notebooks/01_tiny.html"].ok, reports["notebooks/01_tiny.html"].problems
+    student = {r.page: r for r in check_site(tiny_site / "student", expectations=expect)}
+    assert student["notebooks/01_tiny.html"].ok, student["notebooks/01_tiny.html"].problems
     assert reports["notebooks/01_tiny.html"].images >= 1 and reports["notebooks/01_tiny.html"].tables >= 1
     assert Path(reports["notebooks/01_tiny.html"].screenshot).stat().st_size > 1000
 
@@ -199,6 +251,16 @@ def test_chromium_check_reports_a_broken_image(tiny_site: Path, tmp_path: Path):
             image.write_bytes(b"")
     report = next(r for r in check_site(broken, expectations={}) if r.page == "notebooks/01_tiny.html")
     assert any("is empty" in p for p in report.problems)
+
+
+@needs_chromium
+def test_chromium_check_reports_a_solution_on_a_student_page(tiny_site: Path, tmp_path: Path):
+    leaky = tmp_path / "_build"
+    shutil.copytree(tiny_site, leaky)
+    record = leaky / "html" / "moede-build.json"
+    record.write_text(json.dumps(json.loads(record.read_text()) | {"student": True}))
+    report = next(r for r in check_site(leaky, expectations={}) if r.page == "notebooks/01_tiny.html")
+    assert any("solution(s) shown on a student page" in p for p in report.problems)
 
 
 @pytest.mark.slow
@@ -235,6 +297,10 @@ def test_whole_book_on_the_smallest_settings(tmp_path: Path, monkeypatch: pytest
         assert any("Profile: demo" in o.get("text", "") for o in outputs), f"{chapter.name}: no banner"
     assert {"table1", "table5", "table8", "complexity"} <= {p.stem for p in (tmp_path / "run" / "results").glob("*.csv")}
     build_site(build)
+    build_site(build, student=True)
+    for chapter in CHAPTERS:
+        page = (build / "student" / "html" / "notebooks" / f"{chapter.name}.html").read_text()
+        assert page.count("tag_exercise") == chapter.exercises and "tag_solution" not in page, chapter.name
     if find_chromium() is not None:
-        failed = [r for r in check_site(build) if not r.ok]
+        failed = [r for r in check_site(build) + check_site(build / "student") if not r.ok]
         assert not failed, [(r.page, r.problems) for r in failed]

@@ -128,3 +128,19 @@ def test_relative_paths_resolve_against_the_callers_directory(tmp_path: Path, mo
     assert main(["info", "--msp-improv", "data"]) in (0, 3)
     said = capsys.readouterr()
     assert str(tmp_path / "data") in said.out + said.err
+
+
+def test_book_student_builds_the_site_and_notebooks_without_solutions(tmp_path: Path, captured_book: list,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import nbformat
+
+    import moede.book.site as site
+
+    built: list = []
+    monkeypatch.setattr(site, "build_site", lambda build_dir, **kw: built.append(kw) or build_dir / "index.html")
+    assert main(["book", "--student", "--build-dir", str(tmp_path), "--run-dir", str(tmp_path / "run")]) == 0
+    assert built == [{"student": True}]
+    notebooks = sorted((tmp_path / "student" / "notebooks").glob("*.ipynb"))
+    assert len(notebooks) == 9
+    tags = {t for p in notebooks for c in nbformat.read(p, as_version=4).cells for t in c.metadata.get("tags", [])}
+    assert "exercise" in tags and "solution" not in tags

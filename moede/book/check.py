@@ -2,7 +2,8 @@
 
 For every page of the last build the rendered DOM (`chromium --dump-dom`) must hold at least the chapter's expected
 number of <table> and <img> elements, each image file must exist, be non-empty and be a real PNG/JPEG/SVG, and no
-error output (a Python traceback, papermill's exception marker) may appear. A screenshot of each page is saved.
+error output (a Python traceback, papermill's exception marker) may appear. A chapter with exercises must render
+them, and a student build (moede book --student) no solution. A screenshot of each page is saved.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from urllib.parse import unquote, urlparse
 
 from moede.book.chapters import BUILD_DIR, CHAPTERS
 from moede.book.site import site_record
+from moede.book.student import EXERCISE_TAG, SOLUTION_TAG
 
 CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome")
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -26,8 +28,8 @@ ERROR_MARKERS = ("Traceback (most recent call last)", "An Exception was encounte
 ERROR_CLASSES = ("traceback", "output error")
 IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"<svg", b"<?xml", b"GIF8")
 # The least tables/images of the non-notebook pages.
-PAGE_EXPECTATIONS = {"book/intro.html": (1, 1), "book/map.html": (3, 0), "book/open_choices.html": (1, 0),
-                     "book/references.html": (0, 0)}
+PAGE_EXPECTATIONS = {"book/intro.html": (1, 1), "book/map.html": (4, 0), "book/open_choices.html": (1, 0),
+                     "book/teaching.html": (1, 0), "book/references.html": (0, 0)}
 
 
 def find_chromium() -> str | None:
@@ -47,6 +49,7 @@ class _PageParser(HTMLParser):
         self.tables = 0
         self.images: list[str] = []
         self.error_classes: list[str] = []
+        self.tagged: dict[str, int] = {}  # cells per tag (myst-nb writes a cell's tags as tag_<name> classes)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = dict(attrs)
@@ -56,6 +59,9 @@ class _PageParser(HTMLParser):
             self.images.append(values["src"] or "")
         classes = values.get("class") or ""
         self.error_classes += [c for c in ERROR_CLASSES if c in classes]
+        for name in classes.split():
+            if name.startswith("tag_"):
+                self.tagged[name[4:]] = self.tagged.get(name[4:], 0) + 1
 
 
 @dataclass
@@ -97,8 +103,9 @@ def _image_problem(src: str, page_file: Path) -> str | None:
 
 
 def check_page(html_dir: Path, page: str, chromium: str, shots: Path, profile: Path,
-               expect: tuple[int, int] = (0, 0)) -> PageReport:
-    """Render one page in Chromium, save a screenshot, and report missing tables/figures and error outputs."""
+               expect: tuple[int, int] = (0, 0), exercises: int = 0, student: bool = False) -> PageReport:
+    """Render one page in Chromium, save a screenshot, and report missing tables/figures/exercises, error outputs
+    and, on a `student` page, any solution."""
     page_file = html_dir / page
     report = PageReport(page)
     url = page_file.resolve().as_uri()
@@ -114,6 +121,10 @@ def check_page(html_dir: Path, page: str, chromium: str, shots: Path, profile: P
     if report.images < expect[1]:
         report.problems.append(f"{report.images} image(s) rendered, expected at least {expect[1]}")
     report.problems += [p for p in (_image_problem(src, page_file) for src in parser.images) if p]
+    if parser.tagged.get(EXERCISE_TAG, 0) < exercises:
+        report.problems.append(f"{parser.tagged.get(EXERCISE_TAG, 0)} exercise(s) rendered, expected {exercises}")
+    if student and parser.tagged.get(SOLUTION_TAG, 0):
+        report.problems.append(f"{parser.tagged[SOLUTION_TAG]} solution(s) shown on a student page")
     markers = [m for m in ERROR_MARKERS if m in dom.stdout] + sorted(set(parser.error_classes))
     if markers:
         report.problems.append(f"error output on the page: {', '.join(markers)}")
@@ -152,7 +163,9 @@ def check_site(build_dir: Path = BUILD_DIR, chromium: str | None = None,
     if chromium is None:
         raise FileNotFoundError("Chromium is not installed; on Debian/Ubuntu: apt-get install chromium")
     html_dir = Path(build_dir) / "html"
-    pages = site_record(build_dir)["pages"]
+    record = site_record(build_dir)
+    pages, student = record["pages"], record.get("student", False)
+    exercises = {f"notebooks/{c.name}.html": c.exercises for c in CHAPTERS}
     expectations = page_expectations() if expectations is None else expectations
     missing = [p for p in expectations if p not in pages and p.startswith("notebooks/")]
     reports = [PageReport(p, problems=["page missing from the built site"]) for p in missing]
@@ -163,5 +176,5 @@ def check_site(build_dir: Path = BUILD_DIR, chromium: str | None = None,
                 reports.append(redirect)
                 continue
             reports.append(check_page(html_dir, page, chromium, Path(build_dir) / "check", Path(profile),
-                                      expectations.get(page, (0, 0))))
+                                      expectations.get(page, (0, 0)), exercises.get(page, 0), student))
     return reports

@@ -16,7 +16,7 @@ from moede.config import PROFILES, RunConfig
 from moede.io import write_json
 from moede.sources import REPO_ROOT
 
-# Settings every notebook's `params` names, even at their defaults: the status records and the site show them.
+# Settings papermill injects into every notebook, even at their defaults: the status records and the site show them.
 RUN_PARAMETERS = ("profile", "run_dir", "seed", "device")
 STATUS_FILE = "status.json"
 # Environment of the notebook kernels: tqdm redraws at most every 2 s, so executed notebooks stay small.
@@ -36,8 +36,8 @@ class NotebookFailed(RuntimeError):
 
 
 def notebook_parameters(cfg: RunConfig) -> dict[str, Any]:
-    """Return the `params` dict a notebook gets from papermill: RUN_PARAMETERS and every setting `cfg` changes.
-    Paths are made absolute here, against this process's directory: the kernels run in the repository."""
+    """Return the variables papermill injects into a notebook: RUN_PARAMETERS and every setting `cfg` changes from
+    its profile's. Paths are made absolute here, against this process's directory: the kernels run in the repository."""
     values = cfg.as_dict()
     defaults = RunConfig.for_profile(cfg.profile).as_dict()
     params = {k: v for k, v in values.items() if k in RUN_PARAMETERS or v != defaults[k]}
@@ -131,7 +131,7 @@ def run_notebooks(
         try:
             with _environment(KERNEL_ENV):
                 papermill.execute_notebook(
-                    str(source), str(target), parameters={"params": params}, kernel_name="python3",
+                    str(source), str(target), parameters=params, kernel_name="python3",
                     cwd=str(REPO_ROOT), progress_bar=not stream, stdout_file=sys.stdout if stream else None,
                     stderr_file=sys.stderr if stream else None,
                 )

@@ -15,12 +15,14 @@ from pathlib import Path
 
 from moede.book.chapters import BUILD_DIR, CHAPTERS, Chapter
 from moede.book.runner import read_status
+from moede.book.student import STUDENT_DIR, is_solution
 from moede.io import write_json
 from moede.sources import REPO_ROOT
 
 SITE_FILES = ("_config.yml", "_toc.yml")
 BUILD_INFO_MARK = "<!-- moede:build-info -->"
 MODULES_MARK = "<!-- moede:modules -->"
+PARAMETERS_MARK = "<!-- moede:parameters -->"
 SITE_RECORD = "moede-build.json"
 
 
@@ -56,13 +58,14 @@ def _build_info(records: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def present(executed: Path, target_dir: Path) -> Path:
+def present(executed: Path, target_dir: Path, student: bool = False) -> Path:
     """Copy an executed notebook for the site: drop the default `parameters` cell (papermill's injected cell,
-    holding this run's values, stays, folded) and fold the configuration cell's code."""
+    holding this run's values, stays, folded), and for students the solutions; fold the configuration cell's code."""
     import nbformat
 
     notebook = nbformat.read(executed, as_version=4)
-    cells = [c for c in notebook.cells if "parameters" not in c.get("metadata", {}).get("tags", [])]
+    cells = [c for c in notebook.cells if "parameters" not in c.get("metadata", {}).get("tags", [])
+             and not (student and is_solution(c))]
     for cell in cells:
         tags = cell.setdefault("metadata", {}).setdefault("tags", [])
         folded = "injected-parameters" in tags or "start_chapter(" in cell.source
@@ -75,9 +78,11 @@ def present(executed: Path, target_dir: Path) -> Path:
 
 
 def stage_book(staging: Path, build_dir: Path = BUILD_DIR, records: dict | None = None,
-               repo_root: Path = REPO_ROOT, chapters: tuple[Chapter, ...] = CHAPTERS) -> Path:
-    """Assemble the book's sources in `staging`: config, book/ pages (with generated parts) and executed notebooks."""
+               repo_root: Path = REPO_ROOT, chapters: tuple[Chapter, ...] = CHAPTERS, student: bool = False) -> Path:
+    """Assemble the book's sources in `staging`: config, book/ pages (with generated parts) and executed notebooks
+    (without their solutions for a `student` build)."""
     from moede.book.diagram import architecture_figure, modules_markdown
+    from moede.book.parameters import parameters_markdown
 
     if staging.exists():
         shutil.rmtree(staging)
@@ -86,10 +91,11 @@ def stage_book(staging: Path, build_dir: Path = BUILD_DIR, records: dict | None 
         shutil.copy2(repo_root / name, staging / name)
     shutil.copytree(repo_root / "book", staging / "book")
     for chapter in chapters:
-        present(Path(build_dir) / "notebooks" / f"{chapter.name}.ipynb", staging / "notebooks")
+        present(Path(build_dir) / "notebooks" / f"{chapter.name}.ipynb", staging / "notebooks", student)
     architecture_figure().savefig(staging / "book" / "architecture.png", dpi=110)
     info = _build_info(records) if records else "(no run record)\n"
-    for page, mark, text in (("intro.md", BUILD_INFO_MARK, info), ("map.md", MODULES_MARK, modules_markdown())):
+    for page, mark, text in (("intro.md", BUILD_INFO_MARK, info), ("map.md", MODULES_MARK, modules_markdown()),
+                             ("map.md", PARAMETERS_MARK, parameters_markdown())):
         path = staging / "book" / page
         path.write_text(path.read_text().replace(mark, text))
     return staging
@@ -107,13 +113,19 @@ def _publish(built: Path, target: Path) -> None:
         shutil.rmtree(old)
 
 
+def site_dir(build_dir: Path = BUILD_DIR, student: bool = False) -> Path:
+    """The folder holding a built site's html/: the build folder, or its student/ folder for the student build."""
+    return Path(build_dir) / STUDENT_DIR if student else Path(build_dir)
+
+
 def build_site(build_dir: Path = BUILD_DIR, repo_root: Path = REPO_ROOT,
-               chapters: tuple[Chapter, ...] = CHAPTERS, quiet: bool = True) -> Path:
-    """Build `build_dir/html` with jupyter-book from the executed notebooks (execution off); return index.html."""
+               chapters: tuple[Chapter, ...] = CHAPTERS, quiet: bool = True, student: bool = False) -> Path:
+    """Build `build_dir/html` (a `student` build, without solutions: `build_dir/student/html`) with jupyter-book from
+    the executed notebooks (execution off); return index.html."""
     build_dir = Path(build_dir)
     records = check_executed(build_dir, chapters)
     staging, output = build_dir / ".site-staging", build_dir / ".site-output"
-    stage_book(staging, build_dir, records, repo_root, chapters)
+    stage_book(staging, build_dir, records, repo_root, chapters, student)
     if output.exists():
         shutil.rmtree(output)
     command = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build", str(staging),
@@ -130,8 +142,9 @@ def build_site(build_dir: Path = BUILD_DIR, repo_root: Path = REPO_ROOT,
     pages = sorted(str(p.relative_to(html)) for p in html.rglob("*.html") if not p.name.startswith("_"))
     pages = [p for p in pages if not p.startswith(("_", "genindex", "search"))]
     write_json({"built": time.strftime("%Y-%m-%d %H:%M:%S"), "seconds": round(time.monotonic() - began, 1),
-                "pages": pages, "notebooks": records, "warnings": warnings}, html / SITE_RECORD)
-    target = build_dir / "html"
+                "pages": pages, "notebooks": records, "warnings": warnings, "student": student}, html / SITE_RECORD)
+    target = site_dir(build_dir, student) / "html"
+    target.parent.mkdir(parents=True, exist_ok=True)
     _publish(html, target)
     shutil.rmtree(output, ignore_errors=True)
     print(f"site built in {time.monotonic() - began:.1f} s: {target / 'index.html'}"
