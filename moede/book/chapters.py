@@ -38,7 +38,8 @@ class Chapter:
 # train whatever is missing, so a chapter run alone still works).
 CHAPTERS: tuple[Chapter, ...] = (
     Chapter("01_face_alignment", "Face alignment", "aligned faces and video frames", tables=1, figures=2,
-            settings=("affectnet_root", "cremad_root", "static_corpus", "image_size", "max_frames", "frame_step")),
+            settings=("affectnet_root", "cremad_root", "static_corpus", "video_corpus", "image_size", "max_frames",
+                      "frame_step")),
     Chapter("02_sfer", "The 8-class SFER model", "Table 2, training curves, confusion matrix", tables=2, figures=2,
             exercises=1, settings=("static_corpus", "image_size", "sfer_epochs", "learning_rate", "batch_size",
                                    "trainable_from", "augment", "init", "imagenet_weights", "optimizer", "select_by")),
@@ -46,17 +47,18 @@ CHAPTERS: tuple[Chapter, ...] = (
             settings=("expert_epochs", "image_size", "trainable_from", "seed")),
     Chapter("04_cams_diversity_fusion", "CAMs, expert diversity and fusion", "Figure 2, Table 4, Table 3",
             tables=2, figures=2, exercises=1, settings=("fusion_epochs", "fusion_relu")),
-    Chapter("05_dfer", "Dynamic FER with MoEDE", "Table 5, training curves, confusion matrix", tables=1, figures=2,
-            settings=("cremad_root", "dfer_experts", "dfer_epochs", "dfer_learning_rate", "partitions", "max_frames",
-                      "frame_step", "clip_batch_size", "standardize_features", "readout", "aux_loss", "aux_weight",
-                      "baselines")),
+    Chapter("05_dfer", "Dynamic FER with MoEDE", "Table 5, every clip beside the floors, the frames' colour, "
+            "training curves, confusion matrix", tables=4, figures=2,
+            settings=("cremad_root", "video_corpus", "cremad_labels", "actor_folds", "frame_colour", "dfer_experts",
+                      "dfer_epochs", "dfer_learning_rate", "partitions", "max_frames", "frame_step", "clip_batch_size",
+                      "standardize_features", "readout", "aux_loss", "aux_weight", "baselines")),
     Chapter("06_statistics", "Statistics, ablation and complexity", "t-test, Table 6, Table 7, complexity",
             tables=3, figures=1, settings=("ablation_partitions", "baselines", "readout", "aux_loss")),
     Chapter("07_msp_improv", "Generalization to MSP-IMPROV", "Table 8", tables=1,
             settings=("msp_improv_root", "msp_improv_partitions")),
     Chapter("08_summary", "Paper vs this run", "every table beside the paper", tables=9, settings=("run_dir",)),
     Chapter("09_try_it", "Try it on a video", "the exported bundle's model card, predictions, timelines",
-            tables=1, figures=1, settings=("run_dir", "device")),
+            tables=1, figures=1, settings=("run_dir", "device", "cremad_labels", "actor_folds", "frame_colour")),
 )
 
 
