@@ -45,9 +45,9 @@ def test_demo_corpora_are_the_same_files_drawn_in_one_or_several_processes(
                "cremad": lambda root: demo_cremad(root, seed=1, n_actors=2, sentences=2, size=64, frames=(4, 6)),
                "msp": lambda root: demo_msp_improv(root, seed=1, per_speaker=1, size=64, frames=(4, 6))}
     monkeypatch.setattr(parallel, "MIN_ITEMS_PER_WORKER", 1)
-    monkeypatch.setattr(processes.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(processes, "available_cpus", lambda: 2)
     in_two = {name: _digest(write(tmp_path / f"{name}_2")) for name, write in writers.items()}
-    monkeypatch.setattr(processes.os, "cpu_count", lambda: 1)
+    monkeypatch.setattr(processes, "available_cpus", lambda: 1)
     assert {name: _digest(write(tmp_path / f"{name}_1")) for name, write in writers.items()} == in_two
 
 
