@@ -66,13 +66,13 @@ def test_an_unknown_p_name_fails_with_one_clear_line(converted: dict[str, Path],
     assert "SettingError: parameter(s) sead (did you mean seed?) not a setting" in done.stderr
 
 
-@pytest.mark.xfail(strict=False, reason="the full profile's refusal without corpora lands with issue 22")
 def test_p_profile_full_without_corpora_stops(converted: dict[str, Path], tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MOEDE_SHARED_DATA", str(tmp_path / "no-shared-data"))
     done = _papermill(converted["08_summary"], tmp_path / "out.ipynb", "-p", "profile", "full", "-p", "run_dir",
                       str(tmp_path / "run"))
     assert done.returncode != 0 and "SettingError" in done.stderr
+    assert "give the corpora with --affectnet, --cremad, --msp-improv" in done.stderr  # moede book's own words
 
 
 def test_start_chapter_reads_the_names_bound_before_it() -> None:
