@@ -274,8 +274,14 @@ def test_the_colour_the_moede_learned_from_travels_in_the_bundle_and_predict_app
     crops = np.random.default_rng(0).integers(0, 256, size=(3, IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.uint8)
     from moede.data.colour import as_colour
 
-    seen_grey, seen_rgb = Predictor(grey).features(crops), Predictor(rgb).features(crops)
-    assert torch.equal(seen_grey, Predictor(rgb).features(as_colour(crops, "grey")))  # shown grey, as in training
-    assert not torch.equal(seen_grey, seen_rgb)
+    seen: list[torch.Tensor] = []
+    for bundle in (grey, rgb):
+        predictor = Predictor(bundle)
+        predictor.extractor.register_forward_pre_hook(lambda module, args: seen.append(args[0].clone()))
+        predictor.features(crops)
+    grey_input, rgb_input = seen
+    assert torch.equal(grey_input[:, 0], grey_input[:, 1]) and torch.equal(grey_input[:, 1], grey_input[:, 2])
+    assert not torch.equal(rgb_input[:, 0], rgb_input[:, 1])  # the RGB bundle's experts see the colours
+    assert torch.equal(Predictor(grey).features(crops), Predictor(rgb).features(as_colour(crops, "grey")))
     photo = Predictor(grey).image_probabilities(grey.sfer, crops, "sfer")
     assert np.allclose(photo, Predictor(rgb).image_probabilities(rgb.sfer, as_colour(crops, "grey"), "sfer"))
