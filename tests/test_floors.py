@@ -68,9 +68,8 @@ def test_the_pooled_table_puts_every_clip_once_beside_chance_and_the_majority() 
     from moede.training.results import Predictions
 
     def predictions(y_true: list[int], y_pred: list[int], first: int) -> Predictions:
-        logits = np.eye(len(CREMAD))[y_pred]
-        return Predictions([f"c{first + i}" for i in range(len(y_true))], np.array(y_true), logits, None,
-                           np.zeros((len(y_true), 0, 0)))
+        return Predictions.from_scores([f"c{first + i}" for i in range(len(y_true))], y_true,
+                                       np.eye(len(CREMAD))[y_pred])
 
     model = [predictions([0, 1, 1], [0, 1, 0], 0), predictions([2, 1], [2, 1], 3)]
     floor = [predictions([0, 1, 1], [5, 5, 5], 0), predictions([2, 1], [5, 5], 3)]

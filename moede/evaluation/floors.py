@@ -32,12 +32,6 @@ def clip_statistics(cache: FeatureCache, sample_ids: Sequence[str], expert: int 
     return np.stack(stats)
 
 
-def _predictions(sample_ids: list[str], y_true: list[int], scores: np.ndarray) -> Predictions:
-    """Predictions of a model with class scores only (no auxiliary classifiers, no LSTM states)."""
-    return Predictions(sample_ids=sample_ids, y_true=np.asarray(y_true), logits=scores, aux_logits=None,
-                       emo_last=np.zeros((len(sample_ids), 0, 0), dtype=np.float32))
-
-
 def probe_predictions(cache: FeatureCache, partitions: Sequence[pd.DataFrame], classes: Sequence[str],
                       c: float = 1.0, seed: int = 0) -> list[Predictions]:
     """Per partition: a logistic regression (L2, strength 1/c, standardised inputs) on `clip_statistics`, fitted on the
@@ -50,7 +44,7 @@ def probe_predictions(cache: FeatureCache, partitions: Sequence[pd.DataFrame], c
         probe.fit(clip_statistics(cache, list(fit["sample_id"])), fit_y)
         scores = np.full((len(test), len(classes)), -np.inf, dtype=np.float32)
         scores[:, probe.classes_] = probe.predict_log_proba(clip_statistics(cache, list(test["sample_id"])))
-        out.append(_predictions(list(test["sample_id"]), class_index(test["label"], classes), scores))
+        out.append(Predictions.from_scores(list(test["sample_id"]), class_index(test["label"], classes), scores))
     return out
 
 
@@ -73,5 +67,6 @@ def frame_vote_predictions(cache: FeatureCache, head: nn.Module, head_classes: S
             probs = logits.softmax(dim=1).numpy()
             votes = np.bincount(probs.argmax(axis=1), minlength=len(classes)) / len(probs)
             scores.append(votes + 1e-3 * probs.mean(axis=0))  # the mean probability only breaks ties
-        out.append(_predictions(list(test["sample_id"]), class_index(test["label"], classes), np.stack(scores)))
+        out.append(Predictions.from_scores(list(test["sample_id"]), class_index(test["label"], classes),
+                                           np.stack(scores)))
     return out

@@ -97,9 +97,9 @@ def table5(results: Results, significance: Mapping[str, TTestResult] | None = No
 
 def _pooled(partitions: Sequence[Predictions]) -> Predictions:
     """The predictions of all partitions as one set (class scores only)."""
-    y_true = np.concatenate([p.y_true for p in partitions])
-    return Predictions([i for p in partitions for i in p.sample_ids], y_true,
-                       np.concatenate([p.logits for p in partitions]), None, np.zeros((len(y_true), 0, 0)))
+    return Predictions.from_scores([i for p in partitions for i in p.sample_ids],
+                                   np.concatenate([p.y_true for p in partitions]),
+                                   np.concatenate([p.logits for p in partitions]))
 
 
 def pooled_table(results: Results, floors: Mapping[str, Sequence[Predictions]],
@@ -112,8 +112,8 @@ def pooled_table(results: Results, floors: Mapping[str, Sequence[Predictions]],
     kinds = {name: "floor" if name in floors else "trained on video" for name in pooled}
     y_true = next(iter(pooled.values())).y_true
     majority = int(np.bincount(y_true, minlength=len(classes)).argmax())
-    pooled[f"Always '{classes[majority]}'"] = Predictions([], y_true, np.eye(len(classes))[np.full(len(y_true),
-                                                          majority)], None, np.zeros((len(y_true), 0, 0)))
+    pooled[f"Always '{classes[majority]}'"] = Predictions.from_scores(
+        [], y_true, np.eye(len(classes))[np.full(len(y_true), majority)])
     table = pd.DataFrame({name: {"kind": kinds.get(name, "reference"), "clips": len(p.y_true),
                                  **{k: v for k, v in scores(p, classes).items() if k in OVERALL}}
                           for name, p in pooled.items()}).T

@@ -478,15 +478,20 @@ def run_msp_improv(cfg: RunConfig, features: DFERFeatures | None = None) -> DFER
     return results
 
 
+def _sfer_vote(features: DFERFeatures) -> list[Predictions]:
+    """The SFER's zero-shot per-frame vote over the corpus' classes, per partition (moede.evaluation.floors)."""
+    sfer, meta = load_checkpoint(features.checkpoints["sfe"][0])
+    return frame_vote_predictions(features.caches["sfe"], sfer.classifier, meta["classes"], features.partitions,
+                                  features.classes)
+
+
 def floor_predictions(features: DFERFeatures) -> dict[str, list[Predictions]]:
     """The floors of the video models on the same partitions (moede.evaluation.floors): a linear probe on the untrained
     backbone's features (when cached) and the SFER's zero-shot per-frame vote over the corpus' classes."""
-    sfer, meta = load_checkpoint(features.checkpoints["sfe"][0])
     out = {}
     if IMAGENET_BANK in features.caches:
         out[PROBE_ROW] = probe_predictions(features.caches[IMAGENET_BANK], features.partitions, features.classes)
-    out[VOTE_ROW] = frame_vote_predictions(features.caches["sfe"], sfer.classifier, meta["classes"],
-                                           features.partitions, features.classes)
+    out[VOTE_ROW] = _sfer_vote(features)
     return out
 
 
@@ -513,7 +518,7 @@ def run_colour_comparison(cfg: RunConfig, features: DFERFeatures) -> pd.DataFram
     by_colour = {}
     for variant in (features, colour_features(cfg, features)):
         trained = run_models(cfg, variant, {MOEDE_ROW: table5_models(cfg)[MOEDE_ROW]})
-        floors = {VOTE_ROW: floor_predictions(variant)[VOTE_ROW]}
+        floors = {VOTE_ROW: _sfer_vote(variant)}  # the comparison reads only the vote
         by_colour[variant.colour] = pooled_table(trained, floors, variant.classes)
     table = colour_table(by_colour, this_run=features.colour)
     save_result(table, "colour", cfg)

@@ -3,6 +3,7 @@ the DFER models' test predictions. The tables (moede.results) read these; the st
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,6 +94,13 @@ class Predictions:
     logits: np.ndarray  # (N, C) main classifier
     aux_logits: np.ndarray | None  # (N, K, C) auxiliary classifiers, if any
     emo_last: np.ndarray  # (N, K, hidden) last-valid-step LSTM_emo outputs
+
+    @classmethod
+    def from_scores(cls, sample_ids: list[str], y_true: Sequence[int] | np.ndarray,
+                    scores: np.ndarray) -> "Predictions":
+        """Predictions of a model that gives class scores only (no auxiliary classifiers, no LSTM states)."""
+        return cls(sample_ids=list(sample_ids), y_true=np.asarray(y_true), logits=scores, aux_logits=None,
+                   emo_last=np.zeros((len(scores), 0, 0), dtype=np.float32))
 
     @property
     def y_pred(self) -> np.ndarray:
