@@ -20,7 +20,8 @@
 # Without `--msp-improv` this chapter runs on the generated MSP-IMPROV-layout demo: no MSP-IMPROV media exist in
 # `../shared` (only its file lists). Its clips are drawn faces, and the features of experts that learned from real
 # photos do not transfer to drawn faces (the DFER models stay at chance), so with `../shared` present these clips get
-# a second set of experts trained with the same code on the drawn-face demo corpus (`dfer_experts="auto"`;
+# a second SFER and set of experts (no fusion: Table 8 reads FFE and SFE features) trained with the same code on the
+# drawn-face demo corpus (`dfer_experts="auto"`;
 # `dfer_experts="static"` uses the real-photo experts anyway). The banner says which experts feed the LSTMs.
 
 # %% tags=["parameters"]

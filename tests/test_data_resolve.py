@@ -89,6 +89,19 @@ def test_dfer_experts_match_the_clips_domain(tmp_path: Path, fake_shared: Path,
     assert experts_config(cfg, clips_are_demo=True) is cfg  # demo faces already
 
 
+def test_dfer_trains_only_the_static_models_its_banks_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """FFE and SFE features need the experts and the SFER; the fusions are trained only for the FTFE bank."""
+    import moede.stages.static as static
+    from moede.stages.dynamic import _ensure_static
+
+    trained = []
+    monkeypatch.setattr(static, "train_experts_stage", lambda cfg: trained.append("experts"))
+    monkeypatch.setattr(static, "train_fusion_stage", lambda cfg: trained.append("fusions"))
+    cfg = RunConfig.for_profile("demo", run_dir=tmp_path)
+    assert set(_ensure_static(cfg, ("ffe", "sfe"))) == {"ffe", "sfe"} and trained == ["experts"]
+    assert set(_ensure_static(cfg, ("ffe", "ftfe", "sfe"))) == {"ffe", "ftfe", "sfe"} and trained[-1] == "fusions"
+
+
 def test_the_video_chapters_take_the_shared_real_clips(tmp_path: Path, shared_data: Path) -> None:
     cfg = RunConfig.for_profile("demo", run_dir=tmp_path)
     assert resolve.video_kind(cfg) == "shared" and cfg.cremad_labels == "intended"

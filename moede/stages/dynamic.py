@@ -94,12 +94,14 @@ def experts_config(cfg: RunConfig, clips_are_demo: bool) -> RunConfig:
     return cfg.with_(static_corpus="demo", run_dir=cfg.run_dir / DEMO_EXPERTS)
 
 
-def _ensure_static(cfg: RunConfig) -> dict[str, list[Path]]:
-    """Return the static checkpoints of `cfg`, after training them, or reusing them when made with cfg's settings."""
-    from moede.stages.static import train_fusion_stage
+def _ensure_static(cfg: RunConfig, banks: tuple[str, ...]) -> dict[str, list[Path]]:
+    """Return the static checkpoints of `cfg` that `banks` need, after training them, or reusing them when made with
+    cfg's settings: the fusions are trained only when the FTFE bank is asked for (FFE and SFE need the experts and
+    the SFER only)."""
+    from moede.stages.static import train_experts_stage, train_fusion_stage
 
-    train_fusion_stage(cfg)
-    return static_checkpoints(cfg)
+    (train_fusion_stage if "ftfe" in banks else train_experts_stage)(cfg)
+    return {name: paths for name, paths in static_checkpoints(cfg).items() if name in banks}
 
 
 def _experts_text(cfg: RunConfig, experts_cfg: RunConfig) -> str:
@@ -148,7 +150,7 @@ def _features(cfg: RunConfig, dataset: str, classes: tuple[str, ...], clips: pd.
 
     source = clips.attrs.get("source")
     static_cfg = experts_config(cfg, clips_are_demo=isinstance(source, DataSource) and source.kind == "demo")
-    paths = _ensure_static(static_cfg)
+    paths = _ensure_static(static_cfg, banks)
     colour = frame_colour(static_cfg)
     clips = pd.concat(partitions).drop_duplicates("sample_id").drop(columns="split").reset_index(drop=True)
     alignment = {"image_size": cfg.image_size, "max_frames": cfg.max_frames, "frame_step": cfg.frame_step,
