@@ -47,7 +47,7 @@ def worker(mode: str, images: int, size: int, batch: int, out: Path) -> None:
     """Run under torchrun (or alone): time the mode's work on this rank; rank 0 writes the seconds to `out`."""
     import time
 
-    from moede.training.distributed import barrier, init_from_environment, share_out, shutdown
+    from moede.distributed import barrier, init_from_environment, share_out, shutdown
 
     ctx = init_from_environment()
     barrier()

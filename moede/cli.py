@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING
 
 from moede.errors import (EXIT_FAILED, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OUTPUT, EXIT_USAGE, InputDataError,
                           OutputWriteError, SettingError)
-from moede.settings import Setting
 from moede.predict import cli as predict_cli
+from moede.settings import Setting
 
 if TYPE_CHECKING:  # imported lazily at run time so that --help answers at once
     from moede.config import RunConfig
-    from moede.data.preflight import RootCheck
+    from moede.stages.preflight import RootCheck
 
 DESCRIPTION = """\
 MoEDE companion: reproduce "Mixture of Emotion Dependent Experts" (Salman et al., IEEE OJSP 2025).
@@ -118,7 +118,7 @@ TRAIN_STAGES = ("sfer", "experts", "fusion", "dfer", "ablation", "msp-improv", "
 STAGE_CORPORA = {"sfer": ("static",), "experts": ("static",), "fusion": ("static",), "dfer": ("static", "cremad"),
                  "ablation": ("static", "cremad"), "msp-improv": ("static", "msp_improv"),
                  "all": ("static", "cremad", "msp_improv")}
-"""The corpora (moede.data.preflight.CORPUS_OPTIONS) each stage of `moede train` reads."""
+"""The corpora (moede.stages.preflight.CORPUS_OPTIONS) each stage of `moede train` reads."""
 
 TRAIN_EPILOG = """\
 stages (each trains or reuses what it depends on, e.g. experts needs the SFER):
@@ -294,7 +294,7 @@ def cmd_book(args: argparse.Namespace) -> int:
     from moede.book.runner import NotebookFailed, run_notebooks
     from moede.book.site import BookIncomplete, build_site, site_dir
     from moede.book.student import write_student_notebooks
-    from moede.data.preflight import check_inputs, refuse_demo_data
+    from moede.stages.preflight import check_inputs, refuse_demo_data
 
     cfg = _config(args)
     refuse_demo_data(cfg)
@@ -338,8 +338,8 @@ def _run_stage(stage: str, cfg: RunConfig) -> None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Join torchrun's process group (if any), train the stage, leave the group."""
-    from moede.data.preflight import refuse_demo_data
-    from moede.training.distributed import init_from_environment, shutdown
+    from moede.stages.preflight import refuse_demo_data
+    from moede.distributed import init_from_environment, shutdown
 
     cfg = _config(args)
     refuse_demo_data(cfg, STAGE_CORPORA[args.stage])
@@ -477,7 +477,7 @@ def cmd_info(args: argparse.Namespace) -> int:
           f"{torch.get_num_threads()} CPU threads)")
     shared = shared_data_root()
     print(f"../shared/data: {shared if shared else 'not found (set MOEDE_SHARED_DATA to point at it)'}")
-    from moede.data.preflight import check_inputs
+    from moede.stages.preflight import check_inputs
 
     cfg = _config(args)
     for line in data_plan(cfg, check_inputs(cfg)):
@@ -492,8 +492,8 @@ def cmd_info(args: argparse.Namespace) -> int:
 def data_plan(cfg: RunConfig, found: dict[str, RootCheck]) -> list[str]:
     """Say which data source each chapter would use under `cfg`, with what `found` counted under the user's roots
     (nothing is generated)."""
-    from moede.data.preflight import demo_data_refusal
-    from moede.data.resolve import static_kind
+    from moede.stages.preflight import demo_data_refusal
+    from moede.stages.resolve import static_kind
     from moede.sources import shared_data_root
     from moede.stages.dynamic import experts_config
 

@@ -95,7 +95,7 @@ class RunConfig:
     init: str = "imagenet"  # "imagenet" (the paper's) or "random"
     imagenet_weights: Path | None = None  # None: the shipped TFLite file; else a .tflite or torchvision .pth file
     allow_random_init: bool = False  # the full profile refuses init "random" without it
-    allow_demo_data: bool = False  # the full profile refuses generated demo corpora without it (moede.data.preflight)
+    allow_demo_data: bool = False  # the full profile refuses generated demo corpora without it (moede.stages.preflight)
     backbone: str = "mobilenet_v2"  # every image model's torchvision network (moede.models.backbone.BACKBONES)
     trainable_from: int = 0  # first MobileNetV2 `features` block that is trained; blocks before stay at their init
     cache_dir: Path = Path("runs/cache")  # converted ImageNet weights (shared by every run)

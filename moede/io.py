@@ -141,6 +141,11 @@ def source_stamp(path: str | os.PathLike[str]) -> str:
     return f"{status.st_size}:{status.st_mtime_ns}"
 
 
+def digest(value: Any) -> str:
+    """SHA-256 of a JSON-serialisable value (keys sorted), used for cache and reuse keys."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def file_sha256(path: str | os.PathLike[str]) -> str:
     """Hex sha256 of a file's bytes, read in 1 MiB blocks."""
     digest = hashlib.sha256()

@@ -19,10 +19,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from moede.distributed import init_from_environment, run_on_main, shutdown
 from moede.io import write_json
 from moede.models.dfer import MoEDE
 from moede.models.pretrained import IMAGENET_STATS
-from moede.training.distributed import init_from_environment, run_on_main, shutdown
 from moede.training.dynamic import train_dfer
 from moede.training.images import FaceImageDataset
 from moede.training.sampling import BalancedEpochSampler
@@ -65,9 +65,9 @@ def build_cache(out: Path) -> None:
     """Build tests.test_dynamic_cache's feature cache of generated clips (and an unalignable one) in `out`."""
     sys.path.insert(0, str(Path(__file__).parent))
     import pandas as pd
+    from test_dynamic_cache import TinyBank, _frames
 
     from moede.features import build_or_load
-    from test_dynamic_cache import TinyBank, _frames
 
     ids = [f"clip_{i}" for i in range(7)] + ["clip_noface"]
     clips = pd.DataFrame({"sample_id": ids, "path": [f"clips/{i}.flv" for i in ids]})  # same text in every run
@@ -92,12 +92,12 @@ def train_dfer_rows(out: Path) -> None:
     """Train (run_models) two MoEDE rows on two partitions of 24 generated clips; rank 0 saves their test logits."""
     sys.path.insert(0, str(Path(__file__).parent))
     import pandas as pd
+    from test_dynamic_cache import _frames
 
     from moede.config import RunConfig
     from moede.data.emotions import CREMAD
     from moede.features import build_or_load
     from moede.stages.dynamic import DFERFeatures, run_models
-    from test_dynamic_cache import _frames
 
     ids = [f"clip_{i}" for i in range(24)]
     clips = pd.DataFrame({"sample_id": ids, "path": [f"clips/{i}.flv" for i in ids],

@@ -12,7 +12,7 @@ from moede.models.baselines import BASELINES, DEPARTURES
 from moede.models.registry import build_model
 from moede.models.baselines.base import FrameBaseline
 from moede.models.baselines.conformer import ConformerEncoder
-from moede.models.baselines.flops import clip_flops
+from moede.evaluation.baseline_flops import clip_flops
 from moede.models.dfer import collate_clips, dfer_loss
 from moede.training.dynamic import train_dfer
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-import moede.data.resolve as resolve
+import moede.stages.resolve as resolve
 from moede.config import RunConfig
 from moede.data.emotions import AFFECTNET
 from moede.stages.dynamic import experts_config

@@ -12,7 +12,7 @@ from cli_inputs import one_line_error
 from moede.book.header import start_chapter
 from moede.cli import main
 from moede.config import PROFILES, RunConfig
-from moede.data.preflight import demo_data_refusal
+from moede.stages.preflight import demo_data_refusal
 from moede.errors import EXIT_USAGE, SettingError
 
 

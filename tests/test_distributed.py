@@ -20,8 +20,8 @@ from torch.utils.data import SequentialSampler
 
 from moede.cli import full_profile_note, main
 from moede.config import RunConfig
+from moede.distributed import Distributed, ShardedBatchSampler
 from moede.errors import EXIT_USAGE
-from moede.training.distributed import Distributed, ShardedBatchSampler
 
 WORKER = Path(__file__).with_name("ddp_worker.py")
 pytestmark = pytest.mark.skipif(not torch.distributed.is_available(), reason="this torch has no torch.distributed")

@@ -23,9 +23,10 @@ from moede.models.checkpoint import load_checkpoint
 from moede.results.dynamic_tables import complexity_table, table5, table6, table7, table8
 from moede.results.paper import paper_complexity, paper_table, paper_vs_run
 from moede.models.baselines import BASELINES, SMALL_SIZES, TLSTM
-from moede.stages.dynamic import (DFERFeatures, compute_significance, dfer_model_path, moede_versus_baselines,
-                                  run_models, versus_baselines_frame)
-from moede.training.results import Predictions
+from moede.models.run_layout import dfer_model_path
+from moede.stages.dynamic import (DFERFeatures, compute_significance, moede_versus_baselines, run_models,
+                                  versus_baselines_frame)
+from moede.evaluation.predictions import Predictions
 
 D, H = 10, 4
 
@@ -136,7 +137,7 @@ def test_stage_trains_each_partition_once_then_reuses_it(tmp_path: Path) -> None
         np.testing.assert_array_equal(first.predictions[name][0].logits, again.predictions[name][0].logits)
         test_ids = first.predictions[name][0].sample_ids
         assert set(clips.set_index("sample_id").loc[test_ids, "speaker"]) == {"s5"}
-    model, _ = load_checkpoint(dfer_model_path(cfg, "cremad", "MoEDE with auxiliary (FFE)", 1))
+    model, _ = load_checkpoint(dfer_model_path(cfg.run_dir, "cremad", "MoEDE with auxiliary (FFE)", 1))
     test = first.predictions["MoEDE with auxiliary (FFE)"][0]
     x, lengths, _ = collate_clips([(torch.from_numpy(caches["ffe"].clip(i).astype(np.float32)), 0)
                                    for i in test.sample_ids])

@@ -65,7 +65,7 @@ def test_the_frame_vote_takes_the_most_voted_of_the_corpus_classes() -> None:
 
 
 def test_the_pooled_table_puts_every_clip_once_beside_chance_and_the_majority() -> None:
-    from moede.training.results import Predictions
+    from moede.evaluation.predictions import Predictions
 
     def predictions(y_true: list[int], y_pred: list[int], first: int) -> Predictions:
         return Predictions.from_scores([f"c{first + i}" for i in range(len(y_true))], y_true,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-import moede.data.resolve as resolve
+import moede.stages.resolve as resolve
 from moede.config import RunConfig
 from moede.data.emotions import AFFECTNET
 from moede.models.backbone import BackboneClassifier, build_backbone

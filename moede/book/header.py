@@ -8,7 +8,7 @@ from typing import Any
 
 from moede.book.parameters import notebook_settings
 from moede.config import RunConfig, seed_everything
-from moede.data.preflight import refuse_demo_data
+from moede.stages.preflight import refuse_demo_data
 
 
 def start_chapter(namespace: Mapping[str, Any]) -> RunConfig:

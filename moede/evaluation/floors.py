@@ -1,5 +1,5 @@
 """Floors a video model must beat on the same clips and partitions: a linear probe on frozen per-frame features and
-a static classifier's per-frame vote, both as moede.training.results.Predictions (one per partition)."""
+a static classifier's per-frame vote, both as moede.evaluation.predictions.Predictions (one per partition)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from torch import nn
 
 from moede.data.emotions import class_index
 from moede.features.cache import FeatureCache
-from moede.training.results import Predictions
+from moede.evaluation.predictions import Predictions
 
 
 def _rows(part: pd.DataFrame, cache: FeatureCache, splits: Sequence[str]) -> pd.DataFrame:

@@ -24,7 +24,6 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,21 +31,16 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from moede.distributed import current, gather_objects, run_on_main
 from moede.features.extract import FramesFn, extract_clip_features, fast_extractor, joint_extractor
-from moede.io import atomic_path, file_sha256, write_json
+from moede.io import atomic_path, digest, file_sha256, write_json
 from moede.models.pretrained import IMAGENET_STATS, Normalisation
-from moede.training.distributed import current, gather_objects, run_on_main
 
 FORMAT = "moede-feature-cache/1"
 DTYPE = "float16"
 NOT_ALIGNED_ERRORS: tuple[type[Exception], ...] = (ValueError, OSError)
 """Errors of one clip's alignment (NoFaceError is a ValueError, VideoReadError an OSError): the clip is dropped and
 listed in the index instead of stopping the whole build."""
-
-
-def digest(value: Any) -> str:
-    """SHA-256 of a JSON-serialisable value (keys sorted), used for cache keys."""
-    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def clip_list_hash(clips: pd.DataFrame) -> str:

@@ -9,7 +9,7 @@ import importlib
 from typing import Any
 
 _PUBLIC = {"Bundle": "bundle", "BundleError": "bundle", "export_bundle": "bundle", "load_bundle": "bundle",
-           "PredictError": "pipeline", "Predictor": "pipeline", "predict": "pipeline"}
+           "PredictError": "pipeline", "Predictor": "pipeline", "predict": "outputs"}
 __all__ = sorted(_PUBLIC)
 
 

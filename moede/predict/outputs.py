@@ -5,6 +5,7 @@ has a row per input file, predicted or not (its status says why)."""
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 import tempfile
 from pathlib import Path
 
@@ -17,7 +18,8 @@ from moede.align.video import read_frames
 from moede.io import atomic_path, write_bytes, write_csv, write_failure, write_json
 from moede.predict.bundle import Bundle
 from moede.predict.figures import photo_figure, timeline_figure
-from moede.predict.pipeline import Prediction
+from moede.predict.pipeline import (Prediction, PredictError, Predictor, input_files, iter_predictions,
+                                    open_models)
 
 SUMMARY = "summary.csv"
 SUMMARY_COLUMNS = ["file", "kind", "status", "reason", "faces", "prediction"]
@@ -125,3 +127,22 @@ def write_summary(rows: list[dict], out: Path) -> Path:
     frame = pd.DataFrame(rows)
     probabilities = [c for c in frame if c.startswith("prob_")]
     return write_csv(frame.reindex(columns=SUMMARY_COLUMNS + probabilities), out / SUMMARY)
+
+
+def predict(paths: Sequence[str | Path], model: str | Path | Bundle | None = None,
+            run_dir: str | Path | None = None,
+            out: str | Path | None = None, window_s: float | None = None, stride_s: float | None = None,
+            annotate: bool = False, device: str = "cpu") -> pd.DataFrame:
+    """Predict photos, videos and folders of them with a bundle (or a run dir); write each file's outputs to `out`
+    when given; return one table of every window, whole clip and photo. Raises PredictError on the first bad file."""
+    if out is not None:
+        ensure_writable(Path(out))
+    predictor = Predictor(open_models(model, run_dir), device)
+    tables = []
+    for path, result in iter_predictions(input_files(paths)[0], predictor, window_s, stride_s):
+        if isinstance(result, PredictError):
+            raise result
+        if out is not None:
+            write_outputs(result, Path(out), predictor.bundle, annotate)
+        tables.append(result.table)
+    return pd.concat(tables, ignore_index=True)

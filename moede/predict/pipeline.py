@@ -304,24 +304,3 @@ def iter_predictions(files: Sequence[Path], predictor: Predictor, window_s: floa
             yield path, predictor.predict_file(path, window_s, stride_s)
         except PredictError as error:
             yield path, error
-
-
-def predict(paths: Sequence[str | Path], model: str | Path | Bundle | None = None,
-            run_dir: str | Path | None = None,
-            out: str | Path | None = None, window_s: float | None = None, stride_s: float | None = None,
-            annotate: bool = False, device: str = "cpu") -> pd.DataFrame:
-    """Predict photos, videos and folders of them with a bundle (or a run dir); write each file's outputs to `out`
-    when given; return one table of every window, whole clip and photo. Raises PredictError on the first bad file."""
-    from moede.predict.outputs import ensure_writable, write_outputs
-
-    if out is not None:
-        ensure_writable(Path(out))
-    predictor = Predictor(open_models(model, run_dir), device)
-    tables = []
-    for path, result in iter_predictions(input_files(paths)[0], predictor, window_s, stride_s):
-        if isinstance(result, PredictError):
-            raise result
-        if out is not None:
-            write_outputs(result, Path(out), predictor.bundle, annotate)
-        tables.append(result.table)
-    return pd.concat(tables, ignore_index=True)

@@ -11,15 +11,13 @@ import pandas as pd
 import torch
 from torch import nn
 
-from moede.config import RunConfig
 from moede.data.colour import COLOURS
 from moede.data.emotions import CANONICAL
 from moede.errors import InputDataError
-from moede.features.cache import digest
+from moede.io import digest
 from moede.models.checkpoint import checkpoint_digest, code_version, load_checkpoint
 from moede.models.registry import build_model, model_spec
-from moede.results.dynamic_tables import MOEDE_ROW
-from moede.stages.dynamic import DEMO_EXPERTS, dfer_model_path, static_checkpoints
+from moede.models.run_layout import DEMO_EXPERTS, MOEDE_ROW, dfer_model_path, static_checkpoints
 
 DATASET = "cremad"
 
@@ -69,7 +67,7 @@ def _colour(config: dict[str, Any], path: Path) -> str:
 
 def _moede_entry(run_dir: Path, partition: int) -> dict[str, Any]:
     """The MoEDE (auxiliary, FFE) of one partition as a bundle entry, with its dev accuracy and test scores."""
-    path = _require(dfer_model_path(RunConfig(run_dir=run_dir), DATASET, MOEDE_ROW, partition), "05_dfer")
+    path = _require(dfer_model_path(run_dir, DATASET, MOEDE_ROW, partition), "05_dfer")
     model, meta = load_checkpoint(path)
     metrics: dict[str, Any] = {k: meta["metrics"].get(k) for k in ("best_epoch", "best_dev_accuracy")}
     runs = run_dir / "results" / "dfer_runs.csv"
@@ -91,8 +89,8 @@ def read_run_models(run_dir: str | Path, partition: int = 1) -> dict[str, Any]:
     if not run_dir.is_dir():
         raise RunModelsError(f"run directory {run_dir} does not exist; train it with `moede book` first")
     experts_root = _experts_dir(run_dir)
-    static = static_checkpoints(RunConfig(run_dir=run_dir))
-    experts_paths = static_checkpoints(RunConfig(run_dir=experts_root))["ffe"]
+    static = static_checkpoints(run_dir)
+    experts_paths = static_checkpoints(experts_root)["ffe"]
     models = {"experts": [_static_entry(_require(p, "03_experts")) for p in experts_paths],
               "sfer": _static_entry(_require(static["sfe"][0], "02_sfer")),
               "moede": _moede_entry(run_dir, partition)}

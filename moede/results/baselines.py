@@ -8,7 +8,7 @@ import pandas as pd
 from moede.data.emotions import CREMAD
 from moede.evaluation.complexity import PAPER_FRAMES, complexity_numbers, count_parameters
 from moede.models.baselines import BASELINES, DEPARTURES, SMALL_SIZES
-from moede.models.baselines.flops import clip_flops
+from moede.evaluation.baseline_flops import clip_flops
 from moede.models.dfer import SingleExtractorLSTM
 
 

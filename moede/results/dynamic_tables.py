@@ -20,11 +20,12 @@ from moede.evaluation.similarity import expert_cosine_matrix, similarity_frame
 from moede.evaluation.stats import TTestResult
 from moede.results.figures import confusion_matrix_figure, training_curves
 from moede.results.paper import paper_complexity, paper_table
-from moede.training.results import DFERResults, Predictions
+from moede.evaluation.predictions import Predictions
+from moede.training.results import DFERResults
+from moede.models.run_layout import MOEDE_ROW
 
 OVERALL = ("F1-macro", "F1-weighted", "Accuracy")
 SFE_ROW = "Single feature extractor"
-MOEDE_ROW = "MoEDE with auxiliary (FFE)"
 ABLATION_FULL = "None (MoEDE)"
 
 

@@ -25,25 +25,28 @@ from torch import nn
 
 from moede.config import RunConfig, seed_everything
 from moede.data.emotions import CANONICAL, CREMAD, MSP_IMPROV, SHORT_NAMES, class_index
+from moede.distributed import run_on_main
 from moede.evaluation.floors import frame_vote_predictions, probe_predictions
 from moede.evaluation.stats import matched_pair_test
-from moede.features.cache import CacheSpec, FeatureCache, build_or_load_many, digest
+from moede.features.cache import CacheSpec, FeatureCache, build_or_load_many
 from moede.features.extract import aligned_frames_fn
-from moede.models.checkpoint import Job, Trained, checkpoint_digest, load_checkpoint, train_or_reuse_all
+from moede.io import digest
 from moede.models.baselines import BASELINES, SMALL_SIZES, UAVMVisual
+from moede.models.checkpoint import checkpoint_digest, load_checkpoint
 from moede.models.dfer import MoEDE, SingleExtractorLSTM
 from moede.models.experts import ExpertBank
-from moede.results.dynamic_tables import (ABLATION_FULL, MOEDE_ROW, SFE_ROW, auxiliary_results, complexity_table,
-                                          colour_table, open_choices_table, pooled_table, scores, table5, table6,
+from moede.models.run_layout import DEMO_EXPERTS, dfer_model_path, static_checkpoints
+from moede.results.dynamic_tables import (ABLATION_FULL, MOEDE_ROW, SFE_ROW, auxiliary_results, colour_table,
+                                          complexity_table, open_choices_table, pooled_table, scores, table5, table6,
                                           table7, table8)
 from moede.sources import DataSource
 from moede.stages.outputs import save_result
-from moede.training.distributed import run_on_main
 from moede.training.dynamic import feature_statistics, predict_clips, train_dfer
-from moede.training.results import DFERResults, Predictions
+from moede.evaluation.predictions import Predictions
+from moede.training.results import DFERResults
+from moede.training.reuse import Job, Trained, train_or_reuse_all
 
 FORMAT = "moede-dfer-run/1"
-DEMO_EXPERTS = "demo_experts"
 IMAGENET_BANK = "imagenet"  # the untrained backbone, whose features the linear-probe floor reads
 PROBE_ROW = "Linear probe on ImageNet features"
 VOTE_ROW = "SFER per-frame vote (zero-shot)"
@@ -71,15 +74,8 @@ class DFERFeatures:
     caches: dict[str, FeatureCache]
     source: DataSource | None
     experts: str = ""  # which static run's experts made the features (experts_config)
-    colour: str = "rgb"  # what the experts saw of the frames (moede.data.resolve.frame_colour)
+    colour: str = "rgb"  # what the experts saw of the frames (moede.stages.resolve.frame_colour)
     checkpoints: dict[str, list[Path]] = field(default_factory=dict)  # the static models behind each bank
-
-
-def static_checkpoints(cfg: RunConfig) -> dict[str, list[Path]]:
-    """The static stages' checkpoints DFER needs: the eight experts (AffectNet order), the FTFE fusion, the SFER."""
-    models = cfg.run_dir / "models"
-    return {"ffe": [models / f"expert_{e}.pt" for e in CANONICAL], "ftfe": [models / "ftfe.pt"],
-            "sfe": [models / "sfer.pt"]}
 
 
 def experts_config(cfg: RunConfig, clips_are_demo: bool) -> RunConfig:
@@ -87,7 +83,7 @@ def experts_config(cfg: RunConfig, clips_are_demo: bool) -> RunConfig:
     clips are the generated demo (drawn faces) and the static chapters learned from real photos: features of experts
     trained on real photos do not transfer to drawn faces (the DFER models stay at chance), so the same static
     stages are run on the drawn-face demo corpus, in run_dir/demo_experts."""
-    from moede.data.resolve import static_kind
+    from moede.stages.resolve import static_kind
 
     if cfg.dfer_experts == "static" or not clips_are_demo or static_kind(cfg) == "demo":
         return cfg
@@ -101,7 +97,7 @@ def _ensure_static(cfg: RunConfig, banks: tuple[str, ...]) -> dict[str, list[Pat
     from moede.stages.static import train_experts_stage, train_fusion_stage
 
     (train_fusion_stage if "ftfe" in banks else train_experts_stage)(cfg)
-    return {name: paths for name, paths in static_checkpoints(cfg).items() if name in banks}
+    return {name: paths for name, paths in static_checkpoints(cfg.run_dir).items() if name in banks}
 
 
 def _experts_text(cfg: RunConfig, experts_cfg: RunConfig) -> str:
@@ -146,7 +142,7 @@ def _features(cfg: RunConfig, dataset: str, classes: tuple[str, ...], clips: pd.
               partitions: list[pd.DataFrame], banks: tuple[str, ...]) -> DFERFeatures:
     """Build or reuse the feature caches of `banks` for every clip of the partitions (each clip aligned once for all
     stale caches)."""
-    from moede.data.resolve import frame_colour
+    from moede.stages.resolve import frame_colour
 
     source = clips.attrs.get("source")
     static_cfg = experts_config(cfg, clips_are_demo=isinstance(source, DataSource) and source.kind == "demo")
@@ -165,14 +161,14 @@ def _features(cfg: RunConfig, dataset: str, classes: tuple[str, ...], clips: pd.
 
 def load_clips(cfg: RunConfig) -> pd.DataFrame:
     """The CREMA-D clip table of this run (user's corpus or the generated demo), attrs['source'] set."""
-    from moede.data.resolve import resolve_cremad
+    from moede.stages.resolve import resolve_cremad
 
     return run_on_main(lambda: resolve_cremad(cfg))  # rank 0 generates a demo corpus
 
 
 def load_msp_improv(cfg: RunConfig) -> pd.DataFrame:
     """The MSP-IMPROV clip table of this run (user's corpus or the generated demo), attrs['source'] set."""
-    from moede.data.resolve import resolve_msp_improv
+    from moede.stages.resolve import resolve_msp_improv
 
     return run_on_main(lambda: resolve_msp_improv(cfg))  # rank 0 generates a demo corpus
 
@@ -199,10 +195,6 @@ def msp_improv_features(cfg: RunConfig) -> DFERFeatures:
     partitions_dir = cfg.extra.get("msp_improv_partitions")
     partitions = msp_improv_partitions(clips, partitions_dir, n=cfg.msp_improv_partitions, seed=cfg.seed)
     return _features(cfg, "msp_improv", MSP_IMPROV, clips, partitions, ("ffe", "sfe"))
-
-
-def _slug(name: str) -> str:
-    return "".join(c if c.isalnum() else "_" for c in name.lower()).strip("_")
 
 
 def _split(part: pd.DataFrame, cache: FeatureCache, classes: tuple[str, ...], split: str) -> tuple[list, list]:
@@ -243,13 +235,8 @@ def partition_job(cfg: RunConfig, features: DFERFeatures, name: str, bank: str, 
                        {"history": result.history.to_dict("list"), "test": test.to_payload()})
 
     config = {**cfg.as_dict(), "frame_colour": features.colour}  # as resolved: what predict shows the experts
-    return Job(dfer_model_path(cfg, features.dataset, name, k + 1), key, fit, config, features.classes,
+    return Job(dfer_model_path(cfg.run_dir, features.dataset, name, k + 1), key, fit, config, features.classes,
                features.source)
-
-
-def dfer_model_path(cfg: RunConfig, dataset: str, name: str, partition: int) -> Path:
-    """Where a stage saves model `name` (e.g. 'MoEDE with auxiliary (FFE)') of `dataset` for partition (1-based)."""
-    return cfg.run_dir / "dfer" / dataset / _slug(name) / f"partition_{partition}.pt"
 
 
 def run_models(cfg: RunConfig, features: DFERFeatures, models: dict[str, tuple[str, ModelFactory]],

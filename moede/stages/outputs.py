@@ -8,9 +8,9 @@ from typing import Any
 import pandas as pd
 
 from moede.config import RunConfig
+from moede.distributed import run_on_main
 from moede.io import write_csv, write_json
 from moede.sources import DataSource
-from moede.training.distributed import run_on_main
 
 RESULTS = "results"
 

@@ -30,10 +30,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from moede.features.cache import digest
-from moede.io import atomic_path, source_stamp
+from moede.distributed import run_on_main
+from moede.io import atomic_path, digest, source_stamp
 from moede.models.pretrained import Normalisation
-from moede.training.distributed import run_on_main
 from moede.training.frozen import block_activations
 from moede.training.images import FaceImageDataset
 

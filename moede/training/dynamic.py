@@ -15,12 +15,13 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, RandomSampler, SequentialSampler
 from tqdm.auto import tqdm
 
+from moede.distributed import (DataParallelTraining, Distributed, ShardedBatchSampler, current, global_batch,
+                               sum_over_ranks)
 from moede.evaluation.metrics import summary
 from moede.models.dfer import DFEROutput, collate_clips, dfer_loss
-from moede.training.distributed import (DataParallelTraining, Distributed, ShardedBatchSampler, current,
-                                        global_batch, sum_over_ranks)
 from moede.training.optimizers import make_optimizer
-from moede.training.results import Predictions, TrainResult
+from moede.evaluation.predictions import Predictions
+from moede.training.results import TrainResult
 
 
 class FeatureSource(Protocol):

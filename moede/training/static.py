@@ -13,9 +13,8 @@ from torch import nn
 from torch.utils.data import DataLoader, RandomSampler, Sampler
 from tqdm.auto import tqdm
 
+from moede.distributed import DataParallelTraining, ShardedBatchSampler, current, global_batch, sum_over_ranks
 from moede.evaluation.metrics import summary
-from moede.training.distributed import (DataParallelTraining, ShardedBatchSampler, current, global_batch,
-                                        sum_over_ranks)
 from moede.training.images import FaceImageDataset
 from moede.training.optimizers import make_optimizer
 from moede.training.results import TrainResult

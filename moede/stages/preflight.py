@@ -107,7 +107,7 @@ def paper_settings(cfg: RunConfig) -> bool:
 
 def generated_corpora(cfg: RunConfig, corpora: tuple[str, ...] = tuple(CORPUS_OPTIONS)) -> list[str]:
     """The options of the corpora among `corpora` that `cfg` would replace by generated demo data."""
-    from moede.data.resolve import static_kind, video_kind
+    from moede.stages.resolve import static_kind, video_kind
 
     generated = {"static": static_kind(cfg) == "demo", "cremad": video_kind(cfg) == "demo",
                  "msp_improv": cfg.msp_improv_root is None}

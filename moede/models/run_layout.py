@@ -1,0 +1,29 @@
+"""Where a run directory keeps its models: the static chapters' checkpoints, the second (drawn-face) expert set, and
+each video model's per-partition checkpoints. The stages write there and `moede predict` reads there; neither asks
+the other."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from moede.data.emotions import CANONICAL
+
+DEMO_EXPERTS = "demo_experts"  # run_dir/<this>: experts trained on drawn faces for drawn clips (moede.stages.dynamic)
+MOEDE_ROW = "MoEDE with auxiliary (FFE)"  # the label under which a run's tables record Table 5's MoEDE
+
+
+def static_checkpoints(run_dir: str | Path) -> dict[str, list[Path]]:
+    """The static stages' checkpoints DFER needs: the eight experts (AffectNet order), the FTFE fusion, the SFER."""
+    models = Path(run_dir) / "models"
+    return {"ffe": [models / f"expert_{e}.pt" for e in CANONICAL], "ftfe": [models / "ftfe.pt"],
+            "sfe": [models / "sfer.pt"]}
+
+
+def model_id(name: str) -> str:
+    """The directory name of video model `name` (a table row, e.g. 'MoEDE with auxiliary (FFE)')."""
+    return "".join(c if c.isalnum() else "_" for c in name.lower()).strip("_")
+
+
+def dfer_model_path(run_dir: str | Path, dataset: str, name: str, partition: int) -> Path:
+    """Where the checkpoint of video model `name` of `dataset` for partition (1-based) is kept."""
+    return Path(run_dir) / "dfer" / dataset / model_id(name) / f"partition_{partition}.pt"
