@@ -64,8 +64,8 @@ LIMITS: dict[str, dict[str, Any]] = {
 
 def _choices() -> dict[str, tuple[str, ...]]:
     """The allowed values of each choice field, taken from the modules that act on them."""
-    from moede.data.schema import LANDMARK_SOURCES
     from moede.data.cremad import LABEL_CHOICES
+    from moede.data.schema import LANDMARK_SOURCES
     from moede.models.backbone import BACKBONES
     from moede.models.dfer import AUX_REDUCTIONS
     from moede.models.pretrained import INITS

@@ -219,7 +219,7 @@ def test_after_padding_readout_reads_past_zero_frames_whatever_the_batch() -> No
 
 @pytest.mark.parametrize("select_by, kept", [("accuracy", 1), ("f1_macro", 2)])
 def test_dfer_keeps_the_epoch_best_by_the_chosen_development_metric(monkeypatch, select_by: str, kept: int) -> None:
-    import moede.training.dynamic as dynamic
+    from moede.training import dynamic
 
     scripted = iter([{"accuracy": 50.0, "f1_macro": 20.0}, {"accuracy": 40.0, "f1_macro": 35.0},
                      {"accuracy": 30.0, "f1_macro": 30.0}])  # epoch 1 wins on accuracy, epoch 2 on F1-macro

@@ -13,10 +13,10 @@ import copy
 import hashlib
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import asdict
 from functools import lru_cache
 from pathlib import Path
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
@@ -33,18 +33,23 @@ from moede.features.extract import SequentialExperts, shared_prefix_length
 from moede.io import atomic_path, write_csv, write_json
 from moede.models.backbone import build_backbone
 from moede.models.checkpoint import Job, Trained, checkpoint_digest, train_or_reuse_all
-from moede.models.registry import since_added
 from moede.models.experts import ExpertBank
 from moede.models.fusion import ExpertFusion
 from moede.models.mobilenet import replace_head
+from moede.models.registry import since_added
 from moede.sources import DataSource
 from moede.stages.outputs import save_result
-from moede.training.distributed import run_on_main
 from moede.training.activation_cache import cached_block_activations
+from moede.training.distributed import run_on_main
 from moede.training.frozen import FromBlock, FusionFromBlock
 from moede.training.images import FaceImageDataset, FeatureDataset, load_face_images
+from moede.training.results import (
+    ExpertsResult,
+    FusionResult,
+    StaticResult,
+    TrainResult,
+)
 from moede.training.sampling import BalancedEpochSampler
-from moede.training.results import ExpertsResult, FusionResult, StaticResult, TrainResult
 from moede.training.static import class_weights, train_classifier
 
 if TYPE_CHECKING:
@@ -98,8 +103,8 @@ def _aligned_static(cfg: RunConfig) -> pd.DataFrame | None:
 def _align_static(cfg: RunConfig) -> pd.DataFrame:
     """Resolve the static corpus, align its faces into run_dir/aligned/static and cache the aligned table there."""
     from moede.align import align_images
-    from moede.data.schema import landmarks_from
     from moede.data.resolve import resolve_static
+    from moede.data.schema import landmarks_from
 
     out = cfg.run_dir / "aligned" / "static"
     raw = resolve_static(cfg)
