@@ -16,9 +16,10 @@ NEW_SETTINGS = ("align_landmarks", "static_select_by", "dfer_select_by", "sfe_la
 
 
 def _rows() -> list[list[str]]:
-    """The cells of each row of the page's table (header and rule left out)."""
-    lines = [line for line in PAGE.read_text().splitlines() if line.startswith("| ")]
-    return [[cell.strip() for cell in line.strip().strip("|").split(" | ")] for line in lines[1:]]
+    """The cells of each row of the page's first table, the choices (header and rule left out)."""
+    text = PAGE.read_text()
+    table = text[text.index("| choice |"):].split("\n\n")[0]
+    return [[cell.strip() for cell in line.strip().strip("|").split(" | ")] for line in table.splitlines()[2:]]
 
 
 def _quotes(text: str) -> list[str]:
