@@ -30,13 +30,15 @@ PROFILES: dict[str, dict[str, Any]] = {
                  trainable_from=14, learning_rate=3e-4, dfer_learning_rate=3e-4, standardize_features=True,
                  batch_size=32, clip_batch_size=16, partitions=2, ablation_partitions=1, msp_improv_partitions=2,
                  max_frames=12, frame_step=3, fusion_relu=True, baselines="small", cremad_labels="intended"),
-    # The paper's settings (Section IV.B): ImageNet start, every layer trained, 224x224 faces, RandomAffine
+    # The paper's settings (Section IV.B): ImageNet start, every layer trained, RandomAffine
     # augmentation, Adam at 1e-3, 60 SFER epochs, 20 expert epochs, 20 DFER epochs; the fusions "trained similarly
-    # to the eight-class model" (60 epochs, augmented, FFE too) with no non-linearity named between their layers.
+    # to the eight-class model" (60 epochs, augmented, FFE too) with no non-linearity named between their layers;
+    # every face's region and landmarks found by dlib, AffectNet's too (a corpus' own landmarks are not used).
+    # Faces at 224x224, MobileNetV2's ImageNet size: the paper states no face size (book/open_choices.md).
     "full": dict(image_size=224, sfer_epochs=60, expert_epochs=20, fusion_epochs=60, dfer_epochs=20,
                  fusion_relu=False, augment=True, standardize_features=False, batch_size=64, clip_batch_size=16,
                  partitions=5, ablation_partitions=None, msp_improv_partitions=6, max_frames=None, frame_step=1,
-                 baselines="paper"),
+                 baselines="paper", align_landmarks="dlib"),
 }
 
 STATIC_CORPORA = ("auto", "demo")
@@ -50,6 +52,7 @@ LIMITS: dict[str, dict[str, Any]] = {
     "image_size": {"minimum": 32},  # MobileNetV2 halves the side five times
     "trainable_from": {"minimum": 0},  # a `features` block of the backbone (checked against it in __post_init__)
     "msp_improv_partitions": {"minimum": 1, "maximum": 6},  # MSP-IMPROV has six sessions
+    "sfe_layers": {"minimum": 1},
     "actor_folds": {"minimum": 3},  # test, development and at least one training fold
     "learning_rate": {"positive": True},
     "dfer_learning_rate": {"positive": True},
@@ -62,13 +65,15 @@ LIMITS: dict[str, dict[str, Any]] = {
 def _choices() -> dict[str, tuple[str, ...]]:
     """The allowed values of each choice field, taken from the modules that act on them."""
     from moede.data.cremad import LABEL_CHOICES
+    from moede.data.schema import LANDMARK_SOURCES
     from moede.models.backbone import BACKBONES
     from moede.models.dfer import AUX_REDUCTIONS
     from moede.models.pretrained import INITS
     from moede.training.optimizers import OPTIMIZERS
     from moede.training.static import SELECT_BY
 
-    return {"init": INITS, "optimizer": tuple(OPTIMIZERS), "select_by": SELECT_BY, "aux_loss": AUX_REDUCTIONS,
+    return {"init": INITS, "optimizer": tuple(OPTIMIZERS), "static_select_by": SELECT_BY,
+            "dfer_select_by": SELECT_BY, "align_landmarks": LANDMARK_SOURCES, "aux_loss": AUX_REDUCTIONS,
             "static_corpus": STATIC_CORPORA, "video_corpus": VIDEO_CORPORA, "dfer_experts": DFER_EXPERTS,
             "cremad_labels": LABEL_CHOICES, "frame_colour": FRAME_COLOURS, "profile": tuple(PROFILES),
             "backbone": tuple(BACKBONES)}
@@ -99,7 +104,7 @@ class RunConfig:
     backbone: str = "mobilenet_v2"  # every image model's torchvision network (moede.models.backbone.BACKBONES)
     trainable_from: int = 0  # first MobileNetV2 `features` block that is trained; blocks before stay at their init
     cache_dir: Path = Path("runs/cache")  # converted ImageNet weights (shared by every run)
-    image_size: int = 48  # side of the aligned square faces, in pixels (the paper: 224)
+    image_size: int = 48  # side of the aligned square faces, in pixels (the paper states none; full profile: 224)
     sfer_epochs: int = 4  # the 8-class SFER (the paper: 60)
     expert_epochs: int = 2  # each of the eight experts (the paper: 20)
     fusion_epochs: int = 1  # the FFE and FTFE fusions (the paper: "similarly to the eight-class model")
@@ -113,6 +118,8 @@ class RunConfig:
     max_frames: int | None = 12  # per clip, after frame_step
     standardize_features: bool = True  # DFER: z-score the expert features with the training clips' statistics
     frame_step: int = 3  # keep every frame_step-th video frame (3: 30 fps -> 10 fps)
+    align_landmarks: str = "dataset"  # faces and clips: a corpus' own landmarks where it gives them, else dlib
+    # ("dataset"), or dlib's everywhere ("dlib", the paper's)
     static_corpus: str = "auto"  # "auto": AffectNet path, else ../shared facial_expressions, else the demo; "demo"
     video_corpus: str = "auto"  # "auto": CREMA-D path, else ../shared's real CREMA-D clips, else the demo; "demo"
     cremad_labels: str = "consensus"  # CREMA-D label: the audio-visual majority vote (the paper's) or "intended"
@@ -123,7 +130,10 @@ class RunConfig:
     learning_rate: float = 1e-3  # Adam, static models (SFER, experts, fusion)
     dfer_learning_rate: float = 1e-3  # Adam, DFER models (the paper: 1e-3 for all)
     optimizer: str = "adam"  # every training loop: "adam" (the paper's text) or "nadam" (the method it cites)
-    select_by: str = "f1_macro"  # static models: the development metric that picks the kept epoch ("accuracy")
+    static_select_by: str = "f1_macro"  # SFER, experts, fusions: the development metric that picks the kept epoch
+    # ("accuracy"; the paper names none for them)
+    dfer_select_by: str = "accuracy"  # DFER models: the development metric that picks the kept epoch (the paper's:
+    # accuracy; or "f1_macro")
     fusion_relu: bool = True  # a ReLU between the fusion's 1280->256 and 2048->8 layers (the paper names none)
     aux_loss: str = "sum"  # MoEDE's auxiliary cross-entropies: "sum" or "mean" (moede.models.dfer.dfer_loss)
     aux_weight: float = 1.0  # weight of the combined auxiliary loss against the main one
@@ -133,6 +143,7 @@ class RunConfig:
     baselines: Literal["paper", "small", "none"] = "small"  # Table 5/8's T-LSTM, AuxFormer, UAVM, VAVL: the sizes
     # of their papers' code, smaller ones that train in the demo's minutes (moede.models.baselines.SMALL_SIZES), or
     # not trained
+    sfe_layers: int = 1  # stacked LSTM layers of the single-feature-extractor baseline (the paper does not say)
     device: str = "auto"  # "auto" (a GPU when there is one), "cpu", "cuda", "cuda:N" or "mps"
     seed: int = 0  # seeds Python, NumPy and torch at the top of every chapter
     extra: dict[str, Any] = field(default_factory=dict)  # partition folders: cremad_partitions, msp_improv_partitions

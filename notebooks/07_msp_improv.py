@@ -13,9 +13,11 @@
 #
 # The same pipeline, unchanged hyperparameters, on a second corpus: MSP-IMPROV's four emotions (neutral,
 # happiness, sadness, anger) with subject-independent splits (Section V.D, Table 8). The experts stay those
-# trained on the static corpus; only the dynamic models are trained here. The paper averages six runs, each of the six
-# sessions (dyads) once the test set (`msp_improv_partitions`: 6 in the full profile, 2 in the demo). The corpus'
-# evaluation file names clips `UTD-IMPROV-...` and its videos `MSP-IMPROV-...`: `moede` reads both as one clip.
+# trained on the static corpus; only the dynamic models are trained here. The paper averages "six independent runs,
+# each using subject-independent splits" without saying how the sessions are divided; MSP-IMPROV has six sessions
+# (dyads), so here each is the test set once (`msp_improv_partitions`: 6 in the full profile, 2 in the demo). The
+# corpus' evaluation file names clips `UTD-IMPROV-...` and its videos `MSP-IMPROV-...`: `moede` reads both as one
+# clip.
 #
 # Without `--msp-improv` this chapter runs on the generated MSP-IMPROV-layout demo: no MSP-IMPROV media exist in
 # `../shared` (only its file lists). Its clips are drawn faces, and the features of experts that learned from real
@@ -39,7 +41,7 @@ allow_demo_data: bool = False  # the full profile refuses generated demo corpora
 backbone: str = "mobilenet_v2"  # every image model's torchvision network (moede.models.backbone.BACKBONES)
 trainable_from: Optional[int] = None  # first MobileNetV2 `features` block that is trained; blocks before stay at their init; None takes the profile's (demo 14, full 0)
 cache_dir: str = "runs/cache"  # converted ImageNet weights (shared by every run)
-image_size: Optional[int] = None  # side of the aligned square faces, in pixels (the paper: 224); None takes the profile's (demo 160, full 224)
+image_size: Optional[int] = None  # side of the aligned square faces, in pixels (the paper states none; full profile: 224); None takes the profile's (demo 160, full 224)
 sfer_epochs: Optional[int] = None  # the 8-class SFER (the paper: 60); None takes the profile's (demo 6, full 60)
 expert_epochs: Optional[int] = None  # each of the eight experts (the paper: 20); None takes the profile's (demo 2, full 20)
 fusion_epochs: Optional[int] = None  # the FFE and FTFE fusions (the paper: "similarly to the eight-class model"); None takes the profile's (demo 1, full 60)
@@ -53,6 +55,7 @@ msp_improv_partitions: Optional[int] = None  # Table 8: session-independent runs
 max_frames: Optional[int] = None  # per clip, after frame_step; None takes the profile's (demo 12, full None)
 standardize_features: Optional[bool] = None  # DFER: z-score the expert features with the training clips' statistics; None takes the profile's (demo True, full False)
 frame_step: Optional[int] = None  # keep every frame_step-th video frame (3: 30 fps -> 10 fps); None takes the profile's (demo 3, full 1)
+align_landmarks: Optional[str] = None  # faces and clips: a corpus' own landmarks where it gives them, else dlib ("dataset"), or dlib's everywhere ("dlib", the paper's); None takes the profile's (demo dataset, full dlib)
 static_corpus: str = "auto"  # "auto": AffectNet path, else ../shared facial_expressions, else the demo; "demo"
 video_corpus: str = "auto"  # "auto": CREMA-D path, else ../shared's real CREMA-D clips, else the demo; "demo"
 cremad_labels: Optional[str] = None  # CREMA-D label: the audio-visual majority vote (the paper's) or "intended"; None takes the profile's (demo intended, full consensus)
@@ -62,12 +65,14 @@ dfer_experts: str = "auto"  # "auto": moede.stages.dynamic.experts_config decide
 learning_rate: Optional[float] = None  # Adam, static models (SFER, experts, fusion); None takes the profile's (demo 0.0003, full 0.001)
 dfer_learning_rate: Optional[float] = None  # Adam, DFER models (the paper: 1e-3 for all); None takes the profile's (demo 0.0003, full 0.001)
 optimizer: str = "adam"  # every training loop: "adam" (the paper's text) or "nadam" (the method it cites)
-select_by: str = "f1_macro"  # static models: the development metric that picks the kept epoch ("accuracy")
+static_select_by: str = "f1_macro"  # SFER, experts, fusions: the development metric that picks the kept epoch ("accuracy"; the paper names none for them)
+dfer_select_by: str = "accuracy"  # DFER models: the development metric that picks the kept epoch (the paper's: accuracy; or "f1_macro")
 fusion_relu: Optional[bool] = None  # a ReLU between the fusion's 1280->256 and 2048->8 layers (the paper names none); None takes the profile's (demo True, full False)
 aux_loss: str = "sum"  # MoEDE's auxiliary cross-entropies: "sum" or "mean" (moede.models.dfer.dfer_loss)
 aux_weight: float = 1.0  # weight of the combined auxiliary loss against the main one
 readout: str = "last_valid"  # MoEDE/SFE: classify the LSTM output at each clip's last real frame, or (as a zero-padded Keras model without masking would) after zero frames up to the longest clip
 baselines: Optional[str] = None  # Table 5/8's T-LSTM, AuxFormer, UAVM, VAVL: the sizes of their papers' code, smaller ones that train in the demo's minutes (moede.models.baselines.SMALL_SIZES), or not trained; None takes the profile's (demo small, full paper)
+sfe_layers: int = 1  # stacked LSTM layers of the single-feature-extractor baseline (the paper does not say)
 device: str = "auto"  # "auto" (a GPU when there is one), "cpu", "cuda", "cuda:N" or "mps"
 seed: int = 0  # seeds Python, NumPy and torch at the top of every chapter
 extra: dict = {}  # partition folders: cremad_partitions, msp_improv_partitions
@@ -94,6 +99,8 @@ msp = run_msp_improv(cfg, features)
 
 # %% [markdown]
 # ## Table 8: MSP-IMPROV, MoEDE vs the single feature extractor (per-emotion columns: F1)
+# `p (vs SFE)`: each row's one-tailed matched-pair t-test against the SFE, as in Table 5 (`significant`: p < 0.05;
+# the paper's Table 8 marks no test).
 
 # %%
 from moede.results.dynamic_tables import table8

@@ -284,6 +284,30 @@ def test_align_images_uses_given_landmarks_and_folder(tmp_path: Path, photo: np.
         align_folder(tmp_path / "nowhere", tmp_path / "x")
 
 
+def test_dataset_and_dlib_landmarks_give_the_same_crop_when_the_dataset_gives_dlib_s(
+        tmp_path: Path, photo: np.ndarray, photo_landmarks: np.ndarray) -> None:
+    from moede.data.schema import landmarks_from
+
+    cv2.imwrite(str(tmp_path / "face.png"), cv2.cvtColor(photo, cv2.COLOR_RGB2BGR))
+    shifted = photo_landmarks + np.float32([6, -4])  # a corpus whose annotators put the landmarks elsewhere
+    frame = pd.DataFrame({"sample_id": ["as_dlib", "shifted"], "path": [str(tmp_path / "face.png")] * 2,
+                          "landmarks": [photo_landmarks, shifted], "box": [(0.0, 0.0, 5.0, 5.0)] * 2})
+    frame.attrs["source"] = "kept"
+    crops = {}
+    for source in ("dataset", "dlib"):
+        rows = landmarks_from(frame, source)
+        assert rows.attrs["source"] == "kept" and ("landmarks" in rows) == (source == "dataset")
+        aligned = align_images(rows, tmp_path / source, size=SIZE, workers=1)
+        manifest = pd.read_csv(tmp_path / source / "manifest.csv").set_index("sample_id")
+        assert set(manifest["status"]) == ({"given"} if source == "dataset" else {"detected"})
+        crops[source] = {sid: cv2.imread(path) for sid, path in zip(aligned["sample_id"], aligned["path"])}
+    np.testing.assert_array_equal(crops["dataset"]["as_dlib"], crops["dlib"]["as_dlib"])
+    np.testing.assert_array_equal(crops["dlib"]["shifted"], crops["dlib"]["as_dlib"])
+    assert np.abs(crops["dataset"]["shifted"].astype(int) - crops["dlib"]["shifted"]).mean() > 5
+    with pytest.raises(ValueError, match="align_landmarks"):
+        landmarks_from(frame, "manual")
+
+
 def test_align_video_to_folder_writes_frames_and_manifest(tmp_path: Path, monkeypatch) -> None:
     out = tmp_path / "carphone"
     manifest = align_video_to_folder(sample_video_path(), out, size=32, max_frames=12)

@@ -215,3 +215,39 @@ def test_after_padding_readout_reads_past_zero_frames_whatever_the_batch() -> No
         assert not torch.allclose(last_valid(x, lengths).logits[1], expected[1])
     with pytest.raises(ValueError, match="longer than the padded length 7"):
         after(torch.randn(1, 8, 8, D), torch.tensor([8]))
+
+
+@pytest.mark.parametrize("select_by, kept", [("accuracy", 1), ("f1_macro", 2)])
+def test_dfer_keeps_the_epoch_best_by_the_chosen_development_metric(monkeypatch, select_by: str, kept: int) -> None:
+    from moede.training import dynamic
+
+    scripted = iter([{"accuracy": 50.0, "f1_macro": 20.0}, {"accuracy": 40.0, "f1_macro": 35.0},
+                     {"accuracy": 30.0, "f1_macro": 30.0}])  # epoch 1 wins on accuracy, epoch 2 on F1-macro
+    monkeypatch.setattr(dynamic, "summary", lambda *args: next(scripted))
+
+    class Source:
+        def clip(self, sample_id: str) -> np.ndarray:
+            return np.full((3, 1, D), float(sample_id), dtype=np.float16)
+
+    torch.manual_seed(0)
+    result = train_dfer(SingleExtractorLSTM(feature_dim=D, hidden=H, n_classes=2), Source(), ["0", "1"], [0, 1],
+                        ["0", "1"], [0, 1], epochs=3, batch_size=2, select_by=select_by)
+    assert result.best_epoch == kept and result.best_dev_score == result.history.loc[kept - 1, f"dev_{select_by}"]
+    with pytest.raises(ValueError, match="select_by"):
+        train_dfer(SingleExtractorLSTM(feature_dim=D, hidden=H), Source(), ["0"], [0], ["0"], [0], epochs=1,
+                   select_by="loss")
+
+
+def test_sfe_layers_stack_lstms_and_one_layer_keeps_the_spec_of_earlier_checkpoints() -> None:
+    one, two = (SingleExtractorLSTM(feature_dim=D, hidden=H, layers=n) for n in (1, 2))
+    assert "layers" not in one.spec(), "checkpoints made before sfe_layers existed keep their key"
+    assert two.spec()["layers"] == 2 and two.lstm.num_layers == 2
+    rebuilt = build_model(two.spec())
+    rebuilt.load_state_dict(two.state_dict())
+    x = torch.randn(2, 4, 1, D)
+    with torch.no_grad():
+        torch.testing.assert_close(rebuilt.eval()(x, torch.tensor([4, 2])).logits,
+                                   two.eval()(x, torch.tensor([4, 2])).logits)
+    assert sum(p.numel() for p in two.parameters()) > sum(p.numel() for p in one.parameters())
+    with pytest.raises(ValueError, match="at least one LSTM layer"):
+        SingleExtractorLSTM(layers=0)

@@ -105,9 +105,10 @@ def test_optimiser_and_selection_metric_are_settings() -> None:
         make_optimizer("sgd", layer.parameters(), 1e-3)
     with pytest.raises(ValueError, match="optimizer"):
         RunConfig.for_profile("demo", optimizer="sgd")
-    with pytest.raises(ValueError, match="select_by"):
-        RunConfig.for_profile("demo", select_by="loss")
-    assert RunConfig.for_profile("full").optimizer == "adam" and RunConfig.for_profile("full").select_by == "f1_macro"
+    with pytest.raises(ValueError, match="static_select_by"):
+        RunConfig.for_profile("demo", static_select_by="loss")
+    full = RunConfig.for_profile("full")
+    assert full.optimizer == "adam" and full.static_select_by == "f1_macro" and full.dfer_select_by == "accuracy"
 
 
 def test_joint_extractor_runs_the_blocks_every_bank_shares_once_and_gives_each_bank_its_own_features() -> None:

@@ -17,8 +17,8 @@ from moede.config import RunConfig
 from moede.data.emotions import AFFECTNET
 from moede.models.backbone import BackboneClassifier, build_backbone
 from moede.models.checkpoint import load_checkpoint
-from moede.stages.static import (_datasets, _split_paths, _trainable, prepare_static, train_experts_stage,
-                                 train_sfer_stage)
+from moede.stages.static import (_aligned_static, _datasets, _key, _split_paths, _trainable, prepare_static,
+                                 train_experts_stage, train_sfer_stage)
 
 
 @pytest.fixture
@@ -52,6 +52,16 @@ def test_sfer_stage_trains_and_reloads_as_mobilenet_v3_small(tmp_path: Path, tin
     assert _reloads_as_v3_small(sfer.checkpoint, sfer.model)
     assert (cfg.run_dir / "results" / "table2.csv").is_file() and len(sfer.predictions) == len(AFFECTNET)
     assert train_sfer_stage(cfg, frame).reused
+
+
+def test_the_landmark_source_keys_the_aligned_faces_and_the_models(tmp_path: Path, tiny_static_demo: None) -> None:
+    cfg = _config(tmp_path / "run", trainable_from=10)
+    frame = prepare_static(cfg)  # the demo corpus gives landmarks: aligned from them ("dataset", the demo's)
+    dlib = cfg.with_(align_landmarks="dlib")
+    assert _aligned_static(cfg) is not None and _aligned_static(dlib) is None, "dlib's crops are aligned anew"
+    assert "align_landmarks" not in _key(cfg, frame, "sfer", 1), "earlier checkpoints keep their key"
+    assert _key(dlib, frame, "sfer", 1)["align_landmarks"] == "dlib"
+    assert RunConfig.for_profile("full").align_landmarks == "dlib", "the paper: dlib for AffectNet too"
 
 
 @pytest.mark.slow

@@ -229,3 +229,14 @@ def test_agrees_with_litert_on_the_reference_photos(converted: dict[str, torch.T
     labels = (folder / "imagenet_labels.txt").read_text().splitlines()[1:]
     assert [labels[i] for i in ours.argmax(1)] == [labels[i] for i in reference.argmax(1)]
     assert [labels[i] for i in ours.argmax(1)] == ["Egyptian cat", "military uniform", "macaw"]
+
+
+def test_each_converted_weight_lies_on_its_quantisation_step() -> None:
+    convs = convert.read_tflite_convolutions(SHIPPED_TFLITE)
+    for conv in convs:
+        assert conv.step.shape == conv.weight.shape and (conv.step > 0).all()
+        levels = conv.weight / conv.step  # int8 levels, symmetric per output channel: whole numbers in [-127, 127]
+        np.testing.assert_allclose(levels, np.round(levels), atol=1e-3)
+        assert np.abs(levels).max() <= 127.001
+        per_channel = conv.step.reshape(len(conv.step), -1)
+        assert np.allclose(per_channel, per_channel[:, :1]), "one step per output channel"

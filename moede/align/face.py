@@ -1,7 +1,7 @@
 """Eye-level alignment of one face: a similarity warp putting both eye centres at fixed output positions.
 
 The paper (Section IV.B) detects the face and 68 landmarks with dlib, rotates the image so the eyes are parallel with
-the x-axis at a consistent location, crops the facial region from the landmarks and resizes to 224x224. Here the crop
+the x-axis at a consistent location, and crops the facial region from the landmarks (no size stated). Here the crop
 window is anchored on the landmarks' eye centres: the image-left eye (landmarks 36-41) goes to EYE_POSITIONS[0] and
 the image-right eye (42-47) to EYE_POSITIONS[1], as fractions of the output size. With the inter-ocular distance at
 0.30 of the side, the landmark hull of a frontal face (brows about 0.4 inter-ocular distances above the eye line,

@@ -14,6 +14,19 @@ from moede.errors import InputDataError
 REQUIRED_COLUMNS: tuple[str, ...] = ("sample_id", "path", "label", "speaker", "split")
 OPTIONAL_COLUMNS: tuple[str, ...] = ("landmarks", "box")
 SPLITS: tuple[str, ...] = ("train", "dev", "test")
+LANDMARK_SOURCES: tuple[str, ...] = ("dataset", "dlib")  # RunConfig.align_landmarks: a corpus' own or dlib's
+
+
+def landmarks_from(frame: pd.DataFrame, source: str) -> pd.DataFrame:
+    """`frame` as it is aligned with landmarks from `source`: 'dataset' keeps a corpus' own landmarks and face boxes
+    (dlib finds the rest), 'dlib' drops both so dlib finds every face and its landmarks, as the paper does."""
+    if source not in LANDMARK_SOURCES:
+        raise ValueError(f"align_landmarks must be one of {LANDMARK_SOURCES}, got {source!r}")
+    if source == "dataset":
+        return frame
+    kept = frame.drop(columns=list(OPTIONAL_COLUMNS), errors="ignore")
+    kept.attrs.update(frame.attrs)
+    return kept
 
 
 def read_label_csv(path: str | os.PathLike[str], **options: Any) -> pd.DataFrame:

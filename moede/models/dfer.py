@@ -16,7 +16,7 @@ from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from moede.data.emotions import CANONICAL
-from moede.models.registry import SpecIsConstructorArgs, register_model
+from moede.models.registry import SpecIsConstructorArgs, register_model, since_added
 
 N_EXPERTS = len(CANONICAL)
 FEATURE_DIM = 1280  # MobileNetV2's pooled features; the stages pass their backbone's (moede.models.backbone)
@@ -133,16 +133,19 @@ class MoEDE(SpecIsConstructorArgs, nn.Module):
 
 @register_model("SingleExtractorLSTM")
 class SingleExtractorLSTM(SpecIsConstructorArgs, nn.Module):
-    """The single-feature-extractor (SFE) baseline: one LSTM (1280->256) on one extractor's features, then a classifier
-    on its last valid step. Input (B, T, 1, feature_dim), the same layout as MoEDE's with one expert."""
+    """The single-feature-extractor (SFE) baseline: `layers` stacked LSTMs (1280->256, then 256->256; one by default)
+    on one extractor's features, then a classifier on the last layer's last valid step. Input (B, T, 1, feature_dim),
+    the same layout as MoEDE's with one expert."""
 
     def __init__(self, feature_dim: int = FEATURE_DIM, hidden: int = HIDDEN, n_classes: int = 6,
-                 padded_length: int | None = None) -> None:
+                 padded_length: int | None = None, layers: int = 1) -> None:
         super().__init__()
-        self.feature_dim, self.hidden, self.n_classes = feature_dim, hidden, n_classes
+        if layers < 1:
+            raise ValueError(f"the SFE needs at least one LSTM layer, got layers={layers}")
+        self.feature_dim, self.hidden, self.n_classes, self.layers = feature_dim, hidden, n_classes, layers
         self.padded_length = padded_length
         self.standardize = FeatureStandardizer(1, feature_dim)
-        self.lstm = nn.LSTM(feature_dim, hidden, batch_first=True)
+        self.lstm = nn.LSTM(feature_dim, hidden, num_layers=layers, batch_first=True)
         self.classifier = nn.Linear(hidden, n_classes)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> DFEROutput:
@@ -155,7 +158,8 @@ class SingleExtractorLSTM(SpecIsConstructorArgs, nn.Module):
     def spec(self) -> dict[str, Any]:
         """The constructor arguments that rebuild this model (see moede.models.registry)."""
         return dict(architecture="SingleExtractorLSTM", feature_dim=self.feature_dim, hidden=self.hidden,
-                    n_classes=self.n_classes, padded_length=self.padded_length)
+                    n_classes=self.n_classes, padded_length=self.padded_length,
+                    **since_added("layers", self.layers, 1))
 
 
 AUX_REDUCTIONS = ("sum", "mean")

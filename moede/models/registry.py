@@ -60,3 +60,9 @@ def model_spec(model: nn.Module) -> dict[str, Any]:
         raise TypeError(f"cannot checkpoint a {type(model).__name__}: it is not a registered moede model "
                         f"({sorted(MODELS)})")
     return spec
+
+
+def since_added(name: str, value: Any, before: Any) -> dict[str, Any]:
+    """A cache key's entry for a setting added after caches existed: none while `value` is `before` (what those were
+    made with, so they stay valid), else {name: value}."""
+    return {} if value == before else {name: value}

@@ -40,25 +40,44 @@ class TFLiteFormatError(ValueError):
 
 @dataclass(frozen=True)
 class FoldedConv:
-    """One dequantised TFLite convolution: torch-layout weight (O, I/groups, kH, kW), bias (O,) and stride."""
+    """One dequantised TFLite convolution: torch-layout weight (O, I/groups, kH, kW), bias (O,), stride, and the
+    quantisation step of each weight (the weight's layout; a float weight's is 0)."""
 
     weight: np.ndarray
     bias: np.ndarray
     stride: int
+    step: np.ndarray
+
+
+def _quantisation(tensor, ndim: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """(scale, zero point) of a tensor with `ndim` dimensions, per-channel ones shaped to broadcast along its
+    quantised dimension; None for a float tensor."""
+    quant = tensor.Quantization()
+    if quant is None or quant.ScaleLength() == 0:
+        return None
+    scale = quant.ScaleAsNumpy().astype(np.float64)
+    zero = quant.ZeroPointAsNumpy().astype(np.float64) if quant.ZeroPointLength() else np.zeros_like(scale)
+    if scale.size > 1:
+        shape = [1] * ndim
+        shape[quant.QuantizedDimension()] = scale.size
+        scale, zero = scale.reshape(shape), zero.reshape(shape)
+    return scale, zero
 
 
 def _dequantise(tensor, data: np.ndarray) -> np.ndarray:
     """`scale * (q - zero_point)` with per-channel scales broadcast along the tensor's quantised dimension."""
-    quant = tensor.Quantization()
-    if quant is None or quant.ScaleLength() == 0:
+    quantisation = _quantisation(tensor, data.ndim)
+    if quantisation is None:
         return data.astype(np.float32)
-    scale = quant.ScaleAsNumpy().astype(np.float64)
-    zero = quant.ZeroPointAsNumpy().astype(np.float64) if quant.ZeroPointLength() else np.zeros_like(scale)
-    if scale.size > 1:
-        shape = [1] * data.ndim
-        shape[quant.QuantizedDimension()] = scale.size
-        scale, zero = scale.reshape(shape), zero.reshape(shape)
+    scale, zero = quantisation
     return (scale * (data.astype(np.float64) - zero)).astype(np.float32)
+
+
+def _step(tensor, data: np.ndarray) -> np.ndarray:
+    """The dequantisation step (scale) of every element of a weight tensor, in its TFLite layout (0: a float one)."""
+    quantisation = _quantisation(tensor, data.ndim)
+    step = np.zeros(data.shape) if quantisation is None else np.broadcast_to(quantisation[0], data.shape)
+    return step.astype(np.float32)
 
 
 def _tensor_array(model, graph, index: int) -> np.ndarray:
@@ -98,11 +117,13 @@ def read_tflite_convolutions(path: str | Path) -> list[FoldedConv]:
         options = tflite.DepthwiseConv2DOptions() if depthwise else tflite.Conv2DOptions()
         table = op.BuiltinOptions()
         options.Init(table.Bytes, table.Pos)
-        weight = _dequantise(graph.Tensors(op.Inputs(1)), _tensor_array(model, graph, op.Inputs(1)))
+        stored = _tensor_array(model, graph, op.Inputs(1))
+        weight, step = _dequantise(graph.Tensors(op.Inputs(1)), stored), _step(graph.Tensors(op.Inputs(1)), stored)
         bias = _dequantise(graph.Tensors(op.Inputs(2)), _tensor_array(model, graph, op.Inputs(2)))
         # TFLite layouts: CONV_2D (O, kH, kW, I); DEPTHWISE_CONV_2D (1, kH, kW, C)
-        weight = weight.transpose(3, 0, 1, 2) if depthwise else weight.transpose(0, 3, 1, 2)
-        convs.append(FoldedConv(np.ascontiguousarray(weight), bias, options.StrideH()))
+        order = (3, 0, 1, 2) if depthwise else (0, 3, 1, 2)
+        convs.append(FoldedConv(np.ascontiguousarray(weight.transpose(order)), bias, options.StrideH(),
+                                np.ascontiguousarray(step.transpose(order))))
     return convs
 
 

@@ -87,12 +87,18 @@ def table5(results: Results, significance: Mapping[str, TTestResult] | None = No
         results.update(auxiliary_results(results[MOEDE_ROW]))
     ordered = {name: results[name] for name in paper_table("table5").index if name in results}
     ordered.update({name: p for name, p in results.items() if name not in ordered})
-    table = score_table(ordered, classes, list(paper_table("table5").columns))
+    table = _with_significance(score_table(ordered, classes, list(paper_table("table5").columns)), significance)
+    table.attrs.update(attrs, caption="DFER on CREMA-D (this run), mean over partitions; per-emotion columns are F1")
+    return table
+
+
+def _with_significance(table: pd.DataFrame, significance: Mapping[str, TTestResult] | None) -> pd.DataFrame:
+    """`table` with the columns 'p (vs SFE)' and 'significant' (p < 0.05, the paper's star) of `significance` (row ->
+    one-tailed t-test against the SFE), when there are tests."""
     if significance:
         table["p (vs SFE)"] = [significance[n].p if n in significance else np.nan for n in table.index]
         table["significant"] = [bool(n in significance and significance[n].significant) for n in table.index]
         table.attrs["significant"] = [n for n in table.index if table.loc[n, "significant"]]
-    table.attrs.update(attrs, caption="DFER on CREMA-D (this run), mean over partitions; per-emotion columns are F1")
     return table
 
 
@@ -183,9 +189,12 @@ def table7(results: Results, classes: Sequence[str] = CREMAD) -> pd.DataFrame:
 
 def table8(results: Results, classes: Sequence[str] = MSP_IMPROV) -> pd.DataFrame:
     """Table 8: MSP-IMPROV (4 classes), rows 'SFE', 'MoEDE' and the published baselines trained ('T-LSTM', 'UAVM',
-    'VAVL', 'AuxFormer'), in the paper's order, mean over partitions, the paper's columns."""
-    return _rows_in_order(results, list(paper_table("table8").index), classes, "table8",
-                          "Generalization to MSP-IMPROV (4 classes), this run, mean over partitions")
+    'VAVL', 'AuxFormer'), in the paper's order, mean over partitions, the paper's columns; with a DFERResults' tests
+    against the SFE, the columns 'p (vs SFE)' and 'significant'."""
+    significance = results.significance if isinstance(results, DFERResults) else None
+    table = _rows_in_order(results, list(paper_table("table8").index), classes, "table8",
+                           "Generalization to MSP-IMPROV (4 classes), this run, mean over partitions")
+    return _with_significance(table, significance)
 
 
 def open_choices_table(results: Results, classes: Sequence[str] = CREMAD) -> pd.DataFrame:

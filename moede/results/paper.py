@@ -62,7 +62,10 @@ def paper_vs_run(run: pd.DataFrame, name: str) -> pd.DataFrame:
     paper = paper.rename(columns={theirs: ours for ours, theirs in SAME_MEANING.get(name, {}).items()})
     columns = [c for c in paper.columns if c in run.columns] + [c for c in run.columns if c not in paper.columns]
     index = list(paper.index) + [i for i in run.index if i not in paper.index]
+    starred, printed = paper.attrs.get("significant", []), set(paper.index)
     paper = paper.reindex(index=index, columns=columns)
+    if starred and "significant" in columns:  # the paper's stars beside this run's tests
+        paper["significant"] = pd.Series({i: i in starred for i in printed}, dtype=object)
     ours = run.reindex(index=index, columns=columns)
     joined = pd.concat({"paper": paper, "this run": ours}, axis=1).swaplevel(axis=1)
     joined = joined[[(c, side) for c in columns for side in ("paper", "this run")]]

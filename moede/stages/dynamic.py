@@ -25,6 +25,7 @@ from torch import nn
 
 from moede.config import RunConfig, seed_everything
 from moede.data.emotions import CANONICAL, CREMAD, MSP_IMPROV, SHORT_NAMES, class_index
+from moede.data.schema import landmarks_from
 from moede.distributed import run_on_main
 from moede.evaluation.floors import frame_vote_predictions, probe_predictions
 from moede.evaluation.stats import matched_pair_test
@@ -34,6 +35,7 @@ from moede.io import digest
 from moede.models.baselines import BASELINES, SMALL_SIZES, UAVMVisual
 from moede.models.checkpoint import checkpoint_digest, load_checkpoint
 from moede.models.dfer import MoEDE, SingleExtractorLSTM
+from moede.models.registry import since_added
 from moede.models.experts import ExpertBank
 from moede.models.run_layout import DEMO_EXPERTS, dfer_model_path, static_checkpoints
 from moede.results.dynamic_tables import (ABLATION_FULL, MOEDE_ROW, SFE_ROW, auxiliary_results, colour_table,
@@ -149,8 +151,10 @@ def _features(cfg: RunConfig, dataset: str, classes: tuple[str, ...], clips: pd.
     paths = _ensure_static(static_cfg, banks)
     colour = frame_colour(static_cfg)
     clips = pd.concat(partitions).drop_duplicates("sample_id").drop(columns="split").reset_index(drop=True)
+    clips = landmarks_from(clips, cfg.align_landmarks)
     alignment = {"image_size": cfg.image_size, "max_frames": cfg.max_frames, "frame_step": cfg.frame_step,
-                 "aligner": "moede.align.align_video", "colour": colour}
+                 "aligner": "moede.align.align_video", "colour": colour,
+                 **since_added("align_landmarks", cfg.align_landmarks, "dataset")}
     specs = [_bank_spec(static_cfg, name, paths, alignment, cfg.run_dir / "features" / f"{dataset}_{name}.json")
              for name in banks]
     frames = aligned_frames_fn(cfg.image_size, cfg.max_frames, cfg.frame_step, colour)
@@ -218,6 +222,7 @@ def partition_job(cfg: RunConfig, features: DFERFeatures, name: str, bank: str, 
            "lr": cfg.dfer_learning_rate, "batch_size": cfg.clip_batch_size, "aux_weight": cfg.aux_weight,
            "aux_loss": cfg.aux_loss, "optimizer": cfg.optimizer, "seed": seed,
            "standardize_features": cfg.standardize_features,
+           **since_added("select_by", cfg.dfer_select_by, "accuracy"),
            "split": digest([train_ids, train_y, dev_ids, dev_y, test_ids, test_y])}
 
     def fit() -> Trained:
@@ -227,11 +232,12 @@ def partition_job(cfg: RunConfig, features: DFERFeatures, name: str, bank: str, 
             model.standardize.fit(*feature_statistics(cache, train_ids))
         result = train_dfer(model, cache, train_ids, train_y, dev_ids, dev_y, epochs=cfg.dfer_epochs,
                             lr=cfg.dfer_learning_rate, batch_size=cfg.clip_batch_size, aux_weight=cfg.aux_weight,
-                            aux_reduction=cfg.aux_loss, optimizer_name=cfg.optimizer, seed=seed,
-                            device=cfg.torch_device(), desc=f"{name} [{k + 1}]")
+                            aux_reduction=cfg.aux_loss, optimizer_name=cfg.optimizer, select_by=cfg.dfer_select_by,
+                            seed=seed, device=cfg.torch_device(), desc=f"{name} [{k + 1}]")
         test = predict_clips(result.model, cache, test_ids, test_y, cfg.clip_batch_size, cfg.torch_device())
+        best = result.history.loc[result.best_epoch - 1]  # the kept epoch's row (epochs count from 1)
         return Trained(result.model.cpu(), {"best_epoch": result.best_epoch,
-                                            "best_dev_accuracy": result.best_dev_score},
+                                            "best_dev_accuracy": float(best["dev_accuracy"])},
                        {"history": result.history.to_dict("list"), "test": test.to_payload()})
 
     config = {**cfg.as_dict(), "frame_colour": features.colour}  # as resolved: what predict shows the experts
@@ -268,10 +274,10 @@ def moede_factory(auxiliary: bool = True, experts_kept: list[int] | None = None,
                                experts_kept=experts_kept, padded_length=_padded_length(readout, shape))
 
 
-def sfe_factory(readout: str = "last_valid") -> ModelFactory:
-    """Factory of single-feature-extractor LSTM baselines."""
+def sfe_factory(readout: str = "last_valid", layers: int = 1) -> ModelFactory:
+    """Factory of single-feature-extractor baselines with `layers` stacked LSTMs (RunConfig.sfe_layers)."""
     return lambda shape: SingleExtractorLSTM(feature_dim=shape.feature_dim, n_classes=shape.n_classes,
-                                             padded_length=_padded_length(readout, shape))
+                                             padded_length=_padded_length(readout, shape), layers=layers)
 
 
 def baseline_factory(name: str, sizes: str) -> ModelFactory:
@@ -301,16 +307,17 @@ def table5_models(cfg: RunConfig) -> dict[str, tuple[str, ModelFactory]]:
             "MoEDE without auxiliary (FFE)": ("ffe", moede_factory(False, readout=cfg.readout)),
             "MoEDE with auxiliary (FTFE)": ("ftfe", moede_factory(True, readout=cfg.readout)),
             "MoEDE without auxiliary (FTFE)": ("ftfe", moede_factory(False, readout=cfg.readout)),
-            SFE_ROW: ("sfe", sfe_factory(cfg.readout)), **baseline_models(cfg)}
+            SFE_ROW: ("sfe", sfe_factory(cfg.readout, cfg.sfe_layers)), **baseline_models(cfg)}
 
 
-def _runs_frame(results: DFERResults) -> pd.DataFrame:
-    """One row per (model, partition): scores, best dev epoch and whether it was reused."""
+def _runs_frame(results: DFERResults, select_by: str) -> pd.DataFrame:
+    """One row per (model, partition): scores, the dev epoch kept (best by `select_by`: RunConfig.dfer_select_by)
+    and whether it was reused."""
     rows = []
     for name, partitions in results.predictions.items():
         for k, predictions in enumerate(partitions):
             history = results.histories[name][k]
-            best = history.loc[history["dev_accuracy"].idxmax()]
+            best = history.loc[history[f"dev_{select_by}"].idxmax()]
             rows.append({"model": name, "partition": k + 1, **scores(predictions, results.classes),
                          "best_epoch": int(best["epoch"]), "dev_accuracy": best["dev_accuracy"],
                          "n_test": len(predictions.y_true), "reused": results.reused[name][k]})
@@ -330,7 +337,7 @@ def run_table5(cfg: RunConfig, features: DFERFeatures | None = None) -> DFERResu
     save_result(table6(results), "table6", cfg)
     save_result(significance_frame(results), "significance", cfg)
     save_result(versus_baselines_frame(results), "significance_baselines", cfg)
-    save_result(_runs_frame(results), "dfer_runs", cfg, index=False)
+    save_result(_runs_frame(results, cfg.dfer_select_by), "dfer_runs", cfg, index=False)
     print(f"Table 5: {len(results.predictions)} models x {len(features.partitions)} partitions in "
           f"{time.perf_counter() - start:.1f} s")
     return results
@@ -349,12 +356,12 @@ def _paired_test(model: list[Predictions], baseline: list[Predictions], names: t
 
 def compute_significance(results: DFERResults, baseline: str = SFE_ROW, n_subsets: int = 5,
                          seed: int = 0) -> dict:
-    """One-tailed matched-pair t-test (F1-macro on n_subsets subsets of each partition's test set) of every MoEDE
-    row, including the auxiliary classifiers, against `baseline` (the published baselines are tested the other way
-    round, MoEDE against each: `moede_versus_baselines`)."""
+    """One-tailed matched-pair t-test (F1-macro on n_subsets subsets of each partition's test set) of every other
+    row against `baseline`, as the paper's stars are: the MoEDE rows, the auxiliary classifiers and the published
+    baselines (MoEDE is also tested against each of those: `moede_versus_baselines`)."""
     if baseline not in results.predictions:
         raise ValueError(f"no {baseline!r} predictions to test against")
-    rows = {name: p for name, p in results.predictions.items() if name not in BASELINES}
+    rows = dict(results.predictions)
     if MOEDE_ROW in rows:
         rows.update(auxiliary_results(rows[MOEDE_ROW]))
     base = rows.pop(baseline)
@@ -420,7 +427,7 @@ def run_ablation(cfg: RunConfig, features: DFERFeatures | None = None) -> DFERRe
     for store in ("predictions", "histories", "reused"):
         getattr(results, store)[ABLATION_FULL] = getattr(full, store)[MOEDE_ROW]
     save_result(table7(results), "table7", cfg)
-    save_result(_runs_frame(results), "ablation_runs", cfg, index=False)
+    save_result(_runs_frame(results, cfg.dfer_select_by), "ablation_runs", cfg, index=False)
     print(f"Table 7: {len(models)} ablated models x {len(full.predictions[MOEDE_ROW])} partition(s) in "
           f"{time.perf_counter() - start:.1f} s")
     return results
@@ -455,15 +462,17 @@ def run_open_choices(cfg: RunConfig, features: DFERFeatures | None = None) -> DF
 
 def run_msp_improv(cfg: RunConfig, features: DFERFeatures | None = None) -> DFERResults:
     """Table 8: SFE, MoEDE (auxiliary, FFE) and the baselines of cfg.baselines on MSP-IMPROV's 4 classes with the
-    CREMA-D hyperparameters, MoEDE t-tested against each baseline; writes results/table8.csv."""
+    CREMA-D hyperparameters, every row t-tested against the SFE and MoEDE against each baseline; writes
+    results/table8.csv and significance_baselines_msp_improv.csv."""
     features = msp_improv_features(cfg) if features is None else features
-    results = run_models(cfg, features, {"SFE": ("sfe", sfe_factory(cfg.readout)),
+    results = run_models(cfg, features, {"SFE": ("sfe", sfe_factory(cfg.readout, cfg.sfe_layers)),
                                          "MoEDE": ("ffe", moede_factory(True, readout=cfg.readout)),
                                          **baseline_models(cfg)})
+    results.significance = compute_significance(results, "SFE", seed=cfg.seed)
     results.versus_baselines = moede_versus_baselines(results, "MoEDE", seed=cfg.seed)
     save_result(table8(results), "table8", cfg)
     save_result(versus_baselines_frame(results), "significance_baselines_msp_improv", cfg)
-    save_result(_runs_frame(results), "msp_improv_runs", cfg, index=False)
+    save_result(_runs_frame(results, cfg.dfer_select_by), "msp_improv_runs", cfg, index=False)
     return results
 
 

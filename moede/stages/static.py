@@ -36,6 +36,7 @@ from moede.models.checkpoint import checkpoint_digest
 from moede.models.experts import ExpertBank
 from moede.models.fusion import ExpertFusion
 from moede.models.mobilenet import replace_head
+from moede.models.registry import since_added
 from moede.sources import DataSource
 from moede.stages.outputs import save_result
 from moede.training.activation_cache import cached_block_activations
@@ -87,7 +88,7 @@ def _aligned_static(cfg: RunConfig) -> pd.DataFrame | None:
     if not (cached.is_file() and meta_file.is_file()):
         return None
     meta = json.loads(meta_file.read_text())
-    if meta["image_size"] != cfg.image_size:
+    if meta["image_size"] != cfg.image_size or meta.get("align_landmarks", "dataset") != cfg.align_landmarks:
         return None
     frame = pd.read_csv(cached, dtype={"sample_id": str, "speaker": str})
     frame.attrs.update(source=DataSource(**meta["source"]), no_face=meta["no_face"])
@@ -98,14 +99,15 @@ def _align_static(cfg: RunConfig) -> pd.DataFrame:
     """Resolve the static corpus, align its faces into run_dir/aligned/static and cache the aligned table there."""
     from moede.align import align_images
     from moede.stages.resolve import resolve_static
+    from moede.data.schema import landmarks_from
 
     out = cfg.run_dir / "aligned" / "static"
     raw = resolve_static(cfg)
     source = _frame_source(raw)
-    aligned = align_images(raw, out, cfg.image_size)
+    aligned = align_images(landmarks_from(raw, cfg.align_landmarks), out, cfg.image_size)
     frame = aligned[FRAME_COLUMNS].reset_index(drop=True)
     write_csv(frame, out / "frame.csv")
-    write_json({"image_size": cfg.image_size, "source": source.as_dict(),
+    write_json({"image_size": cfg.image_size, "align_landmarks": cfg.align_landmarks, "source": source.as_dict(),
                 "no_face": int(aligned.attrs.get("no_face", 0))}, out / "frame.json")
     frame.attrs.update(source=source, no_face=int(aligned.attrs.get("no_face", 0)))
     return frame
@@ -165,8 +167,9 @@ def _key(cfg: RunConfig, frame: pd.DataFrame, stage: str, epochs: int, **more: A
     """The settings a cached result must match to be reused."""
     return {"stage": stage, "epochs": epochs, "image_size": cfg.image_size, "learning_rate": cfg.learning_rate,
             "batch_size": cfg.batch_size, "augment": cfg.augment, "seed": cfg.seed, "data": _data_digest(frame),
-            "trainable_from": cfg.trainable_from, "optimizer": cfg.optimizer, "select_by": cfg.select_by,
-            "backbone": cfg.backbone, **cfg.initialisation().key(), **more}
+            "trainable_from": cfg.trainable_from, "optimizer": cfg.optimizer, "select_by": cfg.static_select_by,
+            "backbone": cfg.backbone, **since_added("align_landmarks", cfg.align_landmarks, "dataset"),
+            **cfg.initialisation().key(), **more}
 
 
 def _predictions(dev: pd.DataFrame, result: TrainResult, classes: tuple[str, ...]) -> pd.DataFrame:
@@ -239,7 +242,8 @@ def train_sfer_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> Stati
         result = train_classifier(trained, fit_train, fit_dev, n_classes=len(AFFECTNET), epochs=cfg.sfer_epochs,
                                   learning_rate=cfg.learning_rate, batch_size=cfg.batch_size,
                                   device=cfg.torch_device(), loss_weights=class_weights(train.targets, len(AFFECTNET)),
-                                  select_by=cfg.select_by, optimizer_name=cfg.optimizer, seed=cfg.seed, desc="SFER")
+                                  select_by=cfg.static_select_by, optimizer_name=cfg.optimizer, seed=cfg.seed,
+                                  desc="SFER")
         result.model = model.cpu().eval()
         return result
 
@@ -270,7 +274,7 @@ def _train_expert(cfg: RunConfig, sfer: nn.Module, train: FaceImageDataset, dev:
     sampler = BalancedEpochSampler(binary_train.targets, positive=1, seed=cfg.seed + index)
     result = train_classifier(trained, fit_train, fit_dev, n_classes=2, epochs=cfg.expert_epochs,
                               learning_rate=cfg.learning_rate, batch_size=cfg.batch_size, device=cfg.torch_device(),
-                              sampler=sampler, select_by=cfg.select_by, optimizer_name=cfg.optimizer,
+                              sampler=sampler, select_by=cfg.static_select_by, optimizer_name=cfg.optimizer,
                               seed=cfg.seed + index, desc=f"expert {emotion}")
     result.model = model.cpu().eval()
     return result
@@ -369,7 +373,7 @@ def train_fusion_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> Fus
                                       epochs=cfg.fusion_epochs, learning_rate=cfg.learning_rate,
                                       batch_size=cfg.batch_size, device=cfg.torch_device(),
                                       loss_weights=class_weights(train.targets, len(AFFECTNET)),
-                                      select_by=cfg.select_by, optimizer_name=cfg.optimizer, seed=cfg.seed,
+                                      select_by=cfg.static_select_by, optimizer_name=cfg.optimizer, seed=cfg.seed,
                                       desc=name.upper())
             result.model = model.cpu().eval()
             return result

@@ -22,6 +22,7 @@ from moede.models.dfer import DFEROutput, collate_clips, dfer_loss
 from moede.training.optimizers import make_optimizer
 from moede.evaluation.predictions import Predictions
 from moede.training.results import TrainResult
+from moede.training.static import SELECT_BY
 
 
 class FeatureSource(Protocol):
@@ -90,20 +91,24 @@ def predict_clips(model: nn.Module, source: FeatureSource, sample_ids: Sequence[
 
 def train_dfer(model: nn.Module, source: FeatureSource, train_ids: Sequence[str], train_y: Sequence[int],
                dev_ids: Sequence[str], dev_y: Sequence[int], *, epochs: int, lr: float = 1e-3, batch_size: int = 16,
-               aux_weight: float = 1.0, aux_reduction: str = "sum", optimizer_name: str = "adam", seed: int = 0,
-               device: str | torch.device = "cpu", desc: str = "DFER") -> TrainResult:
+               aux_weight: float = 1.0, aux_reduction: str = "sum", optimizer_name: str = "adam",
+               select_by: str = "accuracy", seed: int = 0, device: str | torch.device = "cpu",
+               desc: str = "DFER") -> TrainResult:
     """Train with Adam (or `optimizer_name`: moede.training.optimizers) and cross-entropy (+ `aux_weight` x the sum or
-    mean of the auxiliary losses, `dfer_loss`) for `epochs`, evaluating development accuracy after each epoch; return
-    the model with the weights of the best development epoch (first one on ties).
+    mean of the auxiliary losses, `dfer_loss`) for `epochs`, scoring the development clips after each epoch; return
+    the model with the weights of the epoch best by `select_by` ('accuracy', the paper's, or 'f1_macro'; the first
+    one on ties).
     Shuffling is seeded with `seed` + epoch; seed torch yourself before building the model for reproducible weights."""
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1, got {epochs}")
+    if select_by not in SELECT_BY:
+        raise ValueError(f"select_by must be one of {SELECT_BY}, got {select_by!r}")
     if not len(train_ids) or not len(dev_ids):
         raise ValueError(f"need training and development clips, got {len(train_ids)} and {len(dev_ids)}")
     model.to(device)
     optimizer = make_optimizer(optimizer_name, model.parameters(), lr)
     ctx, parallel = current(), DataParallelTraining(model, device)
-    rows, best_state, best_acc, best_epoch = [], None, -1.0, 0
+    rows, best_state, best_score, best_epoch = [], None, -1.0, 0
     bar = tqdm(range(1, epochs + 1), desc=desc, unit="epoch", disable=not ctx.is_main)
     for epoch in bar:
         model.train()
@@ -127,8 +132,8 @@ def train_dfer(model: nn.Module, source: FeatureSource, train_ids: Sequence[str]
         dev = predict_clips(model, source, dev_ids, dev_y, batch_size, device)
         scores = summary(dev.y_true, dev.y_pred, dev.logits.shape[1])
         dev_loss = float(nn.functional.cross_entropy(torch.from_numpy(dev.logits), torch.from_numpy(dev.y_true)))
-        if scores["accuracy"] > best_acc:
-            best_acc, best_epoch, best_state = scores["accuracy"], epoch, copy.deepcopy(model.state_dict())
+        if scores[select_by] > best_score:
+            best_score, best_epoch, best_state = scores[select_by], epoch, copy.deepcopy(model.state_dict())
         rows.append(dict(epoch=epoch, train_loss=main_loss / seen, train_total_loss=total_loss / seen,
                          train_accuracy=100 * correct / seen,
                          dev_loss=dev_loss, dev_accuracy=scores["accuracy"], dev_f1_macro=scores["f1_macro"],
@@ -136,5 +141,5 @@ def train_dfer(model: nn.Module, source: FeatureSource, train_ids: Sequence[str]
         bar.set_postfix(loss=f"{total_loss / seen:.3f}", dev_acc=f"{scores['accuracy']:.1f}%")
     model = parallel.finish()
     model.load_state_dict(best_state)
-    return TrainResult(model=model, history=pd.DataFrame(rows), best_epoch=best_epoch, best_dev_score=best_acc,
+    return TrainResult(model=model, history=pd.DataFrame(rows), best_epoch=best_epoch, best_dev_score=best_score,
                        seconds=float(sum(row["seconds"] for row in rows)))

@@ -24,7 +24,7 @@ class TrainResult:
     history: pd.DataFrame  # one row per epoch (static: train_loss, dev_loss, dev_accuracy, dev_f1_macro, seconds;
     # DFER also train_total_loss, train_accuracy, clips_per_second)
     best_epoch: int
-    best_dev_score: float  # percent: the selection metric (static: select_by; DFER: accuracy) at best_epoch
+    best_dev_score: float  # percent: the selection metric (RunConfig.static_select_by or dfer_select_by) at best_epoch
     seconds: float
     dev_targets: np.ndarray | None = None
     dev_logits: np.ndarray | None = None
