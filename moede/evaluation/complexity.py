@@ -11,6 +11,8 @@ Every count is of the configured backbone (`moede.models.backbone.BACKBONES`); t
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
@@ -53,6 +55,26 @@ def lstm_flops(lstm: nn.LSTM, steps: int) -> int:
         cell = nn.LSTMCell(lstm.input_size, lstm.hidden_size)
         x, h, c = torch.empty(1, lstm.input_size), torch.empty(1, lstm.hidden_size), torch.empty(1, lstm.hidden_size)
     return steps * count_flops(cell, x, (h, c))
+
+
+def executed_flops(module: nn.Module, *inputs: torch.Tensor) -> int:
+    """FLOPs module(*inputs) actually executes: FlopCounterMode's count of what ran, plus `lstm_flops` for each call
+    of an nn.LSTM inside it that ran (counted by hooks, over every clip's real steps)."""
+    calls: list[tuple[nn.LSTM, int]] = []  # priced after the counter closes (it would count the pricing too)
+
+    def hook(lstm: nn.LSTM, args: tuple, out: Any) -> None:
+        sequence = args[0]  # a PackedSequence (every clip's real steps) or a (B, T, D) / (T, D) tensor
+        packed = hasattr(sequence, "batch_sizes")
+        steps = int(sequence.batch_sizes.sum()) if packed else sequence.shape[:-1].numel()
+        calls.append((lstm, steps))
+
+    handles = [m.register_forward_hook(hook) for m in module.modules() if isinstance(m, nn.LSTM)]
+    try:
+        total = count_flops(module, *inputs)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return total + sum(lstm_flops(lstm, steps) for lstm, steps in calls)
 
 
 def elementwise_flops(frames: int = PAPER_FRAMES, size: int = PAPER_SIZE, n_experts: int = len(CANONICAL),
