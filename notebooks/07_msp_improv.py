@@ -62,6 +62,9 @@ learning_rate: Optional[float] = None  # Adam, static models (SFER, experts, fus
 dfer_learning_rate: Optional[float] = None  # Adam, DFER models (the paper: 1e-3 for all); None takes the profile's (demo 0.0003, full 0.001)
 optimizer: str = "adam"  # every training loop: "adam" (the paper's text) or "nadam" (the method it cites)
 select_by: str = "f1_macro"  # static models: the development metric that picks the kept epoch ("accuracy")
+experts: str = "full"  # the eight experts: fine-tuned copies of the SFER (the paper's) or the SFER plus low-rank updates of its 1x1 convolutions (its Section IV.C proposal, moede.models.lora)
+lora_rank: int = 4  # rank of the LoRA experts' updates (experts=lora; chapter 10 compares ranks)
+gate_k: int = 2  # chapter 10: the gated MoEDE whose chosen experts it shows runs this many of the eight per clip
 fusion_relu: Optional[bool] = None  # a ReLU between the fusion's 1280->256 and 2048->8 layers (the paper names none); None takes the profile's (demo True, full False)
 aux_loss: str = "sum"  # MoEDE's auxiliary cross-entropies: "sum" or "mean" (moede.models.dfer.dfer_loss)
 aux_weight: float = 1.0  # weight of the combined auxiliary loss against the main one

@@ -12,7 +12,12 @@ from moede.models.checkpoint import load_checkpoint, save_checkpoint
 from moede.models.dfer import MoEDE, dfer_loss
 from moede.models.experts import ExpertBank
 from moede.models.gating import GatedMoEDE, GatedPipeline, top_k_mask
-from moede.models.lora import LoRAConv2d, LoRAExpert, lora_adapters, lora_expert_from_sfer
+from moede.models.lora import (
+    LoRAConv2d,
+    LoRAExpert,
+    lora_adapters,
+    lora_expert_from_sfer,
+)
 
 D, H = 12, 6
 

@@ -122,3 +122,18 @@ def complexity_numbers(n_classes: int = len(CREMAD), frames: int = PAPER_FRAMES,
         expert_flops=expert_flops, lstm_flops=rnn_flops, head_flops=head_flops,
         flops=expert_flops + rnn_flops + head_flops, elementwise_flops=elementwise_flops(frames, size, n, backbone),
         frames=frames, size=size, n_classes=n_classes)
+
+
+def gated_clip_flops(gate_k: int, n_classes: int = len(CREMAD), frames: int = PAPER_FRAMES, size: int = PAPER_SIZE,
+                     backbone: str = PAPER_BACKBONE) -> int:
+    """FLOPs a gated MoEDE (moede.models.gating.GatedPipeline: the SFER for the gate, then `gate_k` experts and their
+    LSTM_emo) executes on a `frames`-frame clip at `size`: run for real on 1 and 2 frames (random weights: the count
+    does not depend on them), extended linearly (every frame costs the same; the gate and heads run once per clip)."""
+    from moede.models.gating import GatedMoEDE, GatedPipeline
+
+    torch.manual_seed(0)
+    sfer, experts = BackboneClassifier(backbone, 8), [BackboneClassifier(backbone, 2) for _ in CANONICAL]
+    model = GatedMoEDE(feature_dim=sfer.num_features, n_classes=n_classes, gate_k=gate_k)
+    pipeline = GatedPipeline(sfer, experts, model).eval()
+    one, two = (executed_flops(pipeline, torch.randn(t, 3, size, size)) for t in (1, 2))
+    return one + (frames - 1) * (two - one)

@@ -17,8 +17,17 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pad_packed_sequence
 
-from moede.models.dfer import (FEATURE_DIM, HIDDEN, N_EXPERTS, DFEROutput, FeatureStandardizer, MoEDE, _check_input,
-                               _pack, pad_for_readout)
+from moede.models.dfer import (
+    FEATURE_DIM,
+    HIDDEN,
+    N_EXPERTS,
+    DFEROutput,
+    FeatureStandardizer,
+    MoEDE,
+    _check_input,
+    _pack,
+    pad_for_readout,
+)
 from moede.models.registry import register_model
 
 

@@ -94,7 +94,7 @@ class LoRAExpert(BackboneClassifier):
         add_lora(self.features, rank, start)
         self.classifier.requires_grad_(True)
 
-    def train(self, mode: bool = True) -> "LoRAExpert":
+    def train(self, mode: bool = True) -> LoRAExpert:
         """Set training mode; the batch norms stay in eval mode (the SFER's statistics)."""
         super().train(mode)
         for module in self.modules():
@@ -103,7 +103,7 @@ class LoRAExpert(BackboneClassifier):
         return self
 
     @classmethod
-    def from_backbone(cls, model: BackboneClassifier, rank: int, start: int = 0) -> "LoRAExpert":
+    def from_backbone(cls, model: BackboneClassifier, rank: int, start: int = 0) -> LoRAExpert:
         """A LoRA expert whose base weights and head are `model`'s (its adapters add nothing yet)."""
         expert = cls(model.architecture, model.classifier[-1].out_features, padding_of(model), rank, start)
         state = expert.state_dict()
@@ -131,7 +131,7 @@ class LoRAExpert(BackboneClassifier):
                 "start": self.start}
 
     @classmethod
-    def from_spec(cls, spec: dict[str, Any]) -> "LoRAExpert":
+    def from_spec(cls, spec: dict[str, Any]) -> LoRAExpert:
         """An untrained model of the shape `spec` describes."""
         return cls(spec["backbone"], spec["num_classes"], spec.get("padding", "symmetric"), spec["rank"],
                    spec.get("start", 0))

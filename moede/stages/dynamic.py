@@ -76,9 +76,12 @@ class DFERFeatures:
 
 
 def static_checkpoints(cfg: RunConfig) -> dict[str, list[Path]]:
-    """The static stages' checkpoints DFER needs: the eight experts (AffectNet order), the FTFE fusion, the SFER."""
+    """The static stages' checkpoints DFER needs: the eight experts (canonical order; LoRA ones when cfg.experts is
+    'lora'), the FTFE fusion, the SFER."""
+    from moede.stages.static import expert_name
+
     models = cfg.run_dir / "models"
-    return {"ffe": [models / f"expert_{e}.pt" for e in CANONICAL], "ftfe": [models / "ftfe.pt"],
+    return {"ffe": [models / f"{expert_name(cfg, e)}.pt" for e in CANONICAL], "ftfe": [models / "ftfe.pt"],
             "sfe": [models / "sfer.pt"]}
 
 
@@ -141,14 +144,15 @@ def _bank_spec(static_cfg: RunConfig, name: str, paths: dict[str, list[Path]], a
 
 
 def _features(cfg: RunConfig, dataset: str, classes: tuple[str, ...], clips: pd.DataFrame,
-              partitions: list[pd.DataFrame], banks: tuple[str, ...]) -> DFERFeatures:
+              partitions: list[pd.DataFrame], banks: tuple[str, ...],
+              checkpoints: Callable[[RunConfig], dict[str, list[Path]]] = _ensure_static) -> DFERFeatures:
     """Build or reuse the feature caches of `banks` for every clip of the partitions (each clip aligned once for all
-    stale caches)."""
+    stale caches), from the static models `checkpoints` trains or reuses for the experts' configuration."""
     from moede.data.resolve import frame_colour
 
     source = clips.attrs.get("source")
     static_cfg = experts_config(cfg, clips_are_demo=isinstance(source, DataSource) and source.kind == "demo")
-    paths = _ensure_static(static_cfg)
+    paths = checkpoints(static_cfg)
     colour = frame_colour(static_cfg)
     clips = pd.concat(partitions).drop_duplicates("sample_id").drop(columns="split").reset_index(drop=True)
     alignment = {"image_size": cfg.image_size, "max_frames": cfg.max_frames, "frame_step": cfg.frame_step,
@@ -347,7 +351,7 @@ def run_table5(cfg: RunConfig, features: DFERFeatures | None = None) -> DFERResu
     return results
 
 
-def _paired_test(model: list[Predictions], baseline: list[Predictions], names: tuple[str, str], n_subsets: int,
+def paired_test(model: list[Predictions], baseline: list[Predictions], names: tuple[str, str], n_subsets: int,
                  seed: int):
     """One-tailed matched-pair t-test of `model` against `baseline` over the partitions' test subsets."""
     pairs = []
@@ -369,7 +373,7 @@ def compute_significance(results: DFERResults, baseline: str = SFE_ROW, n_subset
     if MOEDE_ROW in rows:
         rows.update(auxiliary_results(rows[MOEDE_ROW]))
     base = rows.pop(baseline)
-    return {name: _paired_test(partitions, base, (name, baseline), n_subsets, seed)
+    return {name: paired_test(partitions, base, (name, baseline), n_subsets, seed)
             for name, partitions in rows.items()}
 
 
@@ -378,7 +382,7 @@ def moede_versus_baselines(results: DFERResults, moede_row: str, n_subsets: int 
     `results` (baseline name -> test), on the same test subsets as `compute_significance`."""
     if moede_row not in results.predictions:
         return {}
-    return {name: _paired_test(results.predictions[moede_row], partitions, (moede_row, name), n_subsets, seed)
+    return {name: paired_test(results.predictions[moede_row], partitions, (moede_row, name), n_subsets, seed)
             for name, partitions in results.predictions.items() if name in BASELINES}
 
 
