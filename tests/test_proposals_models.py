@@ -155,3 +155,49 @@ def test_executed_flops_grow_by_one_expert_per_k_and_by_the_same_per_frame() -> 
     assert f2 - f1 == pytest.approx(expert + 4 * 4 * 2 * H * (1280 + H), rel=1e-6)  # one backbone + one LSTM_emo
     f_2, f_6 = executed_flops(one, frames[:2]), executed_flops(one, torch.cat([frames, frames[:2]]))
     assert f1 - f_2 == f_6 - f1 > 0  # per frame the same; the gate and the heads once per clip
+
+
+def test_lora_experts_store_the_sfer_once_plus_their_adapters_and_heads() -> None:
+    from moede.results.proposals import expert_storage
+
+    sfer = _sfer()
+    lora = [_trained(lora_expert_from_sfer(sfer, rank=2, start=14)) for _ in range(8)]
+    full = [BackboneClassifier("mobilenet_v2", 2) for _ in range(8)]
+    for expert in full:
+        expert.features.load_state_dict(sfer.features.state_dict())
+        with torch.no_grad():
+            expert.features[17:].apply(lambda m: m.weight.mul_(1.01) if isinstance(m, nn.Conv2d) else None)
+    a, b = expert_storage(lora, sfer, 14), expert_storage(full, sfer, 14)
+    assert a["separate (MB)"] == pytest.approx(b["separate (MB)"])  # merged, a LoRA expert is a whole network
+    adapters = sum(p.numel() for x in lora_adapters(lora[0]) for p in (x.down, x.up)) + 2 * 1280 + 2
+    assert a["trainable per expert"] == adapters
+    sfer_mb = sum(t.numel() * t.element_size() for t in sfer.features.state_dict().values()) / 1e6
+    assert a["base + own tensors (MB)"] == pytest.approx(sfer_mb + 8 * 4 * adapters / 1e6)
+    assert sfer_mb < b["base + own tensors (MB)"] < b["separate (MB)"]
+
+
+def test_the_verdict_names_the_rank_that_keeps_quality_within_one_point() -> None:
+    from moede.results.proposals import FULL_ROW, seven_x_verdict, size_quality_table
+
+    rows = [{"experts": FULL_ROW, "separate (MB)": 72.0, "base + own tensors (MB)": 72.0, "MoEDE F1-macro": 50.0},
+            {"experts": "LoRA rank 2", "separate (MB)": 72.0, "base + own tensors (MB)": 9.5, "MoEDE F1-macro": 49.5},
+            {"experts": "LoRA rank 8", "separate (MB)": 72.0, "base + own tensors (MB)": 11.0, "MoEDE F1-macro": 47.0}]
+    table = size_quality_table(rows)
+    assert "holds: LoRA rank 2" in seven_x_verdict(table)
+    table.loc["LoRA rank 2", "MoEDE F1-macro"] = 45.0
+    assert "not at less than 1" in seven_x_verdict(table) and "LoRA rank 2" in seven_x_verdict(table)
+
+
+def test_joined_features_put_the_sfers_features_after_the_experts(tmp_path) -> None:
+    import numpy as np
+    import pandas as pd
+
+    from moede.features.cache import FeatureCache
+    from moede.stages.proposals import JoinedFeatures
+
+    index = pd.DataFrame({"offset": [0], "length": [3]}, index=pd.Index(["a"], name="sample_id"))
+    ffe = FeatureCache(tmp_path / "f.json", {}, index, np.ones((3, 8, 4), dtype=np.float16))
+    sfe = FeatureCache(tmp_path / "s.json", {}, index, np.full((3, 1, 4), 2, dtype=np.float16))
+    joined = JoinedFeatures(ffe, sfe)
+    clip = joined.clip("a")
+    assert clip.shape == (3, 9, 4) and (clip[:, :8] == 1).all() and (clip[:, 8] == 2).all() and "a" in joined
