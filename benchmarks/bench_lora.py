@@ -59,7 +59,7 @@ def main() -> None:
                              ("unmerged", [e.features for e in experts])):
             bank = SequentialExperts(blocks).eval()
             rows.append({"what": f"8 experts' features, {name}",
-                         "per second": args.batch / best_seconds(lambda: bank(x), args.repeats)})
+                         "per second": args.batch / best_seconds(lambda b=bank: b(x), args.repeats)})
         activations = experts[0].features[:args.start](x)
     full = replace_head(BackboneClassifier("mobilenet_v2", 8), 2)
     for name, model in (("full expert", full), ("LoRA expert", experts[0])):
