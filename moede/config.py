@@ -58,6 +58,8 @@ LIMITS: dict[str, dict[str, Any]] = {
     "dfer_learning_rate": {"positive": True},
     "aux_weight": {"minimum": 0},
     "seed": {"minimum": 0, "maximum": 2**32 - 1},  # NumPy's seed range
+    "lora_rank": {"minimum": 1},
+    "gate_k": {"minimum": 1, "maximum": 8},  # of the eight experts
     "device": {"pattern": r"auto|cpu|mps|cuda(:\d+)?", "described": "auto, cpu, mps, cuda or cuda:N"},
 }
 
@@ -134,6 +136,10 @@ class RunConfig:
     # ("accuracy"; the paper names none for them)
     dfer_select_by: str = "accuracy"  # DFER models: the development metric that picks the kept epoch (the paper's:
     # accuracy; or "f1_macro")
+    experts: Literal["full", "lora"] = "full"  # the eight experts: fine-tuned copies of the SFER (the paper's) or
+    # the SFER plus low-rank updates of its 1x1 convolutions (its Section IV.C proposal, moede.models.lora)
+    lora_rank: int = 4  # rank of the LoRA experts' updates (experts=lora; chapter 10 compares ranks)
+    gate_k: int = 2  # chapter 10: the gated MoEDE whose chosen experts it shows runs this many of the eight per clip
     fusion_relu: bool = True  # a ReLU between the fusion's 1280->256 and 2048->8 layers (the paper names none)
     aux_loss: str = "sum"  # MoEDE's auxiliary cross-entropies: "sum" or "mean" (moede.models.dfer.dfer_loss)
     aux_weight: float = 1.0  # weight of the combined auxiliary loss against the main one

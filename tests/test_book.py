@@ -108,7 +108,7 @@ def test_teaching_page_shows_measured_lab_timings():
 def test_chapter_selection():
     assert find_chapter("5").name == "05_dfer" and find_chapter("03_experts").number == "03"
     assert [c.name for c in select_chapters(start_from="06")] == ["06_statistics", "07_msp_improv", "08_summary",
-                                                                  "09_try_it"]
+                                                                  "09_try_it", "10_proposals"]
     assert [c.name for c in select_chapters(["07", "2"])] == ["02_sfer", "07_msp_improv"]
     with pytest.raises(ValueError, match="names 0 notebooks"):
         find_chapter("nonexistent")

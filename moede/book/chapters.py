@@ -61,6 +61,8 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("08_summary", "Paper vs this run", "every table beside the paper", tables=9, settings=("run_dir",)),
     Chapter("09_try_it", "Try it on a video", "the exported bundle's model card, predictions, timelines",
             tables=1, figures=1, settings=("run_dir", "device", "cremad_labels", "actor_folds", "frame_colour")),
+    Chapter("10_proposals", "The paper's proposals, tested", "LoRA experts: size vs quality; gating: compute vs "
+            "quality; the experts the gate runs", tables=3, figures=2, settings=("experts", "lora_rank", "gate_k")),
 )
 
 

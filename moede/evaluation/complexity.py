@@ -11,6 +11,8 @@ Every count is of the configured backbone (`moede.models.backbone.BACKBONES`); t
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
@@ -53,6 +55,26 @@ def lstm_flops(lstm: nn.LSTM, steps: int) -> int:
         cell = nn.LSTMCell(lstm.input_size, lstm.hidden_size)
         x, h, c = torch.empty(1, lstm.input_size), torch.empty(1, lstm.hidden_size), torch.empty(1, lstm.hidden_size)
     return steps * count_flops(cell, x, (h, c))
+
+
+def executed_flops(module: nn.Module, *inputs: torch.Tensor) -> int:
+    """FLOPs module(*inputs) actually executes: FlopCounterMode's count of what ran, plus `lstm_flops` for each call
+    of an nn.LSTM inside it that ran (counted by hooks, over every clip's real steps)."""
+    calls: list[tuple[nn.LSTM, int]] = []  # priced after the counter closes (it would count the pricing too)
+
+    def hook(lstm: nn.LSTM, args: tuple, out: Any) -> None:
+        sequence = args[0]  # a PackedSequence (every clip's real steps) or a (B, T, D) / (T, D) tensor
+        packed = hasattr(sequence, "batch_sizes")
+        steps = int(sequence.batch_sizes.sum()) if packed else sequence.shape[:-1].numel()
+        calls.append((lstm, steps))
+
+    handles = [m.register_forward_hook(hook) for m in module.modules() if isinstance(m, nn.LSTM)]
+    try:
+        total = count_flops(module, *inputs)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return total + sum(lstm_flops(lstm, steps) for lstm, steps in calls)
 
 
 def elementwise_flops(frames: int = PAPER_FRAMES, size: int = PAPER_SIZE, n_experts: int = len(CANONICAL),
@@ -100,3 +122,18 @@ def complexity_numbers(n_classes: int = len(CREMAD), frames: int = PAPER_FRAMES,
         expert_flops=expert_flops, lstm_flops=rnn_flops, head_flops=head_flops,
         flops=expert_flops + rnn_flops + head_flops, elementwise_flops=elementwise_flops(frames, size, n, backbone),
         frames=frames, size=size, n_classes=n_classes)
+
+
+def gated_clip_flops(gate_k: int, n_classes: int = len(CREMAD), frames: int = PAPER_FRAMES, size: int = PAPER_SIZE,
+                     backbone: str = PAPER_BACKBONE) -> int:
+    """FLOPs a gated MoEDE (moede.models.gating.GatedPipeline: the SFER for the gate, then `gate_k` experts and their
+    LSTM_emo) executes on a `frames`-frame clip at `size`: run for real on 1 and 2 frames (random weights: the count
+    does not depend on them), extended linearly (every frame costs the same; the gate and heads run once per clip)."""
+    from moede.models.gating import GatedMoEDE, GatedPipeline
+
+    torch.manual_seed(0)
+    sfer, experts = BackboneClassifier(backbone, 8), [BackboneClassifier(backbone, 2) for _ in CANONICAL]
+    model = GatedMoEDE(feature_dim=sfer.num_features, n_classes=n_classes, gate_k=gate_k)
+    pipeline = GatedPipeline(sfer, experts, model).eval()
+    one, two = (executed_flops(pipeline, torch.randn(t, 3, size, size)) for t in (1, 2))
+    return one + (frames - 1) * (two - one)

@@ -19,6 +19,8 @@ import moede.models.backbone  # noqa: F401  (registers the backbone classifiers)
 import moede.models.baselines  # noqa: F401  (registers the Table 5 baselines)
 import moede.models.dfer  # noqa: F401  (registers MoEDE and SingleExtractorLSTM)
 import moede.models.fusion  # noqa: F401  (registers ExpertBank and ExpertFusion)
+import moede.models.gating  # noqa: F401  (registers GatedMoEDE)
+import moede.models.lora  # noqa: F401  (registers LoRA experts)
 from moede.io import file_sha256, write_bytes
 from moede.models.registry import build_model, model_spec
 from moede.sources import REPO_ROOT, DataSource

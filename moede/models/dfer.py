@@ -30,6 +30,7 @@ class DFEROutput:
     logits: torch.Tensor  # (B, n_classes) from the last valid step of LSTM_mix (or of the single LSTM)
     aux_logits: torch.Tensor | None  # (B, n_kept, n_classes) from each LSTM_emo's last valid step, if auxiliary
     emo_last: torch.Tensor  # (B, n_kept, hidden) the last-valid-step outputs of the LSTM_emo (Table 6)
+    experts_run: torch.Tensor | None = None  # (B, n_kept) bool: which LSTM_emo ran per clip (gated MoEDE; None: all)
 
 
 def _pack(x: torch.Tensor, lengths: torch.Tensor) -> PackedSequence:
@@ -173,15 +174,21 @@ def dfer_loss(output: DFEROutput, target: torch.Tensor, aux_weight: float = 1.0,
     The paper (Section III.B) adds the auxiliary classifiers as extra tasks and does not say how their losses are
     combined. The default reads it as a plain sum with weight 1.0 (each auxiliary task counts as much as the main
     one: 8:1 for eight experts); "mean" with weight 1.0 gives the eight together the main task's weight. A model
-    without auxiliary classifiers gets the main loss only.
+    without auxiliary classifiers gets the main loss only. A gated MoEDE (`output.experts_run` set) counts only the
+    auxiliary classifiers of the experts that ran for each clip.
     """
     if aux_reduction not in AUX_REDUCTIONS:
         raise ValueError(f"aux_reduction must be one of {AUX_REDUCTIONS}, got {aux_reduction!r}")
     loss = nn.functional.cross_entropy(output.logits, target)
     if output.aux_logits is not None and aux_weight:
         n_aux = output.aux_logits.shape[1]
-        aux = nn.functional.cross_entropy(output.aux_logits.flatten(0, 1), target.repeat_interleave(n_aux),
-                                          reduction="sum") / target.shape[0]
+        logits, targets = output.aux_logits.flatten(0, 1), target.repeat_interleave(n_aux)
+        if output.experts_run is None:
+            aux = nn.functional.cross_entropy(logits, targets, reduction="sum") / target.shape[0]
+        else:
+            ran = output.experts_run.flatten().to(logits.dtype)
+            aux = (nn.functional.cross_entropy(logits, targets, reduction="none") * ran).sum() / target.shape[0]
+            n_aux = int(output.experts_run[0].sum())  # every clip runs the same number of experts (k)
         loss = loss + aux_weight * (aux / n_aux if aux_reduction == "mean" else aux)
     return loss
 

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from moede.models.backbone import BackboneClassifier, output_channels
+from moede.models.lora import plain_expert
 from moede.models.mobilenet import padding_of
 from moede.models.registry import register_model
 
@@ -106,12 +107,14 @@ def extract_features_vmap(experts: Sequence[nn.Module], x: torch.Tensor) -> torc
 class ExpertBank(nn.Module):
     """All experts' feature extractors (one backbone) as one grouped network: forward (B,3,H,W) -> (B, n, num_features).
 
-    `backbone` names their architecture (moede.models.backbone.BACKBONES); by default the experts' own."""
+    `backbone` names their architecture (moede.models.backbone.BACKBONES); by default the experts' own. LoRA experts
+    (moede.models.lora) join merged: one weight set per expert, the FLOPs of full experts."""
 
     def __init__(self, experts: Sequence[nn.Module], channels_last: bool = True, backbone: str | None = None) -> None:
         super().__init__()
         if not experts:
             raise ValueError("ExpertBank needs at least one expert")
+        experts = [plain_expert(e) for e in experts]
         self.n_experts = len(experts)
         self.backbone = backbone or getattr(experts[0], "architecture", "mobilenet_v2")
         self.num_features = output_channels(_features_of(experts[0]))

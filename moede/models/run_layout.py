@@ -12,10 +12,16 @@ DEMO_EXPERTS = "demo_experts"  # run_dir/<this>: experts trained on drawn faces 
 MOEDE_ROW = "MoEDE with auxiliary (FFE)"  # the label under which a run's tables record Table 5's MoEDE
 
 
-def static_checkpoints(run_dir: str | Path) -> dict[str, list[Path]]:
-    """The static stages' checkpoints DFER needs: the eight experts (AffectNet order), the FTFE fusion, the SFER."""
+def expert_name(emotion: str, lora_rank: int | None = None) -> str:
+    """The checkpoint name of `emotion`'s expert: expert_<emotion>, or expert_<emotion>_lora<rank> for LoRA experts."""
+    return f"expert_{emotion}" + (f"_lora{lora_rank}" if lora_rank is not None else "")
+
+
+def static_checkpoints(run_dir: str | Path, lora_rank: int | None = None) -> dict[str, list[Path]]:
+    """The static stages' checkpoints DFER needs: the eight experts (canonical order; the rank-`lora_rank` LoRA ones
+    when given), the FTFE fusion, the SFER."""
     models = Path(run_dir) / "models"
-    return {"ffe": [models / f"expert_{e}.pt" for e in CANONICAL], "ftfe": [models / "ftfe.pt"],
+    return {"ffe": [models / f"{expert_name(e, lora_rank)}.pt" for e in CANONICAL], "ftfe": [models / "ftfe.pt"],
             "sfe": [models / "sfer.pt"]}
 
 

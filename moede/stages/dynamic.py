@@ -96,10 +96,11 @@ def _ensure_static(cfg: RunConfig, banks: tuple[str, ...]) -> dict[str, list[Pat
     """Return the static checkpoints of `cfg` that `banks` need, after training them, or reusing them when made with
     cfg's settings: the fusions are trained only when the FTFE bank is asked for (FFE and SFE need the experts and
     the SFER only)."""
-    from moede.stages.static import train_experts_stage, train_fusion_stage
+    from moede.stages.static import lora_rank, train_experts_stage, train_fusion_stage
 
     (train_fusion_stage if "ftfe" in banks else train_experts_stage)(cfg)
-    return {name: paths for name, paths in static_checkpoints(cfg.run_dir).items() if name in banks}
+    paths = static_checkpoints(cfg.run_dir, lora_rank(cfg))
+    return {name: paths[name] for name in banks if name in paths}
 
 
 def _experts_text(cfg: RunConfig, experts_cfg: RunConfig) -> str:
@@ -141,14 +142,15 @@ def _bank_spec(static_cfg: RunConfig, name: str, paths: dict[str, list[Path]], a
 
 
 def _features(cfg: RunConfig, dataset: str, classes: tuple[str, ...], clips: pd.DataFrame,
-              partitions: list[pd.DataFrame], banks: tuple[str, ...]) -> DFERFeatures:
+              partitions: list[pd.DataFrame], banks: tuple[str, ...],
+              checkpoints: Callable[[RunConfig, tuple[str, ...]], dict[str, list[Path]]] = _ensure_static) -> DFERFeatures:
     """Build or reuse the feature caches of `banks` for every clip of the partitions (each clip aligned once for all
-    stale caches)."""
+    stale caches), from the static models `checkpoints` trains or reuses for the experts' configuration."""
     from moede.stages.resolve import frame_colour
 
     source = clips.attrs.get("source")
     static_cfg = experts_config(cfg, clips_are_demo=isinstance(source, DataSource) and source.kind == "demo")
-    paths = _ensure_static(static_cfg, banks)
+    paths = checkpoints(static_cfg, banks)
     colour = frame_colour(static_cfg)
     clips = pd.concat(partitions).drop_duplicates("sample_id").drop(columns="split").reset_index(drop=True)
     clips = landmarks_from(clips, cfg.align_landmarks)
@@ -343,7 +345,7 @@ def run_table5(cfg: RunConfig, features: DFERFeatures | None = None) -> DFERResu
     return results
 
 
-def _paired_test(model: list[Predictions], baseline: list[Predictions], names: tuple[str, str], n_subsets: int,
+def paired_test(model: list[Predictions], baseline: list[Predictions], names: tuple[str, str], n_subsets: int,
                  seed: int):
     """One-tailed matched-pair t-test of `model` against `baseline` over the partitions' test subsets."""
     pairs = []
@@ -365,7 +367,7 @@ def compute_significance(results: DFERResults, baseline: str = SFE_ROW, n_subset
     if MOEDE_ROW in rows:
         rows.update(auxiliary_results(rows[MOEDE_ROW]))
     base = rows.pop(baseline)
-    return {name: _paired_test(partitions, base, (name, baseline), n_subsets, seed)
+    return {name: paired_test(partitions, base, (name, baseline), n_subsets, seed)
             for name, partitions in rows.items()}
 
 
@@ -374,7 +376,7 @@ def moede_versus_baselines(results: DFERResults, moede_row: str, n_subsets: int 
     `results` (baseline name -> test), on the same test subsets as `compute_significance`."""
     if moede_row not in results.predictions:
         return {}
-    return {name: _paired_test(results.predictions[moede_row], partitions, (moede_row, name), n_subsets, seed)
+    return {name: paired_test(results.predictions[moede_row], partitions, (moede_row, name), n_subsets, seed)
             for name, partitions in results.predictions.items() if name in BASELINES}
 
 

@@ -35,8 +35,10 @@ from moede.models.backbone import build_backbone
 from moede.models.checkpoint import checkpoint_digest
 from moede.models.experts import ExpertBank
 from moede.models.fusion import ExpertFusion
+from moede.models.lora import lora_expert_from_sfer
 from moede.models.mobilenet import replace_head
 from moede.models.registry import since_added
+from moede.models.run_layout import expert_name
 from moede.sources import DataSource
 from moede.stages.outputs import save_result
 from moede.training.activation_cache import cached_block_activations
@@ -260,10 +262,24 @@ def _split_paths(frame: pd.DataFrame) -> tuple[tuple[str, ...], tuple[str, ...]]
     return tuple(frame.loc[frame["split"] == "train", "path"]), tuple(frame.loc[frame["split"] == "dev", "path"])
 
 
+def lora_rank(cfg: RunConfig) -> int | None:
+    """The rank of cfg's LoRA experts, or None for the full experts (cfg.experts)."""
+    return cfg.lora_rank if cfg.experts == "lora" else None
+
+
+def _expert_key(cfg: RunConfig) -> dict[str, Any]:
+    """What a LoRA expert's checkpoint adds to the expert key (nothing for the full experts)."""
+    return {"experts": "lora", "lora_rank": cfg.lora_rank} if cfg.experts == "lora" else {}
+
+
 def _train_expert(cfg: RunConfig, sfer: nn.Module, train: FaceImageDataset, dev: FaceImageDataset,
                   paths: tuple[tuple[str, ...], tuple[str, ...]], index: int, emotion: str) -> TrainResult:
-    """Fine-tune a copy of the SFER with a 2-class head on balanced 'emotion vs rest' epochs."""
-    model = replace_head(copy.deepcopy(sfer), 2)
+    """Fine-tune a copy of the SFER (cfg.experts 'full'), or LoRA adapters on it ('lora'), with a 2-class head on
+    balanced 'emotion vs rest' epochs."""
+    if cfg.experts == "lora":
+        model = lora_expert_from_sfer(sfer, cfg.lora_rank, cfg.trainable_from)
+    else:
+        model = replace_head(copy.deepcopy(sfer), 2)
     model.moede_init = f"sfer:{getattr(sfer, 'moede_init', None)}"
     binary_train = train.relabel((train.targets == index).long())
     binary_dev = dev.relabel((dev.targets == index).long())
@@ -311,20 +327,28 @@ def _bank_features(cfg: RunConfig, bank: ExpertBank,
     return features
 
 
-def train_experts_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> ExpertsResult:
-    """Train (or reuse) the eight binary emotion experts from the SFER; Table 1 and Table 4 (cosine similarity)."""
-    frame = prepare_static(cfg) if frame is None else frame
+def train_experts(cfg: RunConfig, frame: pd.DataFrame) -> dict[str, StaticResult]:
+    """Train (or reuse) the eight binary emotion experts of kind cfg.experts from the SFER (emotion -> result)."""
     sfer = train_sfer_stage(cfg, frame)
     train, dev, dev_rows = _datasets(frame, cfg)
     parent = checkpoint_digest(sfer.checkpoint)
-    jobs = [_job(cfg, f"expert_{emotion}", _key(cfg, frame, f"expert_{emotion}", cfg.expert_epochs, sfer=parent),
+    names = [expert_name(emotion, lora_rank(cfg)) for emotion in AFFECTNET]
+    jobs = [_job(cfg, name, _key(cfg, frame, f"expert_{emotion}", cfg.expert_epochs, sfer=parent,
+                                 **_expert_key(cfg)),
                  ("other", emotion), sfer.source, dev_rows,
                  lambda index=index, emotion=emotion: _train_expert(cfg, sfer.model, train, dev, _split_paths(frame),
                                                                     index, emotion))
-            for index, emotion in enumerate(AFFECTNET)]
+            for index, (emotion, name) in enumerate(zip(AFFECTNET, names))]
     trained = train_or_reuse_all(jobs, spread=True)  # under torchrun: one expert per rank at a time
-    experts = {emotion: _static_result(f"expert_{emotion}", job, done)
-               for emotion, job, done in zip(AFFECTNET, jobs, trained)}
+    return {emotion: _static_result(name, job, done) for emotion, name, job, done in zip(AFFECTNET, names, jobs,
+                                                                                          trained)}
+
+
+def train_experts_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> ExpertsResult:
+    """Train (or reuse) the eight binary emotion experts from the SFER; Table 1 and Table 4 (cosine similarity)."""
+    frame = prepare_static(cfg) if frame is None else frame
+    experts = train_experts(cfg, frame)
+    sfer_source, (_, dev, dev_rows) = experts[AFFECTNET[0]].source, _datasets(frame, cfg)
     similarity_file = cfg.run_dir / "results" / "experts_similarity.json"
     digests = [checkpoint_digest(e.checkpoint) for e in experts.values()]
 
@@ -339,7 +363,7 @@ def train_experts_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> Ex
         return matrix
 
     similarity = run_on_main(similarity_matrix)
-    result = ExpertsResult(experts, similarity, sfer.source, dev_rows)
+    result = ExpertsResult(experts, similarity, sfer_source, dev_rows)
     from moede.results.static_tables import table1, table4
 
     save_result(table1(result), "table1", cfg)

@@ -1,0 +1,141 @@
+# ---
+# jupyter:
+#   jupytext:
+#     notebook_metadata_filter: kernelspec,jupytext.notebook_metadata_filter,-all
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 10. The paper's proposals, tested
+#
+# The paper ends Section IV.C and Section VI with two proposals it never measures: LoRA experts ("since all eight
+# experts are derived from a shared base model and fine-tuned for specific emotional tasks, employing low-rank
+# weight updates could reduce the model size by over 7x") and gating ("using a subset of the expert models at the
+# frame or video level" to cut the computation). No paper we compare with has measured either. This chapter does,
+# on the same clips, partitions and test subsets as Table 5, each variant t-tested (one-tailed, matched pairs)
+# against Table 5's MoEDE. With `../shared` present these are the 78 real CREMA-D clips (chapter 5's folds by
+# actor), else the demo clips. The demo trains one LoRA rank (`lora_rank`); the full profile trains ranks 2, 4, 8
+# and 16.
+
+# %% tags=["parameters"]
+from typing import Optional
+
+profile: str = "demo"  # "demo" (the embedded default, minutes on a CPU) or "full" (the paper's settings)
+run_dir: Optional[str] = None  # checkpoints, feature caches and result tables (the profile's: runs/<profile>)
+affectnet_root: Optional[str] = None  # AffectNet's root (None: ../shared's faces, else the demo corpus)
+cremad_root: Optional[str] = None  # CREMA-D's root (None: ../shared's real clips, else the demo clips)
+msp_improv_root: Optional[str] = None  # MSP-IMPROV's root (None: the demo clips)
+init: str = "imagenet"  # "imagenet" (the paper's) or "random"
+imagenet_weights: Optional[str] = None  # None: the shipped TFLite file; else a .tflite or torchvision .pth file
+allow_random_init: bool = False  # the full profile refuses init "random" without it
+allow_demo_data: bool = False  # the full profile refuses generated demo corpora without it (moede.stages.preflight)
+backbone: str = "mobilenet_v2"  # every image model's torchvision network (moede.models.backbone.BACKBONES)
+trainable_from: Optional[int] = None  # first MobileNetV2 `features` block that is trained; blocks before stay at their init; None takes the profile's (demo 14, full 0)
+cache_dir: str = "runs/cache"  # converted ImageNet weights (shared by every run)
+image_size: Optional[int] = None  # side of the aligned square faces, in pixels (the paper states none; full profile: 224); None takes the profile's (demo 160, full 224)
+sfer_epochs: Optional[int] = None  # the 8-class SFER (the paper: 60); None takes the profile's (demo 6, full 60)
+expert_epochs: Optional[int] = None  # each of the eight experts (the paper: 20); None takes the profile's (demo 2, full 20)
+fusion_epochs: Optional[int] = None  # the FFE and FTFE fusions (the paper: "similarly to the eight-class model"); None takes the profile's (demo 1, full 60)
+dfer_epochs: Optional[int] = None  # every DFER model of Tables 5, 7, 8 (the paper: 20); None takes the profile's (demo 5, full 20)
+augment: Optional[bool] = None  # the paper's RandomAffine augmentation of the static training images; None takes the profile's (demo False, full True)
+batch_size: Optional[int] = None  # faces per batch of the static models; None takes the profile's (demo 32, full 64)
+clip_batch_size: Optional[int] = None  # clips per batch of the DFER models; None takes the profile's (demo 16, full 16)
+partitions: Optional[int] = None  # CREMA-D speaker-independent partitions of Table 5 (the paper: 5); None takes the profile's (demo 2, full 5)
+ablation_partitions: Optional[int] = None  # Table 7 on the first this many partitions (None: all); None takes the profile's (demo 1, full None)
+msp_improv_partitions: Optional[int] = None  # Table 8: session-independent runs (the paper: 6, each session tested once); None takes the profile's (demo 2, full 6)
+max_frames: Optional[int] = None  # per clip, after frame_step; None takes the profile's (demo 12, full None)
+standardize_features: Optional[bool] = None  # DFER: z-score the expert features with the training clips' statistics; None takes the profile's (demo True, full False)
+frame_step: Optional[int] = None  # keep every frame_step-th video frame (3: 30 fps -> 10 fps); None takes the profile's (demo 3, full 1)
+align_landmarks: Optional[str] = None  # faces and clips: a corpus' own landmarks where it gives them, else dlib ("dataset"), or dlib's everywhere ("dlib", the paper's); None takes the profile's (demo dataset, full dlib)
+static_corpus: str = "auto"  # "auto": AffectNet path, else ../shared facial_expressions, else the demo; "demo"
+video_corpus: str = "auto"  # "auto": CREMA-D path, else ../shared's real CREMA-D clips, else the demo; "demo"
+cremad_labels: Optional[str] = None  # CREMA-D label: the audio-visual majority vote (the paper's) or "intended"; None takes the profile's (demo intended, full consensus)
+actor_folds: int = 5  # a partial CREMA-D (too few clips in the published test sets): folds by actor
+frame_colour: str = "auto"  # what the experts see of video frames and photos: "rgb", "grey" (converted), or "auto": grey when the static training images are greyscale (moede.data.colour)
+dfer_experts: str = "auto"  # "auto": moede.stages.dynamic.experts_config decides; "static": chapters 2-4's
+learning_rate: Optional[float] = None  # Adam, static models (SFER, experts, fusion); None takes the profile's (demo 0.0003, full 0.001)
+dfer_learning_rate: Optional[float] = None  # Adam, DFER models (the paper: 1e-3 for all); None takes the profile's (demo 0.0003, full 0.001)
+optimizer: str = "adam"  # every training loop: "adam" (the paper's text) or "nadam" (the method it cites)
+static_select_by: str = "f1_macro"  # SFER, experts, fusions: the development metric that picks the kept epoch ("accuracy"; the paper names none for them)
+dfer_select_by: str = "accuracy"  # DFER models: the development metric that picks the kept epoch (the paper's: accuracy; or "f1_macro")
+experts: str = "full"  # the eight experts: fine-tuned copies of the SFER (the paper's) or the SFER plus low-rank updates of its 1x1 convolutions (its Section IV.C proposal, moede.models.lora)
+lora_rank: int = 4  # rank of the LoRA experts' updates (experts=lora; chapter 10 compares ranks)
+gate_k: int = 2  # chapter 10: the gated MoEDE whose chosen experts it shows runs this many of the eight per clip
+fusion_relu: Optional[bool] = None  # a ReLU between the fusion's 1280->256 and 2048->8 layers (the paper names none); None takes the profile's (demo True, full False)
+aux_loss: str = "sum"  # MoEDE's auxiliary cross-entropies: "sum" or "mean" (moede.models.dfer.dfer_loss)
+aux_weight: float = 1.0  # weight of the combined auxiliary loss against the main one
+readout: str = "last_valid"  # MoEDE/SFE: classify the LSTM output at each clip's last real frame, or (as a zero-padded Keras model without masking would) after zero frames up to the longest clip
+baselines: Optional[str] = None  # Table 5/8's T-LSTM, AuxFormer, UAVM, VAVL: the sizes of their papers' code, smaller ones that train in the demo's minutes (moede.models.baselines.SMALL_SIZES), or not trained; None takes the profile's (demo small, full paper)
+sfe_layers: int = 1  # stacked LSTM layers of the single-feature-extractor baseline (the paper does not say)
+device: str = "auto"  # "auto" (a GPU when there is one), "cpu", "cuda", "cuda:N" or "mps"
+seed: int = 0  # seeds Python, NumPy and torch at the top of every chapter
+extra: dict = {}  # partition folders: cremad_partitions, msp_improv_partitions
+
+# %%
+from moede.book.display import banner, show_figure, show_table
+from moede.book.header import start_chapter
+
+cfg = start_chapter(globals())
+
+# %%
+from moede.stages.dynamic import cremad_features
+
+features = cremad_features(cfg)  # chapter 5's features and Table 5's MoEDE are reused
+banner(cfg, features.source, features.experts)
+
+# %% [markdown]
+# ## (a) LoRA experts: size against quality
+# A LoRA expert is the SFER's network plus, on each 1x1 convolution (a linear map over channels) of the blocks the
+# experts train, a low-rank update `up @ down` (rank r; `up` starts at zero, so an untrained expert is the SFER)
+# and its own 2-class head, trained with the experts' recipe (same epochs, learning rate, balanced sampling). The
+# depthwise 3x3 convolutions (one filter per channel: nothing low-rank in them) and the stem keep the SFER's
+# weights; the batch norms keep the SFER's statistics and scales (eval mode), so an expert stores nothing else.
+# In the demo the experts train only blocks 14-18 (`trainable_from`), so LoRA adapts the 1x1 convolutions of those
+# blocks and the rest is the SFER's in both kinds of experts. "Separate" is eight whole networks (the paper's
+# storage); "base + own tensors" stores the SFER's network once plus what each expert changed. The size ratio is
+# against eight separate full experts, the paper's baseline for "over 7x".
+
+# %%
+from moede.results.proposals import seven_x_verdict, size_quality_figure
+from moede.stages.proposals import run_lora_sweep
+
+sizes = run_lora_sweep(cfg, features)
+show_table(sizes, "lora")
+show_figure(size_quality_figure(sizes))
+print(seven_x_verdict(sizes))
+
+# %% [markdown]
+# Merged or unmerged? The expert bank folds each adapter into its convolution (`LoRAExpert.merged`: W + up @ down),
+# so a LoRA expert runs with a full expert's weights and FLOPs; unmerged, every adapted convolution runs two more
+# thin ones. `benchmarks/bench_lora.py` times both on the book's path (the bank's `SequentialExperts`).
+
+# %% [markdown]
+# ## (b) Gating: computation against quality
+# A linear gate on the clip's mean SFER feature (one backbone pass per frame, before any expert runs) picks the k
+# experts with the highest scores; only those experts' feature extractors and LSTM_emo run. The LSTM_mix input stays
+# eight 256-d slots: a chosen expert's LSTM_emo output (times 1 + w - stopgrad(w), exactly 1 in value, so the gate
+# gets a gradient) and zeros for the skipped ones; the skipped experts' auxiliary classifiers leave the loss. The
+# gated models are trained with the gate in place on chapter 5's cached features (a skipped expert's cached
+# features are never read). TFLOP are those the gated pipeline executes (`moede.models.gating.GatedPipeline`,
+# counted by `torch.utils.flop_counter` plus each LSTM that ran) for a 2-second clip at the paper's 224 px; k = 8
+# is Table 5's ungated MoEDE (the gate with k = 8 reproduces its logits: tested), which needs no SFER pass.
+
+# %%
+from moede.results.proposals import compute_quality_figure
+from moede.stages.proposals import run_gating_sweep
+
+compute = run_gating_sweep(cfg, features)
+show_table(compute, "gating")
+show_figure(compute_quality_figure(compute))
+
+# %% [markdown]
+# Which experts does the gate run? For the gated model with `gate_k` experts, the share of test clips of each true
+# emotion for which each expert ran (partitions pooled).
+
+# %%
+from moede.stages.proposals import gate_choices
+
+show_table(gate_choices(cfg, features), "gate_choices")
