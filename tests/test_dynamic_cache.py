@@ -104,3 +104,28 @@ def test_fast_extractor_matches_the_grouped_expert_bank() -> None:
     x = torch.randn(3, 3, 32, 32)
     with torch.no_grad():
         torch.testing.assert_close(fast_extractor(bank)(x), bank(x), atol=1e-4, rtol=1e-4)
+
+
+def test_stored_aligned_frames_are_read_back_in_any_colour_and_realigned_when_the_video_changes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    import moede.align as align
+    from moede.data import demo_cremad, read_cremad
+    from moede.features.extract import aligned_frames_fn
+
+    clips = read_cremad(demo_cremad(tmp_path / "cremad", n_actors=1, sentences=1, frames=(6, 7), size=64))
+    row = clips.iloc[0]
+    calls = []
+    real = align.align_video
+    monkeypatch.setattr(align, "align_video", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    store = tmp_path / "aligned"
+    first = aligned_frames_fn(48, 4, 1, "rgb", store=store)(row)
+    again = aligned_frames_fn(48, 4, 1, "rgb", store=store)(row)
+    grey = aligned_frames_fn(48, 4, 1, "grey", store=store)(row)
+    assert len(calls) == 1 and np.array_equal(first, again) and len(list(store.iterdir())) == 1
+    assert np.array_equal(grey, aligned_frames_fn(48, 4, 1, "grey")(row))  # the stored frames, converted
+    aligned_frames_fn(32, 4, 1, "rgb", store=store)(row)  # another size: aligned again, stored beside
+    os.utime(row["path"], ns=(1, 1))  # the video changed
+    aligned_frames_fn(48, 4, 1, "rgb", store=store)(row)
+    assert len(calls) == 4 and len(list(store.iterdir())) == 3

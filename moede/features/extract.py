@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from moede.io import atomic_path, digest
 from moede.models.pretrained import IMAGENET_STATS, Normalisation
 
 FramesFn = Callable[[pd.Series], np.ndarray]
@@ -106,22 +108,44 @@ def row_landmarks(row: pd.Series) -> np.ndarray | None:
     return None
 
 
-def aligned_frames_fn(size: int, max_frames: int | None, frame_step: int = 1, colour: str = "rgb") -> FramesFn:
+def _stored_name(row: pd.Series, landmarks: np.ndarray | None, settings: dict) -> str:
+    """The file name of a clip's stored aligned frames: a digest of its video file (path, size, modification time),
+    its given landmarks and the alignment `settings`, so that a changed input or setting is aligned again."""
+    stat = Path(row["path"]).stat()
+    made_from = {"video": [str(Path(row["path"]).resolve()), stat.st_size, stat.st_mtime_ns], **settings,
+                 "landmarks": None if landmarks is None else hashlib.sha256(np.ascontiguousarray(landmarks)).hexdigest()}
+    return f"{digest(made_from)[:24]}.npy"
+
+
+def aligned_frames_fn(size: int, max_frames: int | None, frame_step: int = 1, colour: str = "rgb",
+                      store: Path | None = None) -> FramesFn:
     """Return a FramesFn that aligns a clip row's video with moede.align.align_video at `size` x `size`, using the
     row's given landmarks (row_landmarks) when present, else dlib; it keeps every `frame_step`-th frame (1: all, 3:
-    30 fps -> 10 fps) and at most `max_frames` of those (None: all), in `colour` (moede.data.colour.as_colour)."""
+    30 fps -> 10 fps) and at most `max_frames` of those (None: all), in `colour` (moede.data.colour.as_colour).
+    With `store`, each clip's aligned RGB frames are kept there and read back by later calls (any colour) instead
+    of being aligned again."""
     from moede.align import align_video
     from moede.data.colour import as_colour
 
     if frame_step < 1:
         raise ValueError(f"frame_step must be >= 1, got {frame_step}")
     read = None if max_frames is None else max_frames * frame_step
+    settings = {"aligner": "moede.align.align_video", "size": size, "read": read, "frame_step": frame_step,
+                "max_frames": max_frames}
 
-    def frames(row: pd.Series) -> np.ndarray:
-        video = align_video(row["path"], size=size, landmarks=row_landmarks(row), max_frames=read)
-        return as_colour(video.frames[::frame_step][:max_frames], colour)
+    def aligned(row: pd.Series) -> np.ndarray:
+        landmarks = row_landmarks(row)
+        target = None if store is None else Path(store) / _stored_name(row, landmarks, settings)
+        if target is not None and target.is_file():
+            return np.load(target)
+        video = align_video(row["path"], size=size, landmarks=landmarks, max_frames=read)
+        rgb = np.ascontiguousarray(video.frames[::frame_step][:max_frames])
+        if target is not None:
+            with atomic_path(target, rgb.nbytes) as tmp, open(tmp, "wb") as handle:
+                np.save(handle, rgb)
+        return rgb
 
-    return frames
+    return lambda row: as_colour(aligned(row), colour)
 
 
 class OnlineFeatures:

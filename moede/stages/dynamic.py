@@ -159,7 +159,8 @@ def _features(cfg: RunConfig, dataset: str, classes: tuple[str, ...], clips: pd.
                  **since_added("align_landmarks", cfg.align_landmarks, "dataset")}
     specs = [_bank_spec(static_cfg, name, paths, alignment, cfg.run_dir / "features" / f"{dataset}_{name}.json")
              for name in banks]
-    frames = aligned_frames_fn(cfg.image_size, cfg.max_frames, cfg.frame_step, colour)
+    frames = aligned_frames_fn(cfg.image_size, cfg.max_frames, cfg.frame_step, colour,
+                               store=cfg.run_dir / "aligned" / "video")
     caches = build_or_load_many(clips, specs, frames, batch_size=cfg.batch_size, device=cfg.torch_device())
     return DFERFeatures(dataset, classes, clips, partitions, dict(zip(banks, caches)), source,
                         _experts_text(cfg, static_cfg), colour, paths)
