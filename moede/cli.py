@@ -464,7 +464,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     from moede.sources import shared_data_root
 
     print(f"moede {__version__}, Python {platform.python_version()} on {platform.platform()}")
-    for package in ("torch", "torchvision", "dlib-bin", "opencv-python-headless", "grad-cam", "numpy", "pandas",
+    for package in ("torch", "torchvision", "dlib-bin", "opencv-python-headless", "numpy", "pandas",
                     "papermill", "jupytext", "jupyter-book"):
         try:
             print(f"  {package:24s} {metadata.version(package)}")

@@ -78,15 +78,31 @@ banner(cfg, source_of(static))
 experts = train_experts_stage(cfg, static)
 
 # %% [markdown]
-# ## Figure 2: what each expert attends to
-# Grad-CAM of each expert's positive class on its last convolutional block (`features[-1]`), on the first
-# development face labelled happy (`figure2_stage` picks the face and calls `moede.results.figures.figure2_cams`;
-# the figure is also saved as `results/figure2.png`).
+# ## Figure 2: where each expert looks
+# Grad-CAM of each expert's positive class on its last convolutional block (`features[-1]`), on one development
+# face of every emotion that has one (rows). Each panel gives the expert's positive probability (p) and the share
+# of the CAM's mass inside the face (in), the convex hull of the face's 68 aligned landmarks (white outline).
+# `cams_stage` computes the CAMs of the first ten development faces of each emotion (`moede.stages.cams`);
+# `figure2_stage` draws one row per emotion with `moede.results.figures.figure2_grid` and saves
+# `results/figure2.png`.
 
 # %%
-from moede.stages.static import figure2_stage
+from moede.stages.cams import cams_stage, figure2_stage
 
-show_figure(figure2_stage(cfg, experts, emotion="happy"), dpi=130)
+cams = cams_stage(cfg, experts)
+show_figure(figure2_stage(cfg, cams), dpi=110)
+
+# %% [markdown]
+# ### How much of each CAM falls on the face
+# The mean in-face share over the measured development faces (all of them, and those of the expert's own emotion),
+# for each expert and for the 8-class SFER (its CAM of the labelled class). A map spread evenly over the crop
+# scores the hull's area (last row): an expert scoring near it looks at the face no more than at the background.
+
+# %%
+from moede.book.display import show_table
+from moede.results.static_tables import cam_in_face_table
+
+show_table(cam_in_face_table(cams), "cam_in_face")
 
 # %% [markdown]
 # ## Table 4: cosine similarity between the experts' features (development set)

@@ -106,10 +106,12 @@ def row_landmarks(row: pd.Series) -> np.ndarray | None:
     return None
 
 
-def aligned_frames_fn(size: int, max_frames: int | None, frame_step: int = 1, colour: str = "rgb") -> FramesFn:
+def aligned_frames_fn(size: int, max_frames: int | None, frame_step: int = 1, colour: str = "rgb",
+                      fill: str = "black") -> FramesFn:
     """Return a FramesFn that aligns a clip row's video with moede.align.align_video at `size` x `size`, using the
     row's given landmarks (row_landmarks) when present, else dlib; it keeps every `frame_step`-th frame (1: all, 3:
-    30 fps -> 10 fps) and at most `max_frames` of those (None: all), in `colour` (moede.data.colour.as_colour)."""
+    30 fps -> 10 fps) and at most `max_frames` of those (None: all), in `colour` (moede.data.colour.as_colour), the
+    crop outside the frame painted as `fill` (moede.align.face.FILLS)."""
     from moede.align import align_video
     from moede.data.colour import as_colour
 
@@ -118,7 +120,7 @@ def aligned_frames_fn(size: int, max_frames: int | None, frame_step: int = 1, co
     read = None if max_frames is None else max_frames * frame_step
 
     def frames(row: pd.Series) -> np.ndarray:
-        video = align_video(row["path"], size=size, landmarks=row_landmarks(row), max_frames=read)
+        video = align_video(row["path"], size=size, landmarks=row_landmarks(row), max_frames=read, fill=fill)
         return as_colour(video.frames[::frame_step][:max_frames], colour)
 
     return frames

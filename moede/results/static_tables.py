@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from moede.data.emotions import PAPER_NAMES
+from moede.evaluation.cams import CamResult
 from moede.evaluation.metrics import BINARY_COLUMNS, binary_row, class_table, summary
 from moede.evaluation.similarity import similarity_frame
 from moede.training.results import ExpertsResult, FusionResult, StaticResult
@@ -65,3 +66,19 @@ def table4(experts: ExpertsResult) -> pd.DataFrame:
     """Table 4: mean over dev images of the cosine between two experts' 1280-d features (Neu, Hap, ... labels)."""
     return _tag(similarity_frame(experts.similarity, experts.emotions), experts.source.banner(),
                 "Cosine similarity between the experts' features on the development set")
+
+
+def cam_in_face_table(cams: CamResult) -> pd.DataFrame:
+    """Beside Figure 2: each model's mean share of CAM mass inside the face (the landmark hull) over the measured
+    development faces, and over those of its own emotion; the last row is a CAM spread evenly (the hull's area)."""
+    labels = cams.faces["label"].to_numpy()
+    rows = {}
+    for name, shares in cams.shares.items():
+        own = shares if name == "sfer" else shares[labels == name]
+        rows["SFER (labelled class)" if name == "sfer" else PAPER_NAMES[name]] = {
+            "in-face share": np.nanmean(shares), "on its emotion's faces": np.nanmean(own) if len(own) else np.nan}
+    area = float(cams.masks.mean())
+    rows["an evenly spread map"] = {"in-face share": area, "on its emotion's faces": area}
+    table = pd.DataFrame.from_dict(rows, orient="index").round(3)
+    table["faces"] = [len(labels)] + [int((labels == e).sum()) for e in cams.emotions] + [len(labels)]
+    return _tag(table, cams.banner, "share of each CAM's mass inside the face (68-landmark hull), development faces")

@@ -152,10 +152,10 @@ def _features(cfg: RunConfig, dataset: str, classes: tuple[str, ...], clips: pd.
     colour = frame_colour(static_cfg)
     clips = pd.concat(partitions).drop_duplicates("sample_id").drop(columns="split").reset_index(drop=True)
     alignment = {"image_size": cfg.image_size, "max_frames": cfg.max_frames, "frame_step": cfg.frame_step,
-                 "aligner": "moede.align.align_video", "colour": colour}
+                 "aligner": "moede.align.align_video", "colour": colour, "fill": cfg.align_fill}
     specs = [_bank_spec(static_cfg, name, paths, alignment, cfg.run_dir / "features" / f"{dataset}_{name}.json")
              for name in banks]
-    frames = aligned_frames_fn(cfg.image_size, cfg.max_frames, cfg.frame_step, colour)
+    frames = aligned_frames_fn(cfg.image_size, cfg.max_frames, cfg.frame_step, colour, cfg.align_fill)
     caches = build_or_load_many(clips, specs, frames, batch_size=cfg.batch_size, device=cfg.torch_device())
     return DFERFeatures(dataset, classes, clips, partitions, dict(zip(banks, caches)), source,
                         _experts_text(cfg, static_cfg), colour, paths)

@@ -17,7 +17,7 @@ from dataclasses import asdict
 from functools import lru_cache
 from pathlib import Path
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -30,7 +30,7 @@ from moede.data.emotions import AFFECTNET, class_index
 from moede.evaluation.metrics import summary
 from moede.evaluation.similarity import expert_cosine_matrix
 from moede.features.extract import SequentialExperts, shared_prefix_length
-from moede.io import atomic_path, write_csv, write_json
+from moede.io import write_csv, write_json
 from moede.models.backbone import build_backbone
 from moede.models.checkpoint import Job, Trained, checkpoint_digest, train_or_reuse_all
 from moede.models.experts import ExpertBank
@@ -45,9 +45,6 @@ from moede.training.images import FaceImageDataset, FeatureDataset, load_face_im
 from moede.training.sampling import BalancedEpochSampler
 from moede.training.results import ExpertsResult, FusionResult, StaticResult, TrainResult
 from moede.training.static import class_weights, train_classifier
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +68,8 @@ def _data_digest(frame: pd.DataFrame) -> str:
 def prepare_static(cfg: RunConfig) -> pd.DataFrame:
     """Resolve the static corpus (user's AffectNet, shared facial_expressions, or demo) and align its faces.
 
-    Crops go to run_dir/aligned/static at cfg.image_size; the aligned table is cached as frame.csv there.
+    Crops go to run_dir/aligned/static at cfg.image_size and cfg.align_fill; the aligned table is cached as frame.csv
+    there (frame.json records the size and the fill it was made with).
     """
     def cached_or_aligned() -> pd.DataFrame:
         frame = _aligned_static(cfg)
@@ -87,7 +85,7 @@ def _aligned_static(cfg: RunConfig) -> pd.DataFrame | None:
     if not (cached.is_file() and meta_file.is_file()):
         return None
     meta = json.loads(meta_file.read_text())
-    if meta["image_size"] != cfg.image_size:
+    if meta["image_size"] != cfg.image_size or meta.get("fill", "black") != cfg.align_fill:
         return None
     frame = pd.read_csv(cached, dtype={"sample_id": str, "speaker": str})
     frame.attrs.update(source=DataSource(**meta["source"]), no_face=meta["no_face"])
@@ -102,10 +100,10 @@ def _align_static(cfg: RunConfig) -> pd.DataFrame:
     out = cfg.run_dir / "aligned" / "static"
     raw = resolve_static(cfg)
     source = _frame_source(raw)
-    aligned = align_images(raw, out, cfg.image_size)
+    aligned = align_images(raw, out, cfg.image_size, fill=cfg.align_fill)
     frame = aligned[FRAME_COLUMNS].reset_index(drop=True)
     write_csv(frame, out / "frame.csv")
-    write_json({"image_size": cfg.image_size, "source": source.as_dict(),
+    write_json({"image_size": cfg.image_size, "fill": cfg.align_fill, "source": source.as_dict(),
                 "no_face": int(aligned.attrs.get("no_face", 0))}, out / "frame.json")
     frame.attrs.update(source=source, no_face=int(aligned.attrs.get("no_face", 0)))
     return frame
@@ -163,7 +161,8 @@ def _trainable(cfg: RunConfig, model: nn.Module, train: FaceImageDataset, dev: F
 
 def _key(cfg: RunConfig, frame: pd.DataFrame, stage: str, epochs: int, **more: Any) -> dict[str, Any]:
     """The settings a cached result must match to be reused."""
-    return {"stage": stage, "epochs": epochs, "image_size": cfg.image_size, "learning_rate": cfg.learning_rate,
+    return {"stage": stage, "epochs": epochs, "image_size": cfg.image_size, "align_fill": cfg.align_fill,
+            "learning_rate": cfg.learning_rate,
             "batch_size": cfg.batch_size, "augment": cfg.augment, "seed": cfg.seed, "data": _data_digest(frame),
             "trainable_from": cfg.trainable_from, "optimizer": cfg.optimizer, "select_by": cfg.select_by,
             "backbone": cfg.backbone, **cfg.initialisation().key(), **more}
@@ -383,22 +382,3 @@ def train_fusion_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> Fus
     save_result(table3(fusion), "table3", cfg)
     return fusion
 
-
-def figure2_stage(cfg: RunConfig, experts: ExpertsResult, emotion: str = "happy") -> Figure:
-    """Figure 2: the experts' CAMs on the first dev face labelled `emotion`; also saved as results/figure2.png."""
-    from moede.results.figures import figure2_cams
-
-    faces = experts.dev[experts.dev["label"] == emotion]
-    if faces.empty:
-        raise ValueError(f"no dev image labelled {emotion!r} for Figure 2; choose one of "
-                         f"{sorted(experts.dev['label'].unique())}")
-    fig = figure2_cams(experts.models(), experts.emotions, faces.iloc[0]["path"], cfg.image_size,
-                       cfg.initialisation().normalisation, experts.source.banner())
-    target = cfg.run_dir / "results" / "figure2.png"
-
-    def save() -> None:
-        with atomic_path(target) as tmp:
-            fig.savefig(tmp, format="png", dpi=150)
-
-    run_on_main(save)
-    return fig
