@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from moede.config import RunConfig
+from moede.evaluation.cams import pooled_share
 from moede.evaluation.similarity import mean_off_diagonal
 from moede.results.static_tables import table1
 from moede.stages.cams import cams_stage
@@ -50,7 +51,7 @@ def measure(cfg: RunConfig) -> dict[str, object]:
     experts = train_experts_stage(cfg)
     seconds = time.perf_counter() - start
     cams = cams_stage(cfg, experts)
-    shares = [np.nanmean(cams.shares[e]) for e in experts.emotions]
+    shares = [pooled_share(cams.maps[e], cams.masks) for e in experts.emotions]
     return {"mean cosine": round(mean_off_diagonal(experts.similarity), 3),
             "Table 1 F1-macro": float(table1(experts).loc["Average", "F1-macro"]),
             "mean in-face share": round(float(np.mean(shares)), 3),

@@ -13,8 +13,8 @@ from torch import nn
 
 from moede.align import align_face, align_images, sample_photo
 from moede.align.face import FILLS, warp_face
-from moede.align.masks import aligned_masks, crop_mask, hull_mask
-from moede.evaluation.cams import face_shares, grad_cams, in_face_share
+from moede.align.masks import aligned_masks, crop_mask, hull_mask, with_forehead
+from moede.evaluation.cams import face_shares, grad_cams, in_face_share, pooled_share
 
 SIZE = 64
 
@@ -37,6 +37,8 @@ def test_in_face_share_of_evidence_inside_and_outside_a_known_mask() -> None:
     assert in_face_share(np.ones((SIZE, SIZE)), mask) == pytest.approx(mask.mean())
     assert np.isnan(in_face_share(np.zeros((SIZE, SIZE)), mask))
     assert face_shares(np.stack([inside, outside]), np.stack([mask, mask])).tolist() == [1.0, 0.0]
+    # pooled: a faint map outside the face weighs less than a strong one inside
+    assert pooled_share(np.stack([inside, 0.25 * outside]), np.stack([mask, mask])) == pytest.approx(0.8)
     with pytest.raises(ValueError, match="same shape"):
         in_face_share(inside, mask[:10])
     with pytest.raises(ValueError, match="non-negative"):
@@ -87,11 +89,15 @@ def photo_face():
     return align_face(sample_photo(), size=112)
 
 
-def test_crop_mask_is_the_hull_of_the_aligned_landmarks(photo_face) -> None:
+def test_crop_mask_is_the_hull_of_the_aligned_landmarks_and_forehead(photo_face) -> None:
     mask = crop_mask(photo_face.source_landmarks, 112)
-    assert np.array_equal(mask, hull_mask(photo_face.landmarks, 112))
+    assert np.array_equal(mask, hull_mask(with_forehead(photo_face.landmarks), 112))
+    bare = crop_mask(photo_face.source_landmarks, 112, forehead=0.0)
+    assert np.array_equal(bare, hull_mask(photo_face.landmarks, 112)) and (bare <= mask).all()
     eyes = photo_face.landmarks[36:48].mean(axis=0).round().astype(int)
-    assert mask[eyes[1], eyes[0]] and not mask[0, 0] and 0.2 < mask.mean() < 0.7
+    brow_top = int(photo_face.landmarks[17:27, 1].min())
+    above = brow_top - int(0.5 * 0.30 * 112)  # half an inter-ocular distance above the brows: forehead
+    assert mask[eyes[1], eyes[0]] and mask[above, eyes[0]] and not bare[above, eyes[0]] and not mask[0, 0]
 
 
 def _border_photo() -> tuple[np.ndarray, np.ndarray]:

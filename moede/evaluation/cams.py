@@ -1,8 +1,10 @@
 """Where the experts look: batched Grad-CAM and the share of its mass that falls inside the face.
 
 Figure 2 of the paper shows each expert's class activation map on a face. `in_face_share` turns such a map into a
-number: the fraction of the (non-negative) map's mass inside a face mask (the convex hull of the aligned 68
-landmarks, `moede.align.masks`). A map spread evenly over a 160x160 crop puts about 0.55 of its mass in the hull.
+number: the fraction of the (non-negative) map's mass inside a face mask (the hull of the aligned 68 landmarks and
+the forehead, `moede.align.masks`). `pooled_share` does so over many faces at once, each face weighing by its map's
+mass: on a face where an expert finds no evidence for its emotion its map is near zero and its share is noise (it
+lands anywhere), so the plain mean of per-face shares mostly measures the faces an expert says "no" to.
 
 `grad_cams` computes Grad-CAM (Selvaraju et al.) for a batch in one forward/backward pass: the layer's activations
 A (B, C, h, w) weighted by the spatial mean of d(target)/dA, summed over channels, ReLU'd and upsampled bilinearly to
@@ -80,15 +82,22 @@ def face_shares(maps: np.ndarray, masks: np.ndarray) -> np.ndarray:
     return np.array([in_face_share(cam, mask) for cam, mask in zip(maps, masks, strict=True)])
 
 
+def pooled_share(maps: np.ndarray, masks: np.ndarray) -> float:
+    """The share of N maps' (N, H, W) total mass inside their face masks (N, H, W): each face weighs by its map's
+    mass (NaN when every map is zero)."""
+    return in_face_share(np.asarray(maps).reshape(-1), np.asarray(masks).reshape(-1))
+
+
 @dataclass(frozen=True)
 class CamResult:
-    """CAMs of the experts on a set of aligned faces, with the faces' masks, for Figure 2 and the in-face table."""
+    """CAMs of the experts (and the SFER) on a set of aligned faces, with the faces' masks, for Figure 2 and the
+    in-face table; `maps` and `probabilities` by model name: an expert's emotion (its positive class) or "sfer"
+    (the face's labelled class)."""
 
     faces: pd.DataFrame  # the faces' rows (sample_id, path, label), in order
     images: np.ndarray  # (N, S, S, 3) uint8 RGB
     masks: np.ndarray  # (N, S, S) bool face masks
     emotions: tuple[str, ...]  # the experts' emotions, in order
-    maps: np.ndarray  # (E, N, S, S) each expert's CAM of its positive class on each face
-    probabilities: np.ndarray  # (E, N) each expert's positive probability on each face
-    shares: dict[str, np.ndarray]  # model name ("sfer" or an emotion) -> (N,) in-face share of its CAM
+    maps: dict[str, np.ndarray]  # model name -> (N, S, S) its CAM on each face
+    probabilities: dict[str, np.ndarray]  # model name -> (N,) its probability of the explained class
     banner: str = ""  # the data source

@@ -18,7 +18,7 @@ import seaborn as sns  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from moede.data.emotions import PAPER_NAMES, SHORT_NAMES  # noqa: E402
-from moede.evaluation.cams import CamResult  # noqa: E402
+from moede.evaluation.cams import CamResult, in_face_share  # noqa: E402
 
 
 def _sign(fig: Figure, banner: str | None) -> Figure:
@@ -87,15 +87,15 @@ def figure2_grid(cams: CamResult, panel: float = 1.7) -> Figure:
     for line, face in zip(axes, rows):
         line[0].imshow(cams.images[face])
         line[0].set_title(f"face: {PAPER_NAMES.get(labels[face], labels[face])}", fontsize=9)
-        scale = float(cams.maps[:, face].max())
-        for ax, index in zip(line[1:], range(len(cams.emotions))):
-            emotion = cams.emotions[index]
-            ax.imshow(_overlay(cams.images[face], cams.maps[index, face], scale))
+        scale = max(float(cams.maps[emotion][face].max()) for emotion in cams.emotions)
+        for ax, emotion in zip(line[1:], cams.emotions):
+            cam = cams.maps[emotion][face]
+            ax.imshow(_overlay(cams.images[face], cam, scale))
             ax.contour(cams.masks[face], levels=[0.5], colors="white", linewidths=0.6)
-            ax.set_title(f"{SHORT_NAMES.get(emotion, emotion)} p={cams.probabilities[index, face]:.2f} "
-                         f"in={cams.shares[emotion][face]:.2f}", fontsize=8)
+            ax.set_title(f"{SHORT_NAMES.get(emotion, emotion)} p={cams.probabilities[emotion][face]:.2f} "
+                         f"in={in_face_share(cam, cams.masks[face]):.2f}", fontsize=8)
     for ax in axes.ravel():
         ax.axis("off")
-    fig.suptitle("Grad-CAM of each expert's positive class (white: the face's landmark hull; p: the expert's "
-                 "positive probability; in: the CAM's share inside the hull)", fontsize=9)
+    fig.suptitle("Grad-CAM of each expert's positive class, scaled per row (white: the face mask, landmark hull and "
+                 "forehead; p: the expert's positive probability; in: the CAM's share inside the mask)", fontsize=9)
     return _sign(fig, cams.banner)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from moede.data.emotions import PAPER_NAMES
-from moede.evaluation.cams import CamResult
+from moede.evaluation.cams import CamResult, face_shares, pooled_share
 from moede.evaluation.metrics import BINARY_COLUMNS, binary_row, class_table, summary
 from moede.evaluation.similarity import similarity_frame
 from moede.training.results import ExpertsResult, FusionResult, StaticResult
@@ -69,16 +69,21 @@ def table4(experts: ExpertsResult) -> pd.DataFrame:
 
 
 def cam_in_face_table(cams: CamResult) -> pd.DataFrame:
-    """Beside Figure 2: each model's mean share of CAM mass inside the face (the landmark hull) over the measured
-    development faces, and over those of its own emotion; the last row is a CAM spread evenly (the hull's area)."""
+    """Beside Figure 2: each model's share of CAM mass inside the face (landmark hull and forehead) over the measured
+    development faces, pooled (each face weighs by its map's mass), pooled over its own emotion's faces, and as the
+    plain mean of per-face shares; the last row is a map spread evenly over the crop (the mask's area)."""
     labels = cams.faces["label"].to_numpy()
     rows = {}
-    for name, shares in cams.shares.items():
-        own = shares if name == "sfer" else shares[labels == name]
+    for name, maps in cams.maps.items():
+        own = np.ones(len(labels), dtype=bool) if name == "sfer" else labels == name
         rows["SFER (labelled class)" if name == "sfer" else PAPER_NAMES[name]] = {
-            "in-face share": np.nanmean(shares), "on its emotion's faces": np.nanmean(own) if len(own) else np.nan}
+            "in-face share": pooled_share(maps, cams.masks),
+            "on its emotion's faces": pooled_share(maps[own], cams.masks[own]) if own.any() else np.nan,
+            "mean per face": np.nanmean(face_shares(maps, cams.masks)), "faces": len(labels), "own faces": own.sum()}
     area = float(cams.masks.mean())
-    rows["an evenly spread map"] = {"in-face share": area, "on its emotion's faces": area}
+    rows["an evenly spread map"] = {"in-face share": area, "on its emotion's faces": area, "mean per face": area,
+                                    "faces": len(labels), "own faces": len(labels)}
     table = pd.DataFrame.from_dict(rows, orient="index").round(3)
-    table["faces"] = [len(labels)] + [int((labels == e).sum()) for e in cams.emotions] + [len(labels)]
-    return _tag(table, cams.banner, "share of each CAM's mass inside the face (68-landmark hull), development faces")
+    table[["faces", "own faces"]] = table[["faces", "own faces"]].astype(int)
+    return _tag(table, cams.banner, "share of each CAM's mass inside the face (landmark hull and forehead), "
+                                    "development faces")

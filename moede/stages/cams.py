@@ -6,14 +6,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pandas as pd
 import torch
 
 from moede.align.masks import aligned_masks
 from moede.config import RunConfig
 from moede.data.emotions import AFFECTNET, class_index
-from moede.evaluation.cams import CamResult, face_shares, grad_cams
+from moede.evaluation.cams import CamResult, grad_cams
 from moede.io import atomic_path
 from moede.models.checkpoint import load_checkpoint
 from moede.stages.outputs import save_result
@@ -48,14 +47,13 @@ def cams_stage(cfg: RunConfig, experts: ExpertsResult, per_emotion: int = CAM_FA
     data = FaceImageDataset(pixels, class_index(faces["label"], AFFECTNET), cfg.initialisation().normalisation)
     inputs = torch.stack([data.normalised(i) for i in range(len(data))])
     masks = aligned_masks(paths, cfg.image_size)
-    done = [grad_cams(model, inputs, model.cam_layer, target) for model in experts.models()]
     sfer, _ = load_checkpoint(cfg.run_dir / "models" / "sfer.pt")
-    sfer_maps = grad_cams(sfer, inputs, sfer.cam_layer, target, data.targets).maps
-    shares = {"sfer": face_shares(sfer_maps, masks)} | {
-        emotion: face_shares(cams.maps, masks) for emotion, cams in zip(experts.emotions, done)}
+    done = {"sfer": grad_cams(sfer, inputs, sfer.cam_layer, target, data.targets)} | {
+        emotion: grad_cams(model, inputs, model.cam_layer, target)
+        for emotion, model in zip(experts.emotions, experts.models())}
     result = CamResult(faces, pixels.permute(0, 2, 3, 1).numpy(), masks, experts.emotions,
-                       np.stack([c.maps for c in done]), np.stack([c.probabilities for c in done]), shares,
-                       experts.source.banner())
+                       {name: cams.maps for name, cams in done.items()},
+                       {name: cams.probabilities for name, cams in done.items()}, experts.source.banner())
     save_result(cam_in_face_table(result), "cam_in_face", cfg)
     return result
 
