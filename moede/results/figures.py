@@ -96,6 +96,7 @@ def figure2_grid(cams: CamResult, panel: float = 1.7) -> Figure:
                          f"in={in_face_share(cam, cams.masks[face]):.2f}", fontsize=8)
     for ax in axes.ravel():
         ax.axis("off")
+    fig.get_layout_engine().set(rect=(0, 0.02, 1, 0.98))  # room for the data banner under the grid
     fig.suptitle("Grad-CAM of each expert's positive class, scaled per row (white: the face mask, landmark hull and "
                  "forehead; p: the expert's positive probability; in: the CAM's share inside the mask)", fontsize=9)
     return _sign(fig, cams.banner)
