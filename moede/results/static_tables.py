@@ -76,10 +76,12 @@ def cam_in_face_table(cams: CamResult) -> pd.DataFrame:
     rows = {}
     for name, maps in cams.maps.items():
         own = np.ones(len(labels), dtype=bool) if name == "sfer" else labels == name
+        per_face = face_shares(maps, cams.masks)  # NaN where a map is all zero
         rows["SFER (labelled class)" if name == "sfer" else PAPER_NAMES[name]] = {
             "in-face share": pooled_share(maps, cams.masks),
             "on its emotion's faces": pooled_share(maps[own], cams.masks[own]) if own.any() else np.nan,
-            "mean per face": np.nanmean(face_shares(maps, cams.masks)), "faces": len(labels), "own faces": own.sum()}
+            "mean per face": np.nanmean(per_face) if np.isfinite(per_face).any() else np.nan, "faces": len(labels),
+            "own faces": own.sum()}
     area = float(cams.masks.mean())
     rows["an evenly spread map"] = {"in-face share": area, "on its emotion's faces": area, "mean per face": area,
                                     "faces": len(labels), "own faces": len(labels)}
