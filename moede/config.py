@@ -66,6 +66,7 @@ LIMITS: dict[str, dict[str, Any]] = {
 
 def _choices() -> dict[str, tuple[str, ...]]:
     """The allowed values of each choice field, taken from the modules that act on them."""
+    from moede.align.face import FILLS
     from moede.data.cremad import LABEL_CHOICES
     from moede.data.schema import LANDMARK_SOURCES
     from moede.models.backbone import BACKBONES
@@ -78,7 +79,7 @@ def _choices() -> dict[str, tuple[str, ...]]:
             "dfer_select_by": SELECT_BY, "align_landmarks": LANDMARK_SOURCES, "aux_loss": AUX_REDUCTIONS,
             "static_corpus": STATIC_CORPORA, "video_corpus": VIDEO_CORPORA, "dfer_experts": DFER_EXPERTS,
             "cremad_labels": LABEL_CHOICES, "frame_colour": FRAME_COLOURS, "profile": tuple(PROFILES),
-            "backbone": tuple(BACKBONES)}
+            "backbone": tuple(BACKBONES), "align_fill": FILLS}
 
 
 @functools.cache
@@ -107,6 +108,8 @@ class RunConfig:
     trainable_from: int = 0  # first MobileNetV2 `features` block that is trained; blocks before stay at their init
     cache_dir: Path = Path("runs/cache")  # converted ImageNet weights (shared by every run)
     image_size: int = 48  # side of the aligned square faces, in pixels (the paper states none; full profile: 224)
+    align_fill: str = "black"  # the aligned crop outside the photo: "black", "replicate" (edge pixels), "reflect"
+    # or "mean" (the photo's mean colour); photos and video frames alike (moede.align.face.FILLS)
     sfer_epochs: int = 4  # the 8-class SFER (the paper: 60)
     expert_epochs: int = 2  # each of the eight experts (the paper: 20)
     fusion_epochs: int = 1  # the FFE and FTFE fusions (the paper: "similarly to the eight-class model")

@@ -32,6 +32,7 @@ backbone: str = "mobilenet_v2"  # every image model's torchvision network (moede
 trainable_from: Optional[int] = None  # first MobileNetV2 `features` block that is trained; blocks before stay at their init; None takes the profile's (demo 14, full 0)
 cache_dir: str = "runs/cache"  # converted ImageNet weights (shared by every run)
 image_size: Optional[int] = None  # side of the aligned square faces, in pixels (the paper states none; full profile: 224); None takes the profile's (demo 160, full 224)
+align_fill: str = "black"  # the aligned crop outside the photo: "black", "replicate" (edge pixels), "reflect" or "mean" (the photo's mean colour); photos and video frames alike (moede.align.face.FILLS)
 sfer_epochs: Optional[int] = None  # the 8-class SFER (the paper: 60); None takes the profile's (demo 6, full 60)
 expert_epochs: Optional[int] = None  # each of the eight experts (the paper: 20); None takes the profile's (demo 2, full 20)
 fusion_epochs: Optional[int] = None  # the FFE and FTFE fusions (the paper: "similarly to the eight-class model"); None takes the profile's (demo 1, full 60)
@@ -86,7 +87,9 @@ banner(cfg, *[f"Photo {p.name}: {p.origin}" for p in photos], *[f"Video {v.name}
 # ## Photos
 # Each photo is aligned by `moede.align.align_face` (dlib detection, 68 landmarks, similarity warp). The astronaut is
 # also shown rotated by 20 degrees: alignment brings the eye line back to horizontal. The eye centres land at
-# `EYE_POSITIONS` (fractions of the output side).
+# `EYE_POSITIONS` (fractions of the output side). Where the crop reaches past the photo (a tight or rotated photo),
+# `align_fill` paints it: black (the default), the edge pixels replicated, the photo mirrored, or its mean colour;
+# chapter 4 measures that the fill does not decide where the experts look.
 
 # %%
 from moede.align import EYE_POSITIONS, align_face
@@ -96,7 +99,7 @@ from moede.book.views import alignment_summary
 
 inputs = [(p.name, read_rgb(p.path)) for p in photos]
 inputs.insert(1, ("astronaut, rotated 20°", rotated(inputs[0][1], 20)))
-faces = [align_face(image, size=224) for _, image in inputs]
+faces = [align_face(image, size=224, fill=cfg.align_fill) for _, image in inputs]
 print("eye positions (x, y) as fractions of the side:", EYE_POSITIONS)
 show_figure(alignment_figure(inputs, faces))
 alignment_summary([name for name, _ in inputs], faces).round(2)
@@ -115,7 +118,7 @@ from moede.align.video import read_frames
 from moede.book.plots import video_alignment_figure
 
 for example in videos:
-    video = align_video(example.path, size=224, max_frames=cfg.max_frames or None)
+    video = align_video(example.path, size=224, max_frames=cfg.max_frames or None, fill=cfg.align_fill)
     raw = np.stack(list(read_frames(example.path, max_frames=video.n_frames)))
     print(f"{example.path.name}: {video.n_frames} frames, {int(video.detected.sum())} with landmarks, "
           f"{video.n_reused} reused")

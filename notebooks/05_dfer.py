@@ -44,6 +44,7 @@ backbone: str = "mobilenet_v2"  # every image model's torchvision network (moede
 trainable_from: Optional[int] = None  # first MobileNetV2 `features` block that is trained; blocks before stay at their init; None takes the profile's (demo 14, full 0)
 cache_dir: str = "runs/cache"  # converted ImageNet weights (shared by every run)
 image_size: Optional[int] = None  # side of the aligned square faces, in pixels (the paper states none; full profile: 224); None takes the profile's (demo 160, full 224)
+align_fill: str = "black"  # the aligned crop outside the photo: "black", "replicate" (edge pixels), "reflect" or "mean" (the photo's mean colour); photos and video frames alike (moede.align.face.FILLS)
 sfer_epochs: Optional[int] = None  # the 8-class SFER (the paper: 60); None takes the profile's (demo 6, full 60)
 expert_epochs: Optional[int] = None  # each of the eight experts (the paper: 20); None takes the profile's (demo 2, full 20)
 fusion_epochs: Optional[int] = None  # the FFE and FTFE fusions (the paper: "similarly to the eight-class model"); None takes the profile's (demo 1, full 60)

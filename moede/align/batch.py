@@ -59,6 +59,11 @@ def settings_key(**values: Any) -> str:
     return hashlib.sha1(json.dumps(plain, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def _fill_setting(fill: str) -> dict[str, str]:
+    """The fill's entry in a manifest's settings key: none for black, so crops made before the setting stay valid."""
+    return {} if fill == "black" else {"fill": fill}
+
+
 def _crop_name(sample_id: str) -> str:
     """A file-system-safe, collision-free PNG name for a sample id."""
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", sample_id).strip("._") or "sample"
@@ -104,7 +109,7 @@ def _remove_crop(out_dir: Path, sample_id: str) -> None:
 
 
 def _align_row(row: dict[str, Any], crop: Path, size: int, detect_scale: int | None,
-               model: str | os.PathLike[str] | None) -> dict[str, Any]:
+               model: str | os.PathLike[str] | None, fill: str = "black") -> dict[str, Any]:
     """Align one data-frame row to `crop`; return its manifest record (without source_stamp and settings)."""
     record = {"sample_id": row["sample_id"], "source": str(row["path"]), "crop": "", "size": size, "landmarks": ""}
     image = read_rgb(row["path"])
@@ -113,7 +118,7 @@ def _align_row(row: dict[str, Any], crop: Path, size: int, detect_scale: int | N
     landmarks, box = _optional(row.get("landmarks")), _optional(row.get("box"))
     try:
         face: AlignedFace = align_face(image, landmarks=landmarks, box=box, size=size, source=row["path"],
-                                       detect_scale=detect_scale, model=model)
+                                       detect_scale=detect_scale, model=model, fill=fill)
     except NoFaceError:
         return record | {"status": "no_face"}
     write_png(face.image, crop)
@@ -125,21 +130,22 @@ def _write_manifest(records: Iterable[dict[str, Any]], target: Path, columns: li
     write_csv(pd.DataFrame(list(records), columns=columns), target)
 
 
-def _align_task(task: tuple[dict[str, Any], Path, int, int | None, str | None]) -> dict[str, Any]:
+def _align_task(task: tuple[dict[str, Any], Path, int, int | None, str | None, str]) -> dict[str, Any]:
     """`_align_row` on one packed task (for process pools)."""
     return _align_row(*task)
 
 
 def align_images(frame: pd.DataFrame, out_dir: str | os.PathLike[str], size: int = 224, *,
                  detect_scale: int | None = None, model: str | os.PathLike[str] | None = None,
-                 workers: int | None = None, prune: bool = False) -> pd.DataFrame:
+                 workers: int | None = None, prune: bool = False, fill: str = "black") -> pd.DataFrame:
     """Align each row's image (its landmarks/box used when given) to out_dir/<id>.png with a manifest.csv. A row
     already in the manifest is reused only when its source file (path, size, mtime) and the settings that shape the
     crop are unchanged; entries whose source is gone (and, with `prune`, ids not in `frame`) are removed with their
     crops. Returns the aligned rows with `path` = crop and `source_path` = original; rows without a face
     (attrs["no_face"]) or with an undecodable image (attrs["unreadable"]) are dropped; attrs["reused"],
     ["recomputed"] and ["removed"] count what this call did. `workers` processes share the work (default: one per
-    CPU core; dlib is not thread-safe, so not threads)."""
+    CPU core; dlib is not thread-safe, so not threads); `fill` (moede.align.face.FILLS) paints the crops outside the
+    photo and is part of the settings a row is reused with."""
     missing = {"sample_id", "path"} - set(frame.columns)
     if missing:
         raise ValueError(f"data frame lacks column(s) {sorted(missing)}; see the schema in moede/data")
@@ -159,10 +165,10 @@ def align_images(frame: pd.DataFrame, out_dir: str | os.PathLike[str], size: int
         stamps[sample_id] = {"source": str(row["path"]), "source_stamp": source_stamp(row["path"]),
                              "settings": settings_key(size=size, detect_scale=detect_scale, model=model,
                                                       landmarks=_optional(row.get("landmarks")),
-                                                      box=_optional(row.get("box")))}
+                                                      box=_optional(row.get("box")), **_fill_setting(fill))}
         if not _still_valid(records.get(sample_id), stamps[sample_id]):
             tasks.append((row | {"sample_id": sample_id}, out_dir / _crop_name(sample_id), size, detect_scale,
-                          None if model is None else str(model)))
+                          None if model is None else str(model), fill))
     last_flush = time.monotonic()
     with contextlib.closing(map_on_cores(_align_task, tasks, min_per_worker=64, chunksize=16,
                                          workers=workers)) as done_records:

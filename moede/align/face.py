@@ -24,6 +24,10 @@ from moede.align.landmarks import Box, as_rgb, detect_face, predict_landmarks
 EYE_POSITIONS: tuple[tuple[float, float], tuple[float, float]] = ((0.35, 0.35), (0.65, 0.35))
 """(x, y) of the image-left and image-right eye centres in the aligned output, as fractions of its side."""
 
+FILLS: tuple[str, ...] = ("black", "replicate", "reflect", "mean")
+"""How `warp_face` fills the crop's pixels that fall outside the source image: black (OpenCV's constant 0, the
+original behaviour), the nearest edge pixel repeated, the image mirrored at its edge, or the image's mean colour."""
+
 LEFT_EYE = slice(36, 42)
 RIGHT_EYE = slice(42, 48)
 
@@ -74,10 +78,26 @@ def eye_transform(landmarks: np.ndarray, size: int) -> np.ndarray:
     return matrix
 
 
-def warp_face(image: np.ndarray, landmarks: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Warp an RGB image so the eyes sit at EYE_POSITIONS; return (crop, output landmarks, matrix)."""
+def _border(image: np.ndarray, fill: str) -> dict[str, object]:
+    """cv2.warpAffine's border arguments for a FILLS value."""
+    if fill == "black":
+        return {"borderMode": cv2.BORDER_CONSTANT, "borderValue": 0}
+    if fill == "replicate":
+        return {"borderMode": cv2.BORDER_REPLICATE}
+    if fill == "reflect":
+        return {"borderMode": cv2.BORDER_REFLECT_101}
+    if fill == "mean":
+        return {"borderMode": cv2.BORDER_CONSTANT,
+                "borderValue": tuple(float(v) for v in image.reshape(-1, image.shape[-1]).mean(axis=0))}
+    raise ValueError(f"unknown alignment fill {fill!r}; choose one of {FILLS}")
+
+
+def warp_face(image: np.ndarray, landmarks: np.ndarray, size: int,
+              fill: str = "black") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Warp an RGB image so the eyes sit at EYE_POSITIONS, filling outside the image as `fill` (FILLS) says;
+    return (crop, output landmarks, matrix)."""
     matrix = eye_transform(landmarks, size)
-    crop = cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    crop = cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, **_border(image, fill))
     moved = cv2.transform(np.asarray(landmarks, dtype=np.float64)[None], matrix)[0].astype(np.float32)
     return crop, moved, matrix
 
@@ -94,9 +114,10 @@ def find_landmarks(image: np.ndarray, box: Box | Sequence[float] | None = None, 
 
 def align_face(image: np.ndarray, landmarks: np.ndarray | None = None, box: Box | Sequence[float] | None = None,
                size: int = 224, *, source: str | os.PathLike[str] | None = None, detect_scale: int | None = None,
-               model: str | os.PathLike[str] | None = None) -> AlignedFace:
+               model: str | os.PathLike[str] | None = None, fill: str = "black") -> AlignedFace:
     """Align one face: given landmarks skip dlib; a given box (x, y, w, h) skips only detection; else detect the
-    largest face. `source` names the file in errors; `detect_scale` caps the detector's input side (None: full)."""
+    largest face. `source` names the file in errors; `detect_scale` caps the detector's input side (None: full);
+    `fill` (FILLS) paints the crop outside the photo."""
     if size < 8:
         raise ValueError(f"output size must be at least 8 pixels, got {size}")
     rgb = as_rgb(image)
@@ -112,5 +133,5 @@ def align_face(image: np.ndarray, landmarks: np.ndarray | None = None, box: Box 
         where = f" for {source}" if source is not None else ""
         raise ValueError(f"landmarks{where} must be a finite (68, 2) array in dlib's order, "
                          f"got shape {landmarks.shape}")
-    crop, moved, matrix = warp_face(rgb, landmarks, size)
+    crop, moved, matrix = warp_face(rgb, landmarks, size, fill)
     return AlignedFace(image=crop, landmarks=moved, matrix=matrix, detected=detected, source_landmarks=landmarks)

@@ -133,9 +133,10 @@ def _given_landmarks(given: np.ndarray, index: int, path: str | os.PathLike[str]
 
 def align_video(path: str | os.PathLike[str], size: int = 224, landmarks: np.ndarray | None = None,
                 max_frames: int | None = None, *, detect_every: int = DETECT_EVERY,
-                detect_scale: int | None = DETECT_SCALE, model: str | os.PathLike[str] | None = None) -> AlignedVideo:
+                detect_scale: int | None = DETECT_SCALE, model: str | os.PathLike[str] | None = None,
+                fill: str = "black") -> AlignedVideo:
     """Align every frame of a video; given (T, 68, 2) landmarks (NaN rows = unknown) skip dlib. `detect_every=1`
-    runs the detector on every frame; `detect_scale=None` detects at full resolution."""
+    runs the detector on every frame; `detect_scale=None` detects at full resolution; `fill` as in warp_face."""
     given = None
     if landmarks is not None:
         given = np.asarray(landmarks, dtype=np.float32)
@@ -157,13 +158,13 @@ def align_video(path: str | os.PathLike[str], size: int = 224, landmarks: np.nda
             aligned.append(None)
             points.append(np.full((68, 2), np.nan, dtype=np.float32))
         else:
-            aligned.append(warp_face(frame, found, size)[0])
+            aligned.append(warp_face(frame, found, size, fill)[0])
             points.append(found)
     detected = np.array([crop is not None for crop in aligned])
     if not detected.any():
         raise NoFaceError(f"no face found in any of the {len(aligned)} frames of video {path}")
     donors = np.stack(points)[nearest_detected(detected)]
     for index, frame in pending.items():
-        aligned[index] = warp_face(frame, donors[index], size)[0]
+        aligned[index] = warp_face(frame, donors[index], size, fill)[0]
     return AlignedVideo(frames=np.stack(aligned), landmarks=donors, detected=detected,
                         tracked=np.array(tracked, dtype=bool), n_reused=len(pending), source=str(path))

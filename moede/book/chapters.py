@@ -38,8 +38,8 @@ class Chapter:
 # train whatever is missing, so a chapter run alone still works).
 CHAPTERS: tuple[Chapter, ...] = (
     Chapter("01_face_alignment", "Face alignment", "aligned faces and video frames", tables=1, figures=2,
-            settings=("affectnet_root", "cremad_root", "static_corpus", "video_corpus", "image_size", "max_frames",
-                      "frame_step", "align_landmarks")),
+            settings=("affectnet_root", "cremad_root", "static_corpus", "video_corpus", "image_size", "align_fill",
+                      "max_frames", "frame_step", "align_landmarks")),
     Chapter("02_sfer", "The 8-class SFER model", "Table 2, training curves, confusion matrix", tables=2, figures=2,
             exercises=1, settings=("static_corpus", "image_size", "sfer_epochs", "learning_rate", "batch_size",
                                    "trainable_from", "augment", "init", "imagenet_weights", "optimizer",
@@ -47,7 +47,7 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("03_experts", "The eight emotion experts", "Table 1, balanced sampling", tables=2, exercises=1,
             settings=("expert_epochs", "image_size", "trainable_from", "seed")),
     Chapter("04_cams_diversity_fusion", "CAMs, expert diversity and fusion", "Figure 2, Table 4, Table 3",
-            tables=2, figures=2, exercises=1, settings=("fusion_epochs", "fusion_relu")),
+            tables=3, figures=2, exercises=1, settings=("fusion_epochs", "fusion_relu")),
     Chapter("05_dfer", "Dynamic FER with MoEDE", "Table 5, every clip beside the floors, the frames' colour, "
             "training curves, confusion matrix", tables=4, figures=2,
             settings=("cremad_root", "video_corpus", "cremad_labels", "actor_folds", "frame_colour", "dfer_experts",

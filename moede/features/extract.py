@@ -118,10 +118,11 @@ def _stored_name(row: pd.Series, landmarks: np.ndarray | None, settings: dict) -
 
 
 def aligned_frames_fn(size: int, max_frames: int | None, frame_step: int = 1, colour: str = "rgb",
-                      store: Path | None = None) -> FramesFn:
+                      fill: str = "black", store: Path | None = None) -> FramesFn:
     """Return a FramesFn that aligns a clip row's video with moede.align.align_video at `size` x `size`, using the
     row's given landmarks (row_landmarks) when present, else dlib; it keeps every `frame_step`-th frame (1: all, 3:
-    30 fps -> 10 fps) and at most `max_frames` of those (None: all), in `colour` (moede.data.colour.as_colour).
+    30 fps -> 10 fps) and at most `max_frames` of those (None: all), in `colour` (moede.data.colour.as_colour), the
+    crop outside the frame painted as `fill` (moede.align.face.FILLS).
     With `store`, each clip's aligned RGB frames are kept there and read back by later calls (any colour) instead
     of being aligned again."""
     from moede.align import align_video
@@ -131,14 +132,14 @@ def aligned_frames_fn(size: int, max_frames: int | None, frame_step: int = 1, co
         raise ValueError(f"frame_step must be >= 1, got {frame_step}")
     read = None if max_frames is None else max_frames * frame_step
     settings = {"aligner": "moede.align.align_video", "size": size, "read": read, "frame_step": frame_step,
-                "max_frames": max_frames}
+                "max_frames": max_frames, "fill": fill}
 
     def aligned(row: pd.Series) -> np.ndarray:
         landmarks = row_landmarks(row)
         target = None if store is None else Path(store) / _stored_name(row, landmarks, settings)
         if target is not None and target.is_file():
             return np.load(target)
-        video = align_video(row["path"], size=size, landmarks=landmarks, max_frames=read)
+        video = align_video(row["path"], size=size, landmarks=landmarks, max_frames=read, fill=fill)
         rgb = np.ascontiguousarray(video.frames[::frame_step][:max_frames])
         if target is not None:
             with atomic_path(target, rgb.nbytes) as tmp, open(tmp, "wb") as handle:

@@ -63,6 +63,11 @@ class Bundle:
         """Side of the aligned face crops the models take."""
         return int(self.meta["input"]["image_size"])
 
+    @property
+    def fill(self) -> str:
+        """How the crops were painted outside the photo when the models learned (moede.align.face.FILLS)."""
+        return str(self.meta["alignment"].get("fill", "black"))
+
     def normalisation(self, model: str) -> Normalisation:
         """The input normalisation of 'experts', 'sfer' or 'ftfe'."""
         stats = self.meta["input"]["normalisation"][model]
@@ -101,7 +106,8 @@ def _meta(run: dict[str, Any], run_dir: Path) -> dict[str, Any]:
                   "colour": moede["colour"]},
         "alignment": {"aligner": "moede.align: dlib HOG face + 68 landmarks, largest face, eyes levelled",
                       "eye_positions": [list(p) for p in EYE_POSITIONS], "frame_step": int(config["frame_step"]),
-                      "max_frames": config["max_frames"], "detect_every": DETECT_EVERY, "detect_scale": DETECT_SCALE},
+                      "max_frames": config["max_frames"], "detect_every": DETECT_EVERY, "detect_scale": DETECT_SCALE,
+                      "fill": config.get("align_fill", "black")},
         "sources": {"experts": experts[0]["source"], "sfer": sfer["source"], "moede": _cremad_source(moede)},
         "experts_dir": run["experts_dir"], "experts_same_as_static": "ftfe" not in models,
         "init": sfer["init"], "moede_partition": moede["partition"], "moede_row": moede["row"],

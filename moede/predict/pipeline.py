@@ -93,7 +93,7 @@ def _hull(points: np.ndarray) -> np.ndarray:
     return np.array([low[0], low[1], high[0] - low[0], high[1] - low[1]], dtype=np.float32)
 
 
-def align_clip(path: Path, size: int, frame_step: int = 1) -> AlignedClip:
+def align_clip(path: Path, size: int, frame_step: int = 1, fill: str = "black") -> AlignedClip:
     """Align every `frame_step`-th frame of a video on its largest face (dlib, tracked between detections); frames
     without a face borrow the nearest face's landmarks and are marked in `face`."""
     landmarker = FrameLandmarker()
@@ -111,14 +111,14 @@ def align_clip(path: Path, size: int, frame_step: int = 1) -> AlignedClip:
             pending[len(crops)] = frame
             crops.append(None)
         else:
-            crops.append(warp_face(frame, found, size)[0])
+            crops.append(warp_face(frame, found, size, fill)[0])
     face = np.array([p is not None for p in points])
     if not face.any():
         raise PredictError(f"no face found in any of the {len(face)} processed frames of video {path}; "
                            "use a video with a visible frontal face", status="no_face")
     donors = nearest_detected(face)
     for position, frame in pending.items():
-        crops[position] = warp_face(frame, points[donors[position]], size)[0]
+        crops[position] = warp_face(frame, points[donors[position]], size, fill)[0]
     boxes = np.stack([_hull(points[d]) for d in donors])
     return AlignedClip(np.stack(crops), face, boxes, np.asarray(indices), video_fps(path), frame_step)
 
@@ -192,7 +192,7 @@ class Predictor:
 
     def predict_video(self, path: Path, window_s: float | None = None, stride_s: float | None = None) -> Prediction:
         """The timeline of one video: MoEDE per window and over the whole clip, the experts' firing per frame."""
-        clip = align_clip(path, self.bundle.image_size, self.bundle.meta["alignment"]["frame_step"])
+        clip = align_clip(path, self.bundle.image_size, self.bundle.meta["alignment"]["frame_step"], self.bundle.fill)
         features = self.features(clip.crops)
         window_s = window_s or self.default_window()
         spans = window_spans(len(features), clip.fps, window_s, stride_s or window_s / 2)
@@ -227,7 +227,7 @@ class Predictor:
                                status="no_face")
         if faces > 1:
             warnings.warn(f"{path}: {faces} faces found; predicting the largest", stacklevel=2)
-        face = align_face(image, box=box, size=self.bundle.image_size, source=path)
+        face = align_face(image, box=box, size=self.bundle.image_size, source=path, fill=self.bundle.fill)
         crops = face.image[None]
         probabilities = self.image_probabilities(self.sfer, crops, "sfer")
         table = _with_classes(pd.DataFrame({"span": ["photo"], "faces": [faces]}), probabilities,

@@ -7,7 +7,6 @@ Figures are built with `matplotlib.figure.Figure` (no pyplot state), so nothing 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import matplotlib
 
@@ -16,17 +15,10 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
-import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from PIL import Image  # noqa: E402
-from pytorch_grad_cam import GradCAM  # noqa: E402
-from pytorch_grad_cam.utils.image import show_cam_on_image  # noqa: E402
-from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget  # noqa: E402
-from torch import nn  # noqa: E402
 
 from moede.data.emotions import PAPER_NAMES, SHORT_NAMES  # noqa: E402
-from moede.models.pretrained import Normalisation  # noqa: E402
-from moede.training.images import FaceImageDataset  # noqa: E402
+from moede.evaluation.cams import CamResult, in_face_share  # noqa: E402
 
 
 def _sign(fig: Figure, banner: str | None) -> Figure:
@@ -78,48 +70,33 @@ def similarity_heatmap(frame: pd.DataFrame, title: str = "", banner: str | None 
     return _sign(fig, banner or frame.attrs.get("source"))
 
 
-def _face(image: np.ndarray | str | Path, image_size: int) -> np.ndarray:
-    """Return an aligned face as an RGB uint8 array of image_size x image_size."""
-    if not isinstance(image, np.ndarray):
-        with Image.open(image) as opened:
-            image = np.asarray(opened.convert("RGB").resize((image_size, image_size), Image.Resampling.BILINEAR))
-    if image.ndim == 2:
-        image = np.repeat(image[:, :, None], 3, axis=2)
-    if image.shape[:2] != (image_size, image_size):
-        image = np.asarray(Image.fromarray(image).resize((image_size, image_size), Image.Resampling.BILINEAR))
-    return image
+def _overlay(face: np.ndarray, cam: np.ndarray, scale: float) -> np.ndarray:
+    """A face (S, S, 3) uint8 with a CAM (S, S) blended on top as a jet heatmap; the CAM is divided by `scale`."""
+    heat = matplotlib.colormaps["jet"](np.clip(cam / scale, 0, 1) if scale > 0 else np.zeros_like(cam))[..., :3]
+    return 0.5 * face.astype(np.float32) / 255 + 0.5 * heat
 
 
-def expert_cams(experts: Sequence[nn.Module], image: np.ndarray | str | Path, image_size: int,
-                normalisation: Normalisation) -> np.ndarray:
-    """Grad-CAM of each expert for its positive class (index 1) on its `cam_layer`; returns (n, S, S) in [0,1].
-
-    With a linear head on global average pooling, Grad-CAM on the last convolutional block equals the CAM
-    the paper's Figure 2 shows (up to a positive scale and the ReLU).
-    """
-    face = _face(image, image_size)
-    tensor = FaceImageDataset(torch.tensor(face).permute(2, 0, 1)[None], [1], normalisation).normalised(0)[None]
-    maps = []
-    for expert in experts:
-        expert = expert.eval()
-        with GradCAM(model=expert, target_layers=[expert.cam_layer]) as cam:
-            maps.append(cam(input_tensor=tensor, targets=[ClassifierOutputTarget(1)])[0])
-    return np.stack(maps)
-
-
-def figure2_cams(experts: Sequence[nn.Module], emotions: Sequence[str], image: np.ndarray | str | Path,
-                 image_size: int, normalisation: Normalisation, banner: str | None = None) -> Figure:
-    """Figure 2: the aligned face, then one panel per expert with its positive-class CAM overlaid (the experts'
-    input `normalisation`: their Initialisation's)."""
-    face = _face(image, image_size)
-    cams = expert_cams(experts, face, image_size, normalisation)
-    fig = Figure(figsize=(2.0 * (len(cams) + 1), 2.5), layout="constrained")
-    axes = fig.subplots(1, len(cams) + 1)
-    axes[0].imshow(face)
-    axes[0].set_title("aligned face", fontsize=9)
-    for ax, cam, emotion in zip(axes[1:], cams, emotions):
-        ax.imshow(show_cam_on_image(face.astype(np.float32) / 255, cam, use_rgb=True))
-        ax.set_title(PAPER_NAMES.get(emotion, emotion), fontsize=9)
-    for ax in axes:
+def figure2_grid(cams: CamResult, panel: float = 1.7) -> Figure:
+    """Figure 2: one development face of each emotion that has faces (rows) under each expert's CAM (columns), with
+    the expert's positive probability on the panel and the face's in-face share of that CAM; each CAM is scaled
+    to its own maximum over the row's panels, so a row compares where the experts look."""
+    labels = list(cams.faces["label"])
+    rows = [labels.index(emotion) for emotion in cams.emotions if emotion in labels]
+    fig = Figure(figsize=(panel * (len(cams.emotions) + 1), panel * len(rows) + 0.6), layout="constrained")
+    axes = fig.subplots(len(rows), len(cams.emotions) + 1, squeeze=False)
+    for line, face in zip(axes, rows):
+        line[0].imshow(cams.images[face])
+        line[0].set_title(f"face: {PAPER_NAMES.get(labels[face], labels[face])}", fontsize=9)
+        scale = max(float(cams.maps[emotion][face].max()) for emotion in cams.emotions)
+        for ax, emotion in zip(line[1:], cams.emotions):
+            cam = cams.maps[emotion][face]
+            ax.imshow(_overlay(cams.images[face], cam, scale))
+            ax.contour(cams.masks[face], levels=[0.5], colors="white", linewidths=0.6)
+            ax.set_title(f"{SHORT_NAMES.get(emotion, emotion)} p={cams.probabilities[emotion][face]:.2f} "
+                         f"in={in_face_share(cam, cams.masks[face]):.2f}", fontsize=8)
+    for ax in axes.ravel():
         ax.axis("off")
-    return _sign(fig, banner)
+    fig.get_layout_engine().set(rect=(0, 0.02, 1, 0.98))  # room for the data banner under the grid
+    fig.suptitle("Grad-CAM of each expert's positive class, scaled per row (white: the face mask, landmark hull and "
+                 "forehead; p: the expert's positive probability; in: the CAM's share inside the mask)", fontsize=9)
+    return _sign(fig, cams.banner)

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from moede.data.emotions import PAPER_NAMES
+from moede.evaluation.cams import CamResult, face_shares, pooled_share
 from moede.evaluation.metrics import BINARY_COLUMNS, binary_row, class_table, summary
 from moede.evaluation.similarity import similarity_frame
 from moede.training.results import ExpertsResult, FusionResult, StaticResult
@@ -65,3 +66,26 @@ def table4(experts: ExpertsResult) -> pd.DataFrame:
     """Table 4: mean over dev images of the cosine between two experts' 1280-d features (Neu, Hap, ... labels)."""
     return _tag(similarity_frame(experts.similarity, experts.emotions), experts.source.banner(),
                 "Cosine similarity between the experts' features on the development set")
+
+
+def cam_in_face_table(cams: CamResult) -> pd.DataFrame:
+    """Beside Figure 2: each model's share of CAM mass inside the face (landmark hull and forehead) over the measured
+    development faces, pooled (each face weighs by its map's mass), pooled over its own emotion's faces, and as the
+    plain mean of per-face shares; the last row is a map spread evenly over the crop (the mask's area)."""
+    labels = cams.faces["label"].to_numpy()
+    rows = {}
+    for name, maps in cams.maps.items():
+        own = np.ones(len(labels), dtype=bool) if name == "sfer" else labels == name
+        per_face = face_shares(maps, cams.masks)  # NaN where a map is all zero
+        rows["SFER (labelled class)" if name == "sfer" else PAPER_NAMES[name]] = {
+            "in-face share": pooled_share(maps, cams.masks),
+            "on its emotion's faces": pooled_share(maps[own], cams.masks[own]) if own.any() else np.nan,
+            "mean per face": np.nanmean(per_face) if np.isfinite(per_face).any() else np.nan, "faces": len(labels),
+            "own faces": own.sum()}
+    area = float(cams.masks.mean())
+    rows["an evenly spread map"] = {"in-face share": area, "on its emotion's faces": area, "mean per face": area,
+                                    "faces": len(labels), "own faces": len(labels)}
+    table = pd.DataFrame.from_dict(rows, orient="index").round(3)
+    table[["faces", "own faces"]] = table[["faces", "own faces"]].astype(int)
+    return _tag(table, cams.banner, "share of each CAM's mass inside the face (landmark hull and forehead), "
+                                    "development faces")

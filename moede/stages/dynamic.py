@@ -156,10 +156,11 @@ def _features(cfg: RunConfig, dataset: str, classes: tuple[str, ...], clips: pd.
     clips = landmarks_from(clips, cfg.align_landmarks)
     alignment = {"image_size": cfg.image_size, "max_frames": cfg.max_frames, "frame_step": cfg.frame_step,
                  "aligner": "moede.align.align_video", "colour": colour,
-                 **since_added("align_landmarks", cfg.align_landmarks, "dataset")}
+                 **since_added("align_landmarks", cfg.align_landmarks, "dataset"),
+                 **since_added("fill", cfg.align_fill, "black")}
     specs = [_bank_spec(static_cfg, name, paths, alignment, cfg.run_dir / "features" / f"{dataset}_{name}.json")
              for name in banks]
-    frames = aligned_frames_fn(cfg.image_size, cfg.max_frames, cfg.frame_step, colour,
+    frames = aligned_frames_fn(cfg.image_size, cfg.max_frames, cfg.frame_step, colour, cfg.align_fill,
                                store=cfg.run_dir / "aligned" / "video")
     caches = build_or_load_many(clips, specs, frames, batch_size=cfg.batch_size, device=cfg.torch_device())
     return DFERFeatures(dataset, classes, clips, partitions, dict(zip(banks, caches)), source,

@@ -30,7 +30,7 @@ from moede.distributed import run_on_main
 from moede.evaluation.metrics import summary
 from moede.evaluation.similarity import expert_cosine_matrix
 from moede.features.extract import SequentialExperts, shared_prefix_length
-from moede.io import atomic_path, write_csv, write_json
+from moede.io import write_csv, write_json
 from moede.models.backbone import build_backbone
 from moede.models.checkpoint import checkpoint_digest
 from moede.models.experts import ExpertBank
@@ -48,9 +48,6 @@ from moede.training.results import ExpertsResult, FusionResult, StaticResult, Tr
 from moede.training.sampling import BalancedEpochSampler
 from moede.training.static import class_weights, train_classifier
 from moede.training.reuse import Job, Trained, train_or_reuse_all
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +71,8 @@ def _data_digest(frame: pd.DataFrame) -> str:
 def prepare_static(cfg: RunConfig) -> pd.DataFrame:
     """Resolve the static corpus (user's AffectNet, shared facial_expressions, or demo) and align its faces.
 
-    Crops go to run_dir/aligned/static at cfg.image_size; the aligned table is cached as frame.csv there.
+    Crops go to run_dir/aligned/static at cfg.image_size and cfg.align_fill; the aligned table is cached as frame.csv
+    there (frame.json records the size and the fill it was made with).
     """
     def cached_or_aligned() -> pd.DataFrame:
         frame = _aligned_static(cfg)
@@ -90,7 +88,8 @@ def _aligned_static(cfg: RunConfig) -> pd.DataFrame | None:
     if not (cached.is_file() and meta_file.is_file()):
         return None
     meta = json.loads(meta_file.read_text())
-    if meta["image_size"] != cfg.image_size or meta.get("align_landmarks", "dataset") != cfg.align_landmarks:
+    if (meta["image_size"] != cfg.image_size or meta.get("align_landmarks", "dataset") != cfg.align_landmarks
+            or meta.get("fill", "black") != cfg.align_fill):
         return None
     frame = pd.read_csv(cached, dtype={"sample_id": str, "speaker": str})
     frame.attrs.update(source=DataSource(**meta["source"]), no_face=meta["no_face"])
@@ -106,10 +105,10 @@ def _align_static(cfg: RunConfig) -> pd.DataFrame:
     out = cfg.run_dir / "aligned" / "static"
     raw = resolve_static(cfg)
     source = _frame_source(raw)
-    aligned = align_images(landmarks_from(raw, cfg.align_landmarks), out, cfg.image_size)
+    aligned = align_images(landmarks_from(raw, cfg.align_landmarks), out, cfg.image_size, fill=cfg.align_fill)
     frame = aligned[FRAME_COLUMNS].reset_index(drop=True)
     write_csv(frame, out / "frame.csv")
-    write_json({"image_size": cfg.image_size, "align_landmarks": cfg.align_landmarks, "source": source.as_dict(),
+    write_json({"image_size": cfg.image_size, "align_landmarks": cfg.align_landmarks, "fill": cfg.align_fill, "source": source.as_dict(),
                 "no_face": int(aligned.attrs.get("no_face", 0))}, out / "frame.json")
     frame.attrs.update(source=source, no_face=int(aligned.attrs.get("no_face", 0)))
     return frame
@@ -167,11 +166,12 @@ def _trainable(cfg: RunConfig, model: nn.Module, train: FaceImageDataset, dev: F
 
 def _key(cfg: RunConfig, frame: pd.DataFrame, stage: str, epochs: int, **more: Any) -> dict[str, Any]:
     """The settings a cached result must match to be reused."""
-    return {"stage": stage, "epochs": epochs, "image_size": cfg.image_size, "learning_rate": cfg.learning_rate,
+    return {"stage": stage, "epochs": epochs, "image_size": cfg.image_size,
+            "learning_rate": cfg.learning_rate,
             "batch_size": cfg.batch_size, "augment": cfg.augment, "seed": cfg.seed, "data": _data_digest(frame),
             "trainable_from": cfg.trainable_from, "optimizer": cfg.optimizer, "select_by": cfg.static_select_by,
             "backbone": cfg.backbone, **since_added("align_landmarks", cfg.align_landmarks, "dataset"),
-            **cfg.initialisation().key(), **more}
+            **since_added("align_fill", cfg.align_fill, "black"), **cfg.initialisation().key(), **more}
 
 
 def _predictions(dev: pd.DataFrame, result: TrainResult, classes: tuple[str, ...]) -> pd.DataFrame:
@@ -411,22 +411,3 @@ def train_fusion_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> Fus
     save_result(table3(fusion), "table3", cfg)
     return fusion
 
-
-def figure2_stage(cfg: RunConfig, experts: ExpertsResult, emotion: str = "happy") -> Figure:
-    """Figure 2: the experts' CAMs on the first dev face labelled `emotion`; also saved as results/figure2.png."""
-    from moede.results.figures import figure2_cams
-
-    faces = experts.dev[experts.dev["label"] == emotion]
-    if faces.empty:
-        raise ValueError(f"no dev image labelled {emotion!r} for Figure 2; choose one of "
-                         f"{sorted(experts.dev['label'].unique())}")
-    fig = figure2_cams(experts.models(), experts.emotions, faces.iloc[0]["path"], cfg.image_size,
-                       cfg.initialisation().normalisation, experts.source.banner())
-    target = cfg.run_dir / "results" / "figure2.png"
-
-    def save() -> None:
-        with atomic_path(target) as tmp:
-            fig.savefig(tmp, format="png", dpi=150)
-
-    run_on_main(save)
-    return fig
