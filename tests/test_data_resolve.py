@@ -10,7 +10,7 @@ import pytest
 import moede.stages.resolve as resolve
 from moede.config import RunConfig
 from moede.data.emotions import AFFECTNET
-from moede.stages.dynamic import experts_config
+from moede.stages.dynamic import DRAWN_FACE_SIZE, experts_config
 
 
 @pytest.fixture
@@ -82,7 +82,8 @@ def test_dfer_experts_match_the_clips_domain(tmp_path: Path, fake_shared: Path,
     cfg = RunConfig.for_profile("demo", run_dir=tmp_path / "run")
     drawn = experts_config(cfg, clips_are_demo=True)
     assert drawn.run_dir == tmp_path / "run" / "demo_experts" and resolve.static_kind(drawn) == "demo"
-    assert drawn.with_(run_dir=cfg.run_dir, static_corpus="auto") == cfg  # nothing else changes
+    assert drawn.image_size == min(cfg.image_size, DRAWN_FACE_SIZE)  # drawn faces: smaller crops
+    assert drawn.with_(run_dir=cfg.run_dir, static_corpus="auto", image_size=cfg.image_size) == cfg  # nothing else
     assert experts_config(cfg, clips_are_demo=False) is cfg  # real clips: the static chapters' experts
     assert experts_config(cfg.with_(dfer_experts="static"), clips_are_demo=True).run_dir == cfg.run_dir
     monkeypatch.setattr(resolve, "shared_data_root", lambda: None)

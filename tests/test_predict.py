@@ -19,7 +19,7 @@ from moede.config import RunConfig
 from moede.data.emotions import AFFECTNET, CANONICAL, CREMAD
 from moede.errors import EXIT_INPUT, EXIT_OUTPUT
 from moede.io import write_json
-from moede.models.checkpoint import checkpoint_digest, save_checkpoint
+from moede.models.checkpoint import checkpoint_digest, load_checkpoint, save_checkpoint
 from moede.models.experts import ExpertBank
 from moede.models.fusion import ExpertFusion
 from moede.models.dfer import MoEDE
@@ -285,3 +285,44 @@ def test_the_colour_the_moede_learned_from_travels_in_the_bundle_and_predict_app
     assert torch.equal(Predictor(grey).features(crops), Predictor(rgb).features(as_colour(crops, "grey")))
     photo = Predictor(grey).image_probabilities(grey.sfer, crops, "sfer")
     assert np.allclose(photo, Predictor(rgb).image_probabilities(rgb.sfer, as_colour(crops, "grey"), "sfer"))
+
+
+@pytest.mark.slow
+def test_lora_experts_travel_as_adapters_on_the_sfer_and_predict_the_same(run_dir: Path, short_clip: Path,
+                                                                          tmp_path: Path) -> None:
+    """A MoEDE that learned from LoRA experts: the bundle takes that set (named by the feature cache), stores only
+    their adapters and heads beside the SFER, says so on the card, and predicts as the run's own experts do."""
+    from moede.models.lora import LoRAExpert, lora_adapters, lora_expert_from_sfer
+
+    lora = tmp_path / "run"
+    shutil.copytree(run_dir, lora)
+    cfg = RunConfig.for_profile("demo", run_dir=lora, image_size=IMAGE_SIZE)
+    sfer = load_checkpoint(lora / "models" / "sfer.pt")[0]
+    torch.manual_seed(2)
+    experts = []
+    for emotion in CANONICAL:
+        expert = lora_expert_from_sfer(sfer, rank=2, start=14)
+        for adapter in lora_adapters(expert):
+            torch.nn.init.normal_(adapter.up, std=0.01)  # trained adapters: not zero
+        _save_static(expert, lora / "models" / f"expert_{emotion}_lora2.pt", cfg, ("other", emotion))
+        experts.append(expert.eval())
+    paths = [lora / "models" / f"expert_{e}_lora2.pt" for e in CANONICAL]
+    write_json({"key": {"checkpoints": [checkpoint_digest(p) for p in paths]}}, lora / "features" / "cremad_ffe.json")
+    target = export_bundle(lora, lora / "bundle" / "lora.moede")
+    bundle = load_bundle(target)
+    assert all(isinstance(e, LoRAExpert) for e in bundle.experts)
+    for mine, shipped in zip(experts, bundle.experts):
+        assert all(torch.equal(a, b) for a, b in zip(mine.state_dict().values(), shipped.state_dict().values()))
+    storage = bundle.meta["experts_storage"]
+    full = export_bundle(run_dir, tmp_path / "full.moede")
+    assert storage["kind"] == "lora" and storage["rank"] == 2
+    assert storage["megabytes"] < load_bundle(full).meta["experts_storage"]["megabytes"] / 4
+    assert target.stat().st_size < full.stat().st_size / 2
+    assert "LoRA experts (rank 2)" in card_path(target).read_text()
+    images = torch.rand(3, 3, IMAGE_SIZE, IMAGE_SIZE)
+    predictor = Predictor(bundle)
+    merged = torch.stack([predictor.heads[k](predictor.extractor(images)[:, k]) for k in range(len(CANONICAL))], 1)
+    unmerged = torch.stack([expert(images) for expert in experts], 1)
+    assert torch.allclose(merged, unmerged, atol=1e-4)
+    assert len(Predictor(bundle).predict_video(short_clip).frames) == 10
+

@@ -145,3 +145,24 @@ def lora_expert_from_sfer(sfer: BackboneClassifier, rank: int, start: int = 0) -
 def plain_expert(expert: nn.Module) -> nn.Module:
     """An expert as a plain network: a LoRA expert merged, anything else as it is."""
     return expert.merged() if isinstance(expert, LoRAExpert) else expert
+
+
+def base_name(key: str) -> str:
+    """The base model's name of a LoRA expert's state-dict entry ('a.conv.base.weight' -> 'a.conv.weight'; entries
+    outside the adapted convolutions keep their name)."""
+    head, found, leaf = key.rpartition(".base.")
+    return f"{head}.{leaf}" if found else key
+
+
+def own_entries(state: dict[str, torch.Tensor], base: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The entries of a LoRA expert's state dict that its base model's state dict `base` does not hold as they are:
+    the adapters, the head, and whatever training changed (what a bundle stores beside the base)."""
+    return {key: value for key, value in state.items()
+            if not (base_name(key) in base and base[base_name(key)].shape == value.shape
+                    and torch.equal(base[base_name(key)], value))}
+
+
+def with_base(keys: list[str], own: dict[str, torch.Tensor], base: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A LoRA expert's whole state dict (entry names `keys`) from its own entries and its base model's."""
+    return {key: own[key] if key in own else base[base_name(key)] for key in keys}
+

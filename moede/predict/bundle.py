@@ -90,6 +90,15 @@ def _cremad_source(moede: dict[str, Any]) -> dict[str, Any]:
     return {**source, "root": None}
 
 
+def _experts_storage(experts: list[dict[str, Any]]) -> dict[str, Any]:
+    """How the experts are stored: full networks, or LoRA adapters and heads on the SFER's weights (their rank), and
+    the megabytes their tensors take in the bundle."""
+    spec = experts[0]["spec"]
+    stored = sum(t.numel() * t.element_size() for entry in experts for t in entry["state_dict"].values())
+    return {"kind": "lora" if spec["architecture"] == "lora_expert" else "full", "rank": spec.get("rank"),
+            "megabytes": round(stored / 2**20, 2)}
+
+
 def _meta(run: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     """The bundle's metadata, from the run's models."""
     models = run["models"]
@@ -110,6 +119,7 @@ def _meta(run: dict[str, Any], run_dir: Path) -> dict[str, Any]:
                       "fill": config.get("align_fill", "black")},
         "sources": {"experts": experts[0]["source"], "sfer": sfer["source"], "moede": _cremad_source(moede)},
         "experts_dir": run["experts_dir"], "experts_same_as_static": "ftfe" not in models,
+        "experts_storage": _experts_storage(experts),
         "init": sfer["init"], "moede_partition": moede["partition"], "moede_row": moede["row"],
         "metrics": {"sfer": sfer["metrics"].get("dev"), "moede": moede["metrics"],
                     "experts": {e: entry["metrics"].get("dev") for e, entry in zip(CANONICAL, experts)},
@@ -120,7 +130,11 @@ def _meta(run: dict[str, Any], run_dir: Path) -> dict[str, Any]:
 def _rebuild(payload: dict[str, Any], path: Path | None) -> Bundle:
     """Rebuild the models of a bundle payload."""
     models = payload["models"]
-    make = lambda entry: rebuild(entry["spec"], entry["state_dict"])  # noqa: E731
+
+    def make(entry: dict[str, Any]) -> nn.Module:
+        base = models["sfer"]["state_dict"] if entry.get("base") == "sfer" else None
+        return rebuild(entry["spec"], entry["state_dict"], base)
+
     return Bundle(experts=[make(e) for e in models["experts"]], moede=make(models["moede"]), sfer=make(models["sfer"]),
                   ftfe=make(models["ftfe"]) if "ftfe" in models else None, meta=payload["meta"], path=path)
 
@@ -194,6 +208,16 @@ def _percent(value: Any) -> str:
     return "n/a" if value is None else f"{float(value):.1f} %"
 
 
+def _storage_text(storage: dict[str, Any] | None) -> str:
+    """One sentence on how the experts are stored in the bundle."""
+    if storage is None:
+        return ""
+    if storage["kind"] == "lora":
+        return (f"Stored as LoRA experts (rank {storage['rank']}): adapters and heads on the SFER's weights, "
+                f"{storage['megabytes']:.1f} MB.")
+    return f"Stored as eight full networks, {storage['megabytes']:.1f} MB."
+
+
 def model_card(meta: dict[str, Any], name: str, sha256: str) -> str:
     """A short human-readable markdown description of a bundle."""
     sources = {k: DataSource(**v).banner() for k, v in meta["sources"].items()}
@@ -214,7 +238,7 @@ def model_card(meta: dict[str, Any], name: str, sha256: str) -> str:
         f"{_percent(moede.get('best_dev_accuracy'))}; test accuracy {_percent(test.get('Accuracy'))}, "
         f"F1-macro {_percent(test.get('F1-macro'))}.",
         f"- **Eight experts** ({', '.join(meta['expert_emotions'])}), from `{meta['experts_dir']}`: "
-        f"{sources['experts']}.",
+        f"{sources['experts']}. {_storage_text(meta.get('experts_storage'))}",
         f"- **SFER** (photos, classes {', '.join(meta['photo_classes'])}): {sources['sfer']}; dev "
         f"F1-macro {_percent((meta['metrics']['sfer'] or {}).get('f1_macro'))}.",
     ]

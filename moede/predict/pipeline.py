@@ -21,6 +21,7 @@ from moede.align.models import face_detector
 from moede.align.video import FrameLandmarker, VideoReadError, nearest_detected, read_frames
 from moede.data.colour import as_colour
 from moede.errors import InputDataError
+from moede.models.lora import plain_expert
 from moede.features.extract import SequentialExperts, extract_clip_features, fast_extractor, frames_to_tensor
 from moede.predict.bundle import Bundle, bundle_from_run, load_bundle
 from moede.predict.timeline import window_spans
@@ -141,8 +142,9 @@ class Predictor:
 
     def __init__(self, bundle: Bundle, device: str = "cpu", batch_size: int = 64) -> None:
         self.bundle, self.device, self.batch_size = bundle, device, batch_size
-        self.extractor = SequentialExperts([expert.features for expert in bundle.experts]).eval().to(device)
-        self.heads = [expert.classifier.to(device) for expert in bundle.experts]
+        experts = [plain_expert(expert) for expert in bundle.experts]  # LoRA experts run merged (same outputs)
+        self.extractor = SequentialExperts([expert.features for expert in experts]).eval().to(device)
+        self.heads = [expert.classifier.to(device) for expert in experts]
         self.moede = bundle.moede.to(device)
         self.sfer = bundle.sfer.to(device)
         # the FTFE's experts run as SequentialExperts (shared frozen blocks once), not as its grouped-conv bank:

@@ -49,6 +49,8 @@ from moede.training.results import DFERResults
 from moede.training.reuse import Job, Trained, train_or_reuse_all
 
 FORMAT = "moede-dfer-run/1"
+DRAWN_FACE_SIZE = 96  # the second expert set's faces: drawn at 128 px in flat shapes, they need no more (a third of
+# the 160-px compute: about a minute of chapter 7 with ../shared)
 IMAGENET_BANK = "imagenet"  # the untrained backbone, whose features the linear-probe floor reads
 PROBE_ROW = "Linear probe on ImageNet features"
 VOTE_ROW = "SFER per-frame vote (zero-shot)"
@@ -84,12 +86,13 @@ def experts_config(cfg: RunConfig, clips_are_demo: bool) -> RunConfig:
     """The configuration whose static experts feed DFER: `cfg` itself, except when cfg.dfer_experts is 'auto', the
     clips are the generated demo (drawn faces) and the static chapters learned from real photos: features of experts
     trained on real photos do not transfer to drawn faces (the DFER models stay at chance), so the same static
-    stages are run on the drawn-face demo corpus, in run_dir/demo_experts."""
+    stages are run on the drawn-face demo corpus, in run_dir/demo_experts, at no more than DRAWN_FACE_SIZE pixels."""
     from moede.stages.resolve import static_kind
 
     if cfg.dfer_experts == "static" or not clips_are_demo or static_kind(cfg) == "demo":
         return cfg
-    return cfg.with_(static_corpus="demo", run_dir=cfg.run_dir / DEMO_EXPERTS)
+    return cfg.with_(static_corpus="demo", run_dir=cfg.run_dir / DEMO_EXPERTS,
+                     image_size=min(cfg.image_size, DRAWN_FACE_SIZE))
 
 
 def _ensure_static(cfg: RunConfig, banks: tuple[str, ...]) -> dict[str, list[Path]]:
@@ -154,13 +157,13 @@ def _features(cfg: RunConfig, dataset: str, classes: tuple[str, ...], clips: pd.
     colour = frame_colour(static_cfg)
     clips = pd.concat(partitions).drop_duplicates("sample_id").drop(columns="split").reset_index(drop=True)
     clips = landmarks_from(clips, cfg.align_landmarks)
-    alignment = {"image_size": cfg.image_size, "max_frames": cfg.max_frames, "frame_step": cfg.frame_step,
+    alignment = {"image_size": static_cfg.image_size, "max_frames": cfg.max_frames, "frame_step": cfg.frame_step,
                  "aligner": "moede.align.align_video", "colour": colour,
                  **since_added("align_landmarks", cfg.align_landmarks, "dataset"),
                  **since_added("fill", cfg.align_fill, "black")}
     specs = [_bank_spec(static_cfg, name, paths, alignment, cfg.run_dir / "features" / f"{dataset}_{name}.json")
              for name in banks]
-    frames = aligned_frames_fn(cfg.image_size, cfg.max_frames, cfg.frame_step, colour, cfg.align_fill,
+    frames = aligned_frames_fn(static_cfg.image_size, cfg.max_frames, cfg.frame_step, colour, cfg.align_fill,
                                store=cfg.run_dir / "aligned" / "video")
     caches = build_or_load_many(clips, specs, frames, batch_size=cfg.batch_size, device=cfg.torch_device())
     return DFERFeatures(dataset, classes, clips, partitions, dict(zip(banks, caches)), source,
