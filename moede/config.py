@@ -141,7 +141,7 @@ class RunConfig:
     # accuracy; or "f1_macro")
     experts: Literal["full", "lora"] = "full"  # the eight experts: fine-tuned copies of the SFER (the paper's) or
     # the SFER plus low-rank updates of its 1x1 convolutions (its Section IV.C proposal, moede.models.lora)
-    lora_rank: int = 4  # rank of the low-rank updates of the LoRA experts (experts=lora; chapter 10 compares ranks)
+    lora_rank: int = 4  # rank of the low-rank updates of the LoRA experts (with experts lora; chapter 10 compares ranks)
     gate_k: int = 2  # chapter 10: the gated MoEDE whose chosen experts it shows runs this many of the eight per clip
     fusion_relu: bool = True  # a ReLU between the fusion's 1280->256 and 2048->8 layers (the paper names none)
     aux_loss: str = "sum"  # MoEDE's auxiliary cross-entropies: "sum" or "mean" (moede.models.dfer.dfer_loss)

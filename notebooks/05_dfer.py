@@ -71,7 +71,7 @@ optimizer: str = "adam"  # every training loop: "adam" (the paper's text) or "na
 static_select_by: str = "f1_macro"  # SFER, experts, fusions: the development metric that picks the kept epoch ("accuracy"; the paper names none for them)
 dfer_select_by: str = "accuracy"  # DFER models: the development metric that picks the kept epoch (the paper's: accuracy; or "f1_macro")
 experts: str = "full"  # the eight experts: fine-tuned copies of the SFER (the paper's) or the SFER plus low-rank updates of its 1x1 convolutions (its Section IV.C proposal, moede.models.lora)
-lora_rank: int = 4  # rank of the low-rank updates of the LoRA experts (experts=lora; chapter 10 compares ranks)
+lora_rank: int = 4  # rank of the low-rank updates of the LoRA experts (with experts lora; chapter 10 compares ranks)
 gate_k: int = 2  # chapter 10: the gated MoEDE whose chosen experts it shows runs this many of the eight per clip
 fusion_relu: Optional[bool] = None  # a ReLU between the fusion's 1280->256 and 2048->8 layers (the paper names none); None takes the profile's (demo True, full False)
 aux_loss: str = "sum"  # MoEDE's auxiliary cross-entropies: "sum" or "mean" (moede.models.dfer.dfer_loss)

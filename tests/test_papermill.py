@@ -90,3 +90,13 @@ def test_drifted_parameters_cells_are_rewritten(tmp_path: Path) -> None:
     drifted.write_text(drifted.read_text().replace(parameters_cell(), "params = {'profile': 'demo'}"))
     assert write_parameters_cells(tmp_path) == [drifted]
     assert drifted.read_text() == NOTEBOOKS[0].read_text()
+
+
+def test_papermill_parses_every_generated_parameter() -> None:
+    """papermill's parameter inspection gives up on a line whose comment holds '=' ("Unable to parse line"): the
+    generated cell's comments must not (the comments come from moede/config.py)."""
+    from papermill.translators import PythonTranslator
+
+    cell = parameters_cell()
+    parsed = {p.name for p in PythonTranslator.inspect({"source": cell})}
+    assert parsed == set(settings())
