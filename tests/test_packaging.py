@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import importlib.metadata
 import subprocess
 import sys
@@ -91,8 +92,9 @@ def test_the_wheel_installs_offline_into_a_fresh_environment_and_imports(wheel: 
              "    if r.marker is None and not r.specifier.contains(m.version(r.name), prereleases=True):\n"
              "        raise SystemExit(f'{r} not satisfied')")
     subprocess.run([str(python), "-c", check], cwd=tmp_path, check=True)  # what pip would resolve, offline
+    clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # only what the venv itself sees
     shown = subprocess.run([str(python), "-c", "import moede, moede.predict; print(moede.__file__)"], cwd=tmp_path,
-                           check=True, capture_output=True, text=True).stdout
+                           check=True, capture_output=True, text=True, env=clean).stdout
     assert shown.startswith(site), f"imported {shown.strip()}, not the installed wheel"
     assert "usage: moede" in subprocess.run([str(venv / "bin" / "moede"), "--help"], cwd=tmp_path, check=True,
-                                            capture_output=True, text=True).stdout
+                                            capture_output=True, text=True, env=clean).stdout
