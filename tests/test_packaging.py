@@ -85,14 +85,14 @@ def test_the_wheel_installs_offline_into_a_fresh_environment_and_imports(wheel: 
     site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                           check=True, capture_output=True, text=True).stdout.strip()
     (Path(site) / "outer.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-index", "--no-deps", str(wheel)],
-                   check=True, capture_output=True)
+    clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # only what the venv itself sees
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-index", "--no-deps", "--force-reinstall",
+                    str(wheel)], check=True, capture_output=True, env=clean)  # the outer editable moede is not it
     check = ("import importlib.metadata as m\nfrom packaging.requirements import Requirement\n"
              "for line in m.requires('moede'):\n    r = Requirement(line)\n"
              "    if r.marker is None and not r.specifier.contains(m.version(r.name), prereleases=True):\n"
              "        raise SystemExit(f'{r} not satisfied')")
     subprocess.run([str(python), "-c", check], cwd=tmp_path, check=True)  # what pip would resolve, offline
-    clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # only what the venv itself sees
     shown = subprocess.run([str(python), "-c", "import moede, moede.predict; print(moede.__file__)"], cwd=tmp_path,
                            check=True, capture_output=True, text=True, env=clean).stdout
     assert shown.startswith(site), f"imported {shown.strip()}, not the installed wheel"
