@@ -71,12 +71,21 @@ class BackboneClassifier(nn.Module):
         return self.features[-1]
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """Globally average-pooled `features` (B, num_features) of images x (B, 3, H, W)."""
-        return self.features(x).mean(dim=(2, 3))
+        """The unpooled feature map (B, num_features, h, w) of images x (B, 3, H, W), as timm's `forward_features`."""
+        return self.features(x)
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """Global average pooling of a feature map x (B, num_features, h, w), then the classifier: logits
+        (B, num_classes), or with `pre_logits` the pooled vector (B, num_features) it reads, as timm's `forward_head`.
+
+        The pooling is the mean over (2, 3), what the feature caches store; torch computes adaptive_avg_pool2d to 1x1
+        as that same mean, so the logits are those of torchvision's network bit for bit."""
+        pooled = x.mean(dim=(2, 3))
+        return pooled if pre_logits else self.classifier(pooled)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Class logits (B, num_classes) of images x (B, 3, H, W)."""
-        return self.classifier(torch.flatten(nn.functional.adaptive_avg_pool2d(self.features(x), 1), 1))
+        return self.forward_head(self.forward_features(x))
 
     def spec(self) -> dict[str, Any]:
         """The constructor arguments that rebuild this model (see moede.models.registry)."""

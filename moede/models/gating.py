@@ -111,10 +111,15 @@ class GatedPipeline(nn.Module):
     def forward(self, frames: torch.Tensor) -> DFEROutput:
         """Classify one clip of normalised frames (T, 3, H, W)."""
         lengths = torch.tensor([frames.shape[0]])
-        gate_input = self.sfer.forward_features(frames)
+        gate_input = _pooled_features(self.sfer, frames)
         chosen = self.model.choose(gate_input[None], lengths)[0].nonzero().squeeze(1).tolist()
         x = gate_input.new_zeros(1, frames.shape[0], self.model.n_experts + 1, self.model.feature_dim)
         x[0, :, -1] = gate_input
         for e in chosen:
-            x[0, :, e] = self.experts[e].forward_features(frames)
+            x[0, :, e] = _pooled_features(self.experts[e], frames)
         return self.model(x, lengths)
+
+
+def _pooled_features(model: nn.Module, frames: torch.Tensor) -> torch.Tensor:
+    """A backbone classifier's pooled features (T, D) of frames (T, 3, H, W)."""
+    return model.forward_head(model.forward_features(frames), pre_logits=True)
