@@ -4,7 +4,11 @@ The experts share one architecture, so their convolutions are stacked into group
 owns channels `[e*C, (e+1)*C)` of every layer, every 1x1/3x3 convolution gets `groups *= n_experts`, and the
 input image is repeated once per expert along the channel axis. One forward pass then computes all experts'
 pooled features (1280-d for MobileNetV2); the result equals running the experts one after another (see `extract_features_sequential`)
-up to float rounding. `benchmarks/bench_experts.py` compares this with `torch.func` (stack_module_state + vmap)
+up to float rounding. That holds only when every layer keeps each expert's channels apart (`STACKABLE`: convolutions,
+batch norms, per-channel activations and pooling, and the blocks of MobileNetV2 and MobileNetV3, whose residual sums
+and squeeze-excitation gates are per channel); a backbone with any other layer (a channel shuffle, a concatenation, a
+layer norm, stochastic depth dropping whole samples) runs its experts one after another instead, and the bank says so
+(`ExpertBank.mode`, `ExpertBank.why`). `benchmarks/bench_experts.py` compares this with `torch.func` (stack_module_state + vmap)
 and the sequential loop; on a 2-core CPU the grouped network in channels-last memory format was the fastest
 (batch 16: about 6.7x the sequential frames/s at 64x64 and 3.5x at 224x224, vmap 3.2x and 1.3x), so it is
 the default (`channels_last=True`).
@@ -15,21 +19,49 @@ training mode its batch norm statistics are per channel, hence per expert, exact
 from __future__ import annotations
 
 import copy
+import logging
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch import nn
+from torchvision.models import mobilenetv2, mobilenetv3
+from torchvision.ops.misc import Conv2dNormActivation, SqueezeExcitation
 
 from moede.models.backbone import BackboneClassifier, output_channels
 from moede.models.lora import plain_expert
-from moede.models.mobilenet import padding_of
+from moede.models.mobilenet import SamePadConv2d, padding_of
 from moede.models.registry import register_model
+
+log = logging.getLogger(__name__)
+
+# The layer types whose grouped copies compute each expert's channels from that expert's channels alone: the leaves
+# `_stack_leaf` stacks, per-channel activations and pooling, and containers whose forward chains their children, adds
+# a residual or scales by a per-channel gate. Exact types: a subclass may compute anything.
+STACKABLE = frozenset({
+    nn.Conv2d, SamePadConv2d, nn.BatchNorm2d,
+    nn.ReLU, nn.ReLU6, nn.Hardswish, nn.Hardsigmoid, nn.SiLU, nn.Sigmoid, nn.Identity,
+    nn.AdaptiveAvgPool2d, nn.AvgPool2d, nn.MaxPool2d,
+    nn.Sequential, Conv2dNormActivation, mobilenetv2.InvertedResidual, mobilenetv3.InvertedResidual,
+    SqueezeExcitation,
+})
 
 
 def _features_of(module: nn.Module) -> nn.Module:
     """Return the `features` block of a backbone classifier, or the module itself when it already is one."""
     return module.features if hasattr(module, "features") else module
+
+
+def why_not_stackable(features: nn.Module) -> str | None:
+    """Why a `features` block cannot be stacked into grouped convolutions (its first layer outside `STACKABLE`, or a
+    batch norm without affine weights or running statistics); None when it can."""
+    for name, module in features.named_modules():
+        where = f"layer {name!r}" if name else "the block"
+        if type(module) not in STACKABLE:
+            return f"{where} is a {type(module).__name__}, not known to keep each expert's channels apart"
+        if isinstance(module, nn.BatchNorm2d) and not (module.affine and module.track_running_stats):
+            return f"{where} is a batch norm without affine weights or running statistics"
+    return None
 
 
 def _stack_leaf(parts: Sequence[nn.Module]) -> nn.Module:
@@ -105,8 +137,10 @@ def extract_features_vmap(experts: Sequence[nn.Module], x: torch.Tensor) -> torc
 
 @register_model("expert_bank")
 class ExpertBank(nn.Module):
-    """All experts' feature extractors (one backbone) as one grouped network: forward (B,3,H,W) -> (B, n, num_features).
+    """All experts' feature extractors (one backbone) as one network: forward (B,3,H,W) -> (B, n, num_features).
 
+    `mode` says how they run: "grouped" (stacked into grouped convolutions, `stacked`) when every layer of the backbone
+    is `STACKABLE`, else "sequential" (one copy per expert in `separate`, run in turn); `why` gives the reason.
     `backbone` names their architecture (moede.models.backbone.BACKBONES); by default the experts' own. LoRA experts
     (moede.models.lora) join merged: one weight set per expert, the FLOPs of full experts."""
 
@@ -119,10 +153,27 @@ class ExpertBank(nn.Module):
         self.backbone = backbone or getattr(experts[0], "architecture", "mobilenet_v2")
         self.num_features = output_channels(_features_of(experts[0]))
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        self.stacked = stack_features(experts).to(memory_format=self.memory_format)
+        reason = why_not_stackable(_features_of(experts[0]))
+        if reason is None:
+            self.mode = "grouped"
+            self.why = f"every layer of {self.backbone} keeps each expert's channels apart"
+            self.stacked = stack_features(experts).to(memory_format=self.memory_format)
+        else:
+            self.mode = "sequential"
+            self.why = f"{self.backbone} cannot run as grouped convolutions: {reason}"
+            log.info("the %s experts run one after another: %s", self.backbone, self.why)
+            self.separate = nn.ModuleList(copy.deepcopy(_features_of(e)).to(memory_format=self.memory_format)
+                                          for e in experts)
+
+    @property
+    def networks(self) -> list[nn.Sequential]:
+        """The networks holding the experts' blocks: the one grouped network, or one network per expert."""
+        return [self.stacked] if self.mode == "grouped" else list(self.separate)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Return the experts' globally average-pooled features, shape (B, n_experts, num_features)."""
+        if self.mode == "sequential":
+            return self.forward_from(x, 0)
         images = x.repeat(1, self.n_experts, 1, 1).contiguous(memory_format=self.memory_format)
         out = self.stacked(images).mean(dim=(2, 3))
         return out.view(x.shape[0], self.n_experts, self.num_features)
@@ -130,12 +181,17 @@ class ExpertBank(nn.Module):
     def forward_from(self, activations: torch.Tensor, start: int) -> torch.Tensor:
         """Features (B, n_experts, num_features) from block `start` on, given the output (B, C, h, w) of blocks `[:start]`,
         which every expert must share (the same frozen weights): it is fed to each expert's block `start`."""
+        if self.mode == "sequential":
+            x = activations.contiguous(memory_format=self.memory_format)
+            return torch.stack([network[start:](x).mean(dim=(2, 3)) for network in self.separate], dim=1)
         x = activations.repeat(1, self.n_experts, 1, 1).contiguous(memory_format=self.memory_format)
         return self.stacked[start:](x).mean(dim=(2, 3)).view(activations.shape[0], self.n_experts,
                                                                   self.num_features)
 
     def unstack(self) -> list[nn.Module]:
         """Return one separate `features` block per expert (copies of the current weights)."""
+        if self.mode == "sequential":
+            return [copy.deepcopy(network) for network in self.separate]
         return [_map_leaves(self.stacked, lambda name, i=i: _slice_leaf(self.stacked.get_submodule(name), i,
                                                                          self.n_experts))
                 for i in range(self.n_experts)]
@@ -160,7 +216,7 @@ class ExpertBank(nn.Module):
     @property
     def padding(self) -> str:
         """The stride-2 padding of the experts ("symmetric" or "tf_same")."""
-        return padding_of(self.stacked)
+        return padding_of(self)
 
     def spec(self) -> dict[str, Any]:
         """The constructor arguments that rebuild this bank (see moede.models.registry)."""

@@ -43,7 +43,8 @@ class FusionFromBlock(nn.Module):
     def __init__(self, fusion: ExpertFusion, start: int) -> None:
         super().__init__()
         self.fusion, self.start = fusion, start
-        freeze_blocks(fusion.bank.stacked, start)
+        for network in fusion.bank.networks:
+            freeze_blocks(network, start)
 
     def forward(self, activations: torch.Tensor) -> torch.Tensor:
         """Logits (B, classes) for activations (B, C, h, w) of the shared frozen blocks."""
