@@ -91,7 +91,9 @@ class LoRAExpert(BackboneClassifier):
         super().__init__(backbone, num_classes, padding)
         self.rank, self.start = rank, start
         self.requires_grad_(False)
-        add_lora(self.features, rank, start)
+        if not lora_adapters(add_lora(self.features, rank, start)):
+            raise ValueError(f"backbone {backbone!r} has no 1x1 convolution with groups 1 in blocks {start} on (of "
+                             f"{len(self.features)}) for LoRA to adapt; choose an earlier start")
         self.classifier.requires_grad_(True)
 
     def train(self, mode: bool = True) -> LoRAExpert:
