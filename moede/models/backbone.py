@@ -1,8 +1,19 @@
 """The backbone factory: a torchvision classification network by name, with its feature size and its CAM layer.
 
-Every image model of moede (the SFER, each expert, the expert bank, the fusion, the features DFER reads) is built from
-one backbone name, so swapping MobileNetV2 for another torchvision network is a one-argument change. ImageNet weights
-exist only for MobileNetV2 (the shipped TFLite file, moede.models.pretrained); other backbones start at random.
+What is pluggable: a network registered in `BACKBONES` (a torchvision factory called with `weights=None`) whose
+`features` is a Sequential of blocks from images to a feature map (B, C, h, w), C being its last convolution's output
+channels, and whose `classifier` is a Sequential ending in a Linear that reads the pooled C-vector; `BackboneClassifier`
+uses nothing else. Every image model of a run (the SFER, each expert, LoRA experts, the expert bank, the fusion, the
+per-frame features DFER reads, the gated pipeline) is built from `RunConfig.backbone`, and the stages pass it on; the
+static stages run end to end on mobilenet_v3_small (tests/test_static_stages_demo.py) and every model is tested on
+every registered backbone (tests/test_backbones.py). What does not carry over to another backbone:
+
+- ImageNet weights exist only for `IMAGENET_BACKBONES` (mobilenet_v2: the shipped TFLite file or a torchvision state
+  dict, moede.models.pretrained); any other backbone needs init=random, `build_backbone` and RunConfig refuse the rest.
+- The ExpertBank stacks the experts into grouped convolutions only when every layer keeps each expert's channels apart
+  (moede.models.experts.STACKABLE; both registered backbones do); any other backbone's experts run sequential, one after
+  another, and the bank says why (`ExpertBank.mode`, `ExpertBank.why`).
+- The paper's numbers are MobileNetV2's: the complexity table counts the run's backbone beside them, not in their place.
 """
 
 from __future__ import annotations
