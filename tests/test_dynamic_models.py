@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy import stats
 
-from moede.evaluation.stats import matched_pair_test, paired_t_test, split_test_set
+from moede.evaluation.stats import f1_macro_present, matched_pair_test, paired_t_test, split_test_set
 from moede.models.dfer import MoEDE, SingleExtractorLSTM, collate_clips, dfer_loss
 from moede.models.registry import build_model
 from moede.training.dynamic import train_dfer
@@ -90,7 +90,7 @@ def test_leave_one_expert_out_model_has_seven_lstm_emo_and_ignores_the_left_out_
         torch.testing.assert_close(model(x, lengths).logits, model(changed, lengths).logits)
         assert model(x, lengths).emo_last.shape == (2, 7, H)
     rebuilt = build_model(model.spec())
-    assert rebuilt.experts_kept.tolist() == [0, 1, 2, 4, 5, 6, 7]
+    assert rebuilt.experts_kept == (0, 1, 2, 4, 5, 6, 7)
     with pytest.raises(ValueError, match="experts_kept"):
         MoEDE(feature_dim=D, hidden=H, experts_kept=[0, 8])
 
@@ -153,6 +153,17 @@ def test_matched_pair_test_uses_five_disjoint_subsets_per_partition() -> None:
     result = matched_pair_test(partitions)
     assert result.n == 25 and result.significant and result.mean_a > result.mean_b
     assert not matched_pair_test([(y, b, a) for y, a, b in partitions]).significant
+
+
+def test_subset_f1_macro_is_scikit_learns_to_the_last_bit() -> None:
+    from sklearn.metrics import f1_score
+
+    rng = np.random.default_rng(2)
+    for _ in range(500):
+        n = int(rng.integers(1, 25))
+        y, pred = rng.integers(0, 6, n), rng.integers(0, 6, n)
+        expected = 100 * f1_score(y, pred, labels=np.unique(y), average="macro", zero_division=0)
+        assert f1_macro_present(y, pred) == expected
 
 
 def test_standardizer_equals_feeding_standardized_features_and_keeps_padding_invariance() -> None:

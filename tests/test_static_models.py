@@ -113,6 +113,44 @@ def test_checkpoint_round_trip_fusion(tmp_path) -> None:
     assert meta["spec"]["fine_tune"] is True and meta["spec"]["n_experts"] == 2
 
 
+def test_loading_a_checkpoint_draws_no_random_numbers_and_keeps_every_tensor_as_trained(tmp_path) -> None:
+    from moede.models.dfer import MoEDE
+
+    for model in (ExpertFusion(ExpertBank(_random_experts(2)), n_classes=8, fine_tune=True).eval(),
+                  MoEDE(n_experts=2, feature_dim=6, hidden=4, n_classes=3).eval()):
+        path = save_checkpoint(model, tmp_path / "m.pt", config={}, classes="abc", metrics={}, source=None)
+        before = torch.random.get_rng_state()
+        loaded, _ = load_checkpoint(path)
+        assert torch.equal(torch.random.get_rng_state(), before)
+        for (name, ours), theirs in zip(model.state_dict().items(), loaded.state_dict().values()):
+            assert not theirs.is_meta and theirs.stride() == ours.stride() and torch.equal(theirs, ours), name
+        assert [p.requires_grad for p in loaded.parameters()] == [p.requires_grad for p in model.parameters()]
+
+
+def test_a_model_with_tensors_outside_its_state_dict_keeps_them(tmp_path, monkeypatch) -> None:
+    from moede.models import registry
+
+    class WithScratch(torch.nn.Linear):
+        """A registered model holding a non-persistent buffer (not saved in checkpoints)."""
+
+        def __init__(self) -> None:
+            super().__init__(3, 2)
+            self.register_buffer("scratch", torch.ones(2), persistent=False)
+
+        def spec(self) -> dict:
+            return {"architecture": "with_scratch"}
+
+        @classmethod
+        def from_spec(cls, spec: dict) -> "WithScratch":
+            return cls()
+
+    monkeypatch.setitem(registry.MODELS, "with_scratch", WithScratch)
+    model = WithScratch()
+    loaded, _ = load_checkpoint(save_checkpoint(model, tmp_path / "s.pt", config={}, classes="ab", metrics={},
+                                                source=None))
+    assert torch.equal(loaded.scratch, torch.ones(2)) and torch.equal(loaded.weight, model.weight)
+
+
 def test_load_checkpoint_errors(tmp_path) -> None:
     with pytest.raises(FileNotFoundError):
         load_checkpoint(tmp_path / "none.pt")

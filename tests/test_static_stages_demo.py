@@ -84,7 +84,7 @@ def test_a_randomly_initialised_model_trains_on_the_activations_of_its_own_froze
         tmp_path: Path, tiny_static_demo: None) -> None:
     cfg = _config(tmp_path / "run", trainable_from=10)
     frame = prepare_static(cfg)
-    train, dev, _ = _datasets(frame, cfg)
+    train, dev = _datasets(frame, cfg)
     torch.manual_seed(1)
     model = build_backbone(cfg.backbone, len(AFFECTNET), cfg.initialisation()).module
     with torch.no_grad():

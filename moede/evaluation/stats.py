@@ -9,7 +9,6 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 from scipy import stats
-from sklearn.metrics import f1_score
 from sklearn.model_selection import KFold, StratifiedKFold
 
 
@@ -59,11 +58,20 @@ def split_test_set(y_true: np.ndarray, n_subsets: int = 5, seed: int = 0) -> lis
     return [test for _, test in splitter.split(np.zeros(len(y_true)), y_true)]
 
 
+def f1_macro_present(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """F1-macro (%) over the classes present in `y_true`: scikit-learn's f1_score(labels=np.unique(y_true),
+    average="macro", zero_division=0) to the last bit (its formula 2 TP / (true + predicted)), without its ~10 ms of
+    input checks per call (the t-tests make thousands)."""
+    labels, true = np.unique(y_true, return_counts=True)
+    tp = np.array([np.count_nonzero((y_true == c) & (y_pred == c)) for c in labels], dtype=np.float64)
+    predicted = np.array([np.count_nonzero(y_pred == c) for c in labels], dtype=np.float64)
+    return 100 * float(np.average(2.0 * tp / (true.astype(np.float64) + predicted)))
+
+
 def subset_f1_macro(y_true: np.ndarray, y_pred: np.ndarray, subsets: Sequence[np.ndarray]) -> np.ndarray:
     """F1-macro (%) of each subset, averaged over the classes present in that subset's ground truth."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    return np.array([100 * f1_score(y_true[s], y_pred[s], labels=np.unique(y_true[s]), average="macro",
-                                    zero_division=0) for s in subsets])
+    return np.array([f1_macro_present(y_true[s], y_pred[s]) for s in subsets])
 
 
 def matched_pair_test(partitions: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], n_subsets: int = 5,

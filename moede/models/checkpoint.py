@@ -4,15 +4,18 @@ moede.training.reuse's business)."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import io
 import logging
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
+from torch.nn import init
 
 import moede
 import moede.models.backbone  # noqa: F401  (registers the backbone classifiers)
@@ -30,8 +33,10 @@ FORMAT = "moede-checkpoint-1"
 log = logging.getLogger(__name__)
 
 
+@functools.cache
 def code_version() -> str:
-    """Return moede's version plus the git commit of the source tree when available ('0.1.0+g1a2b3c4[.dirty]')."""
+    """Return moede's version plus the git commit of the source tree when available ('0.1.0+g1a2b3c4[.dirty]'), as
+    it was when this process first asked (the code it imported; two git calls once, not at every checkpoint)."""
     try:
         commit = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
                                 text=True, check=True, timeout=10).stdout.strip()
@@ -59,6 +64,36 @@ def checkpoint_digest(path: str | Path) -> str:
     return file_sha256(path)
 
 
+INIT_FUNCTIONS = ("uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "xavier_uniform_",
+                  "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_")
+"""The torch.nn.init functions that layers' constructors and torchvision's networks call to draw initial weights."""
+
+
+@contextlib.contextmanager
+def _initialisation_skipped() -> Iterator[None]:
+    """Within the block, torch.nn.init's functions leave tensors as allocated (for a model whose every weight is about
+    to be loaded; not thread-safe), and torch's random generator ends as it was."""
+    saved = {name: getattr(init, name) for name in INIT_FUNCTIONS}
+    try:
+        for name in INIT_FUNCTIONS:
+            setattr(init, name, lambda tensor, *args, **kwargs: tensor)
+        with torch.random.fork_rng(devices=[]):
+            yield
+    finally:
+        for name, function in saved.items():
+            setattr(init, name, function)
+
+
+def _with_weights(spec: dict[str, Any], state: dict[str, torch.Tensor]) -> nn.Module:
+    """The model `spec` describes holding the weights `state`, built without drawing initial weights that `state`
+    replaces (drawing them cost more than loading: 0.19 s for a MoEDE, 0.10 s for a MobileNetV2); the strict
+    load_state_dict refuses a state that lacks any of the model's weights."""
+    with _initialisation_skipped():
+        model = build_model(spec)
+    model.load_state_dict(state)
+    return model
+
+
 def load_checkpoint(path: str | Path, map_location: str = "cpu") -> tuple[nn.Module, dict[str, Any]]:
     """Load a checkpoint written by `save_checkpoint`: return (model in eval mode, meta incl. 'sha256')."""
     path = Path(path)
@@ -68,8 +103,7 @@ def load_checkpoint(path: str | Path, map_location: str = "cpu") -> tuple[nn.Mod
     if not isinstance(payload, dict) or payload.get("meta", {}).get("format") != FORMAT:
         raise ValueError(f"{path} is not a moede checkpoint ({FORMAT}); delete it and rerun the stage")
     meta = dict(payload["meta"], sha256=checkpoint_digest(path), path=str(path))
-    model = build_model(meta["spec"])
-    model.load_state_dict(payload["state_dict"])
+    model = _with_weights(meta["spec"], payload["state_dict"])
     if hasattr(model, "moede_init"):
         model.moede_init = meta["init"]
     return model.eval(), meta

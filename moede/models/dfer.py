@@ -101,7 +101,7 @@ class MoEDE(SpecIsConstructorArgs, nn.Module):
             raise ValueError(f"experts_kept must be distinct indices in 0..{n_experts - 1}, got {experts_kept}")
         self.n_experts, self.feature_dim, self.hidden, self.n_classes = n_experts, feature_dim, hidden, n_classes
         self.auxiliary = auxiliary
-        self.register_buffer("experts_kept", torch.tensor(kept, dtype=torch.long), persistent=False)
+        self.experts_kept = tuple(kept)
         self.standardize = FeatureStandardizer(n_experts, feature_dim)
         self.lstm_emo = nn.ModuleList(nn.LSTM(feature_dim, hidden, batch_first=True) for _ in kept)
         self.lstm_mix = nn.LSTM(hidden * len(kept), hidden, batch_first=True)
@@ -114,7 +114,7 @@ class MoEDE(SpecIsConstructorArgs, nn.Module):
         x, lengths = pad_for_readout(x, lengths, self.padded_length)
         x = self.standardize(x)
         steps, lasts = [], []
-        for lstm, expert in zip(self.lstm_emo, self.experts_kept.tolist()):
+        for lstm, expert in zip(self.lstm_emo, self.experts_kept):
             out, (h_n, _) = lstm(_pack(x[:, :, expert], lengths))
             steps.append(pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])[0])
             lasts.append(h_n[-1])
@@ -128,7 +128,7 @@ class MoEDE(SpecIsConstructorArgs, nn.Module):
     def spec(self) -> dict[str, Any]:
         """The constructor arguments that rebuild this model (see moede.models.registry)."""
         return dict(architecture="MoEDE", n_experts=self.n_experts, feature_dim=self.feature_dim, hidden=self.hidden,
-                    n_classes=self.n_classes, auxiliary=self.auxiliary, experts_kept=self.experts_kept.tolist(),
+                    n_classes=self.n_classes, auxiliary=self.auxiliary, experts_kept=list(self.experts_kept),
                     padded_length=self.padded_length)
 
 

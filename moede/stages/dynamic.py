@@ -223,7 +223,7 @@ def partition_job(cfg: RunConfig, features: DFERFeatures, name: str, bank: str, 
         _split(part, cache, features.classes, s) for s in ("train", "dev", "test"))
     seed = cfg.seed + k
     shape = ClipShape(len(features.classes), cache.feature_dim, int(cache.index["length"].max()))
-    with torch.random.fork_rng(devices=[]):
+    with torch.device("meta"):  # the spec only: no weights drawn (a MoEDE's 12.6M cost 0.13 s)
         spec = factory(shape).spec()
     key = {"format": FORMAT, "features": digest(cache.key), "model": spec, "epochs": cfg.dfer_epochs,
            "lr": cfg.dfer_learning_rate, "batch_size": cfg.clip_batch_size, "aux_weight": cfg.aux_weight,

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import asdict
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -120,16 +120,22 @@ def _images(paths: tuple[str, ...], image_size: int) -> torch.Tensor:
     return load_face_images(paths, image_size)
 
 
-def _datasets(frame: pd.DataFrame, cfg: RunConfig) -> tuple[FaceImageDataset, FaceImageDataset, pd.DataFrame]:
-    """Return the 8-class train set (augmented when cfg.augment), the dev set and the dev rows of `frame`, normalised
-    as the run's initial weights expect."""
+def _dev_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """The development rows of `frame`, after checking that it has training and development rows."""
     train, dev = frame[frame["split"] == "train"], frame[frame["split"] == "dev"].reset_index(drop=True)
     if train.empty or dev.empty:
         raise ValueError(f"the static corpus needs train and dev rows; got {len(train)} train, {len(dev)} dev")
+    return dev
+
+
+def _datasets(frame: pd.DataFrame, cfg: RunConfig) -> tuple[FaceImageDataset, FaceImageDataset]:
+    """Return the 8-class train set (augmented when cfg.augment) and the dev set of `frame`, normalised as the run's
+    initial weights expect (loaded only by the stages that train: reusing a checkpoint reads no image)."""
+    train, dev = frame[frame["split"] == "train"], _dev_rows(frame)
     normalisation = cfg.initialisation().normalisation
     make = lambda part, augment: FaceImageDataset(_images(tuple(part["path"]), cfg.image_size),  # noqa: E731
                                                   class_index(part["label"], AFFECTNET), normalisation, augment)
-    return make(train, cfg.augment), make(dev, False), dev
+    return make(train, cfg.augment), make(dev, False)
 
 
 def _frozen_blocks(cfg: RunConfig, model: nn.Module) -> nn.Module:
@@ -236,9 +242,10 @@ def train_sfer_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> Stati
     """Train (or reuse) the 8-class SFER: MobileNetV2, weighted cross-entropy, Adam, best dev epoch; Table 2."""
     frame = prepare_static(cfg) if frame is None else frame
     source = _frame_source(frame)
-    train, dev, dev_rows = _datasets(frame, cfg)
+    dev_rows = _dev_rows(frame)
 
     def fit() -> TrainResult:
+        train, dev = _datasets(frame, cfg)
         model = build_backbone(cfg.backbone, len(AFFECTNET), cfg.initialisation()).module
         trained, fit_train, fit_dev = _trainable(cfg, model, train, dev, _split_paths(frame))
         result = train_classifier(trained, fit_train, fit_dev, n_classes=len(AFFECTNET), epochs=cfg.sfer_epochs,
@@ -330,14 +337,14 @@ def _bank_features(cfg: RunConfig, bank: ExpertBank,
 def train_experts(cfg: RunConfig, frame: pd.DataFrame) -> dict[str, StaticResult]:
     """Train (or reuse) the eight binary emotion experts of kind cfg.experts from the SFER (emotion -> result)."""
     sfer = train_sfer_stage(cfg, frame)
-    train, dev, dev_rows = _datasets(frame, cfg)
+    dev_rows = _dev_rows(frame)
     parent = checkpoint_digest(sfer.checkpoint)
     names = [expert_name(emotion, lora_rank(cfg)) for emotion in AFFECTNET]
     jobs = [_job(cfg, name, _key(cfg, frame, f"expert_{emotion}", cfg.expert_epochs, sfer=parent,
                                  **_expert_key(cfg)),
                  ("other", emotion), sfer.source, dev_rows,
-                 lambda index=index, emotion=emotion: _train_expert(cfg, sfer.model, train, dev, _split_paths(frame),
-                                                                    index, emotion))
+                 lambda index=index, emotion=emotion: _train_expert(cfg, sfer.model, *_datasets(frame, cfg),
+                                                                    _split_paths(frame), index, emotion))
             for index, (emotion, name) in enumerate(zip(AFFECTNET, names))]
     trained = train_or_reuse_all(jobs, spread=True)  # under torchrun: one expert per rank at a time
     return {emotion: _static_result(name, job, done) for emotion, name, job, done in zip(AFFECTNET, names, jobs,
@@ -348,7 +355,7 @@ def train_experts_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> Ex
     """Train (or reuse) the eight binary emotion experts from the SFER; Table 1 and Table 4 (cosine similarity)."""
     frame = prepare_static(cfg) if frame is None else frame
     experts = train_experts(cfg, frame)
-    sfer_source, (_, dev, dev_rows) = experts[AFFECTNET[0]].source, _datasets(frame, cfg)
+    sfer_source, dev_rows = experts[AFFECTNET[0]].source, _dev_rows(frame)
     similarity_file = cfg.run_dir / "results" / "experts_similarity.json"
     digests = [checkpoint_digest(e.checkpoint) for e in experts.values()]
 
@@ -357,7 +364,7 @@ def train_experts_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> Ex
         if cached.get("experts") == digests:
             return np.asarray(cached["matrix"])
         bank = ExpertBank([e.model for e in experts.values()]).freeze()
-        (features,) = _bank_features(cfg, bank, [(dev, _split_paths(frame)[1], "dev")])
+        (features,) = _bank_features(cfg, bank, [(_datasets(frame, cfg)[1], _split_paths(frame)[1], "dev")])
         matrix = expert_cosine_matrix(features)
         write_json({"experts": digests, "emotions": list(AFFECTNET), "matrix": matrix.tolist()}, similarity_file)
         return matrix
@@ -379,11 +386,12 @@ def train_fusion_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> Fus
     the frozen bank runs on every augmented batch. FTFE fine-tunes the experts end to end."""
     frame = prepare_static(cfg) if frame is None else frame
     experts = train_experts_stage(cfg, frame)
-    train, dev, dev_rows = _datasets(frame, cfg)
+    dev_rows = _dev_rows(frame)
     parents = [checkpoint_digest(e.checkpoint) for e in experts.experts.values()]
     results = {}
     for name, fine_tune in (("ffe", False), ("ftfe", True)):
         def fit(fine_tune: bool = fine_tune, name: str = name) -> TrainResult:
+            train, dev = _datasets(frame, cfg)
             model = ExpertFusion(ExpertBank(experts.models()), n_classes=len(AFFECTNET), fine_tune=fine_tune,
                                  relu=cfg.fusion_relu)
             if fine_tune or cfg.augment:  # augmented images change every epoch: run the (frozen) bank on them
