@@ -212,3 +212,24 @@ def test_a_seeded_backbone_draws_its_weights_in_the_order_of_the_published_runs(
     ours = BackboneClassifier("mobilenet_v2", 2, "tf_same")
     for name, tensor in reference.state_dict().items():
         assert torch.equal(ours.state_dict()[name], tensor), name
+
+
+def test_a_reused_model_is_read_from_its_checkpoint_only_when_asked_for(tmp_path) -> None:
+    from moede.training.reuse import Job, Trained, train_or_reuse_all
+
+    calls = []
+
+    def train() -> Trained:
+        calls.append(1)
+        return Trained(_random_experts(1)[0], {"accuracy": 1.0}, {"test": [1, 2]})
+
+    job = Job(tmp_path / "m.pt", {"epochs": 1}, train, config={}, classes=("other", "happy"), source=None)
+    (first,) = train_or_reuse_all([job])
+    (again,) = train_or_reuse_all([job])
+    assert calls == [1] and again.reused and again.extra == {"test": [1, 2]}
+    assert isinstance(again.stored, type(job.path)), "weights not read before the model is asked for"
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(again.model(x), first.model.eval()(x))
+    (changed,) = train_or_reuse_all([Job(job.path, {"epochs": 2}, train, {}, ("other", "happy"), None)])
+    assert calls == [1, 1] and not changed.reused

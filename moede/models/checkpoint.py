@@ -94,14 +94,26 @@ def _with_weights(spec: dict[str, Any], state: dict[str, torch.Tensor]) -> nn.Mo
     return model
 
 
+def _payload(path: Path, map_location: str, mmap: bool) -> dict[str, Any]:
+    """The checkpoint file's {'meta', 'state_dict'} after checking that it is one (mmap: tensors read on access)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist; run the stage that trains it first")
+    payload = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
+    if not isinstance(payload, dict) or payload.get("meta", {}).get("format") != FORMAT:
+        raise ValueError(f"{path} is not a moede checkpoint ({FORMAT}); delete it and rerun the stage")
+    return payload
+
+
+def load_metadata(path: str | Path) -> dict[str, Any]:
+    """A checkpoint's metadata (as load_checkpoint's, without 'sha256'), its weights left unread on disk."""
+    path = Path(path)
+    return dict(_payload(path, "cpu", mmap=True)["meta"], path=str(path))
+
+
 def load_checkpoint(path: str | Path, map_location: str = "cpu") -> tuple[nn.Module, dict[str, Any]]:
     """Load a checkpoint written by `save_checkpoint`: return (model in eval mode, meta incl. 'sha256')."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist; run the stage that trains it first")
-    payload = torch.load(path, map_location=map_location, weights_only=True)
-    if not isinstance(payload, dict) or payload.get("meta", {}).get("format") != FORMAT:
-        raise ValueError(f"{path} is not a moede checkpoint ({FORMAT}); delete it and rerun the stage")
+    payload = _payload(path, map_location, mmap=False)
     meta = dict(payload["meta"], sha256=checkpoint_digest(path), path=str(path))
     model = _with_weights(meta["spec"], payload["state_dict"])
     if hasattr(model, "moede_init"):

@@ -13,7 +13,7 @@ from typing import Any
 from torch import nn
 
 from moede.distributed import broadcast_from_main, current, run_on_main, share_out
-from moede.models.checkpoint import load_checkpoint, save_checkpoint
+from moede.models.checkpoint import load_checkpoint, load_metadata, save_checkpoint
 from moede.sources import DataSource
 
 log = logging.getLogger(__name__)
@@ -23,12 +23,20 @@ log = logging.getLogger(__name__)
 class Trained:
     """A model with what its checkpoint records beside the weights: its metrics and any extra tensors or lists."""
 
-    model: nn.Module
+    stored: nn.Module | Path  # the model, or (reused) the checkpoint it is loaded from when first asked for
     metrics: dict[str, Any]
     extra: dict[str, Any] = field(default_factory=dict)
     reused: bool = False  # loaded from a checkpoint made with the same settings, not trained now
     outputs: dict[str, Any] = field(default_factory=dict)  # what training made beside the checkpoint (not saved in
     # it: e.g. a history table the stage writes itself); travels with the model from the rank that trained it
+
+    @property
+    def model(self) -> nn.Module:
+        """The model (a reused one is read from its checkpoint on first use: stages that need only the metrics and
+        extra of the models they reuse, like the DFER tables' test predictions, never read 45 sets of weights)."""
+        if isinstance(self.stored, Path):
+            self.stored = load_checkpoint(self.stored)[0]
+        return self.stored
 
 
 @dataclass(frozen=True)
@@ -51,9 +59,9 @@ class Job:
 
 
 def _reused(job: Job) -> Trained:
-    """The job's checkpoint as a reused Trained."""
-    model, meta = load_checkpoint(job.path)
-    return Trained(model, meta["metrics"], meta["extra"], reused=True)
+    """The job's checkpoint as a reused Trained (its weights read when its model is first asked for)."""
+    meta = load_metadata(job.path)
+    return Trained(job.path, meta["metrics"], meta["extra"], reused=True)
 
 
 def _reusable(job: Job) -> Trained | None:
