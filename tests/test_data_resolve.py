@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 import moede.stages.resolve as resolve
@@ -130,3 +131,21 @@ def test_the_frame_colour_follows_the_static_corpus_unless_set(tmp_path: Path, s
     cfg = RunConfig.for_profile("demo", run_dir=tmp_path)
     assert resolve.frame_colour(cfg) == "grey"  # ../shared's photos are mostly greyscale
     assert resolve.frame_colour(cfg.with_(frame_colour="rgb")) == "rgb"
+
+
+def test_msp_improv_stage_uses_the_partitions_given_beside_the_corpus(tmp_path: Path, monkeypatch) -> None:
+    from moede.data.demo import demo_msp_improv
+    from moede.stages import dynamic
+
+    root = demo_msp_improv(tmp_path / "msp", per_speaker=1, frames=(6, 7), size=64)
+    (root / "partitions").mkdir()
+    clips = dynamic.load_msp_improv(RunConfig.for_profile("demo", run_dir=tmp_path / "probe", msp_improv_root=root))
+    for k, (test, dev) in enumerate((("S3", "S4"), ("S5", "S6")), start=1):
+        split = clips["session"].map({test: "Test", dev: "Development"}).fillna("Train")
+        pd.DataFrame({"FileName": clips["sample_id"] + ".wav", "SpkrID": clips["session"].str[1:],
+                      "Split_Set": split}).to_csv(root / "partitions" / f"labels_consensus_{k}.csv", index=False)
+    monkeypatch.setattr(dynamic, "_features", lambda cfg, dataset, classes, clips, partitions, banks: partitions)
+    cfg = RunConfig.for_profile("demo", run_dir=tmp_path / "run", msp_improv_root=root)
+    partitions = dynamic.msp_improv_features(cfg)
+    assert [set(p.loc[p["split"] == "test", "session"]) for p in partitions] == [{"S3"}, {"S5"}]
+    assert dynamic.given_partitions(cfg, dynamic.load_msp_improv(cfg), "msp_improv") == str(root / "partitions")

@@ -184,6 +184,13 @@ def load_msp_improv(cfg: RunConfig) -> pd.DataFrame:
     return run_on_main(lambda: resolve_msp_improv(cfg))  # rank 0 generates a demo corpus
 
 
+def given_partitions(cfg: RunConfig, clips: pd.DataFrame, corpus: str) -> str | None:
+    """The one place that says where a corpus' published partition files are: the folder in
+    cfg.extra['<corpus>_partitions'] when given, else the one its reader found beside the clips
+    (clips.attrs['partitions_dir']: root/partitions), else None (partitions are generated)."""
+    return cfg.extra.get(f"{corpus}_partitions") or clips.attrs.get("partitions_dir")
+
+
 def cremad_features(cfg: RunConfig) -> DFERFeatures:
     """CREMA-D clips, their speaker-independent partitions (`cremad_partitions`: cfg.partitions of the
     label_consensus_{k}.csv files in cfg.extra['cremad_partitions'] or beside the clips, cfg.actor_folds folds by
@@ -191,20 +198,20 @@ def cremad_features(cfg: RunConfig) -> DFERFeatures:
     from moede.data.cremad import cremad_partitions
 
     clips = load_clips(cfg)
-    partitions_dir = cfg.extra.get("cremad_partitions") or clips.attrs.get("partitions_dir")
-    partitions = cremad_partitions(clips, partitions_dir, n=cfg.partitions, seed=cfg.seed, folds=cfg.actor_folds)
+    partitions = cremad_partitions(clips, given_partitions(cfg, clips, "cremad"), n=cfg.partitions, seed=cfg.seed,
+                                   folds=cfg.actor_folds)
     return _features(cfg, "cremad", CREMAD, clips, partitions, ("ffe", "ftfe", "sfe", IMAGENET_BANK))
 
 
 def msp_improv_features(cfg: RunConfig) -> DFERFeatures:
     """MSP-IMPROV clips, cfg.msp_improv_partitions session-independent partitions (the paper: six, each session the
-    test set once; from the labels_consensus_{k}.csv files in cfg.extra['msp_improv_partitions'], else generated),
+    test set once; from the labels_consensus_{k}.csv files `given_partitions` finds, else generated),
     and FFE/SFE feature caches."""
     from moede.data.mspimprov import msp_improv_partitions
 
     clips = load_msp_improv(cfg)
-    partitions_dir = cfg.extra.get("msp_improv_partitions")
-    partitions = msp_improv_partitions(clips, partitions_dir, n=cfg.msp_improv_partitions, seed=cfg.seed)
+    partitions = msp_improv_partitions(clips, given_partitions(cfg, clips, "msp_improv"), n=cfg.msp_improv_partitions,
+                                       seed=cfg.seed)
     return _features(cfg, "msp_improv", MSP_IMPROV, clips, partitions, ("ffe", "sfe"))
 
 
