@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +22,7 @@ from moede.models.lora import lora_adapters, lora_expert_from_sfer
 from moede.models.pretrained import resolve_initialisation
 from moede.models.registry import build_model
 from moede.training.frozen import FusionFromBlock
+from tiny_models import sharing_blocks
 
 SIZE = 32  # the smallest face RunConfig allows: every backbone halves the side five times
 
@@ -62,15 +62,7 @@ def _experts(backbone: str, n: int, seed: int = 1) -> list[BackboneClassifier]:
 
 def _experts_sharing_blocks(backbone: str, n: int, start: int) -> list[BackboneClassifier]:
     """n binary experts whose blocks before `start` are identical and later blocks differ."""
-    base = _classifier(backbone, 2)
-    experts = []
-    for _ in range(n):
-        expert = copy.deepcopy(base)
-        with torch.no_grad():
-            for p in expert.features[start:].parameters():
-                p.add_(0.05 * torch.randn_like(p))
-        experts.append(expert)
-    return experts
+    return sharing_blocks(_classifier(backbone, 2), n, start)
 
 
 @pytest.mark.parametrize("backbone", BACKBONES)

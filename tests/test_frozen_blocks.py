@@ -13,6 +13,7 @@ from moede.features.extract import SequentialExperts, shared_prefix_length
 from moede.models import ExpertBank, ExpertFusion
 from moede.models.backbone import BackboneClassifier
 from moede.models.pretrained import MINUS_ONE_TO_ONE
+from tiny_models import sharing_blocks
 from moede.training.frozen import FromBlock, FusionFromBlock, block_activations
 from moede.training.images import FaceImageDataset
 from moede.training.static import train_classifier
@@ -23,15 +24,8 @@ START = 14
 def _experts_sharing_blocks(n: int, start: int) -> list[torch.nn.Module]:
     """n tiny-input MobileNetV2 experts whose blocks before `start` are identical and later blocks differ."""
     torch.manual_seed(0)
-    base = BackboneClassifier("mobilenet_v2", 2, "tf_same").eval()
-    experts = []
-    for _ in range(n):
-        expert = copy.deepcopy(base)
-        with torch.no_grad():
-            for p in expert.features[start:].parameters():
-                p.add_(0.05 * torch.randn_like(p))
-        experts.append(expert.eval())
-    return experts
+    return [expert.eval() for expert in sharing_blocks(BackboneClassifier("mobilenet_v2", 2, "tf_same").eval(), n,
+                                                       start)]
 
 
 def test_from_block_is_the_whole_model_on_cached_activations() -> None:
