@@ -11,6 +11,8 @@ import numpy as np
 from scipy import stats
 from sklearn.model_selection import KFold, StratifiedKFold
 
+from moede.evaluation.metrics import confusion
+
 
 @dataclass(frozen=True)
 class TTestResult:
@@ -62,10 +64,10 @@ def f1_macro_present(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     """F1-macro (%) over the classes present in `y_true`: scikit-learn's f1_score(labels=np.unique(y_true),
     average="macro", zero_division=0) to the last bit (its formula 2 TP / (true + predicted)), without its ~10 ms of
     input checks per call (the t-tests make thousands)."""
-    labels, true = np.unique(y_true, return_counts=True)
-    tp = np.array([np.count_nonzero((y_true == c) & (y_pred == c)) for c in labels], dtype=np.float64)
-    predicted = np.array([np.count_nonzero(y_pred == c) for c in labels], dtype=np.float64)
-    return 100 * float(np.average(2.0 * tp / (true.astype(np.float64) + predicted)))
+    labels = np.unique(y_true)
+    matrix = confusion(y_true, y_pred, int(max(labels.max(), np.max(y_pred))) + 1).astype(np.float64)
+    tp, true, predicted = np.diag(matrix)[labels], matrix.sum(axis=1)[labels], matrix.sum(axis=0)[labels]
+    return 100 * float(np.average(2.0 * tp / (true + predicted)))
 
 
 def subset_f1_macro(y_true: np.ndarray, y_pred: np.ndarray, subsets: Sequence[np.ndarray]) -> np.ndarray:
