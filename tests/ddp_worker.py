@@ -97,7 +97,7 @@ def train_dfer_rows(out: Path) -> None:
     from moede.config import RunConfig
     from moede.data.emotions import CREMAD
     from moede.features import build_or_load
-    from moede.stages.dynamic import DFERFeatures, run_models
+    from moede.stages.dynamic import DFERFeatures, VideoModel, run_models
 
     ids = [f"clip_{i}" for i in range(24)]
     clips = pd.DataFrame({"sample_id": ids, "path": [f"clips/{i}.flv" for i in ids],
@@ -108,7 +108,7 @@ def train_dfer_rows(out: Path) -> None:
     cache = build_or_load(clips, EightExperts(), {"bank": "ffe"}, out / "run" / "features" / "ffe.json", _frames)
     features = DFERFeatures("cremad", CREMAD, clips, partitions, {"ffe": cache}, None)
     cfg = RunConfig.for_profile("demo", run_dir=out / "run", dfer_epochs=2, clip_batch_size=8, device="cpu")
-    models = {f"MoEDE {hidden}": ("ffe", lambda shape, hidden=hidden: MoEDE(
+    models = {f"MoEDE {hidden}": VideoModel(f"moede_{hidden}", "ffe", lambda shape, hidden=hidden: MoEDE(
         feature_dim=shape.feature_dim, hidden=hidden, n_classes=shape.n_classes)) for hidden in (3, 5)}
     results = run_models(cfg, features, models)
     logits = {name: [p.logits for p in runs] for name, runs in results.predictions.items()}

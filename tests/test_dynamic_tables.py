@@ -23,8 +23,8 @@ from moede.models.checkpoint import load_checkpoint
 from moede.results.dynamic_tables import complexity_table, table5, table6, table7, table8
 from moede.results.paper import paper_complexity, paper_table, paper_vs_run
 from moede.models.baselines import BASELINES, SMALL_SIZES, TLSTM
-from moede.models.run_layout import dfer_model_path
-from moede.stages.dynamic import (DFERFeatures, compute_significance, moede_versus_baselines, run_models,
+from moede.models.run_layout import MOEDE_ID, dfer_model_path
+from moede.stages.dynamic import (DFERFeatures, VideoModel, compute_significance, moede_versus_baselines, run_models,
                                   versus_baselines_frame)
 from moede.evaluation.predictions import Predictions
 
@@ -124,12 +124,12 @@ def test_stage_trains_each_partition_once_then_reuses_it(tmp_path: Path) -> None
               for name, n in (("ffe", 8), ("sfe", 1))}
     features = DFERFeatures("cremad", CREMAD, clips, partitions, caches, None)
     cfg = RunConfig.for_profile("demo", run_dir=tmp_path / "run", dfer_epochs=2, clip_batch_size=8)
-    models = {"MoEDE with auxiliary (FFE)": ("ffe", lambda s: MoEDE(feature_dim=s.feature_dim, hidden=H,
-                                                                     n_classes=s.n_classes)),
-              "Single feature extractor": ("sfe", lambda s: SingleExtractorLSTM(feature_dim=s.feature_dim, hidden=H,
-                                                                                n_classes=s.n_classes)),
-              "T-LSTM": ("sfe", lambda s: TLSTM(feature_dim=s.feature_dim, d_model=4, heads=2, layers=1, ffn_dim=8,
-                                                hidden=H, n_classes=s.n_classes))}
+    models = {"MoEDE with auxiliary (FFE)": VideoModel(MOEDE_ID, "ffe", lambda s: MoEDE(
+                  feature_dim=s.feature_dim, hidden=H, n_classes=s.n_classes)),
+              "Single feature extractor": VideoModel("sfe", "sfe", lambda s: SingleExtractorLSTM(
+                  feature_dim=s.feature_dim, hidden=H, n_classes=s.n_classes)),
+              "T-LSTM": VideoModel("t-lstm", "sfe", lambda s: TLSTM(
+                  feature_dim=s.feature_dim, d_model=4, heads=2, layers=1, ffn_dim=8, hidden=H, n_classes=s.n_classes))}
     first = run_models(cfg, features, models)
     again = run_models(cfg, features, models)
     assert first.reused == {name: [False] for name in models} and again.reused == {name: [True] for name in models}
@@ -137,7 +137,9 @@ def test_stage_trains_each_partition_once_then_reuses_it(tmp_path: Path) -> None
         np.testing.assert_array_equal(first.predictions[name][0].logits, again.predictions[name][0].logits)
         test_ids = first.predictions[name][0].sample_ids
         assert set(clips.set_index("sample_id").loc[test_ids, "speaker"]) == {"s5"}
-    model, _ = load_checkpoint(dfer_model_path(cfg.run_dir, "cremad", "MoEDE with auxiliary (FFE)", 1))
+    model, _ = load_checkpoint(dfer_model_path(cfg.run_dir, "cremad", MOEDE_ID, 1))
+    renamed = run_models(cfg, features, {f"{label}, renamed": model for label, model in models.items()})
+    assert all(renamed.reused[f"{label}, renamed"] == [True] for label in models), "a row's label is not its key"
     test = first.predictions["MoEDE with auxiliary (FFE)"][0]
     x, lengths, _ = collate_clips([(torch.from_numpy(caches["ffe"].clip(i).astype(np.float32)), 0)
                                    for i in test.sample_ids])
@@ -181,13 +183,14 @@ def test_factories_follow_the_settings() -> None:
     shape = ClipShape(n_classes=4, feature_dim=12, longest_clip=37)
     models = table5_models(RunConfig.for_profile("demo", readout="after_padding"))
     assert [n for n in models if n in BASELINES] == list(BASELINES)
-    assert models["MoEDE with auxiliary (FFE)"][1](shape).spec()["padded_length"] == 37
-    assert models["Single feature extractor"][1](shape).spec()["padded_length"] == 37
-    uavm = models["UAVM"][1](shape).spec()
+    assert len({model.id for model in models.values()}) == len(models), "every row has its own checkpoints"
+    assert models["MoEDE with auxiliary (FFE)"].factory(shape).spec()["padded_length"] == 37
+    assert models["Single feature extractor"].factory(shape).spec()["padded_length"] == 37
+    uavm = models["UAVM"].factory(shape).spec()
     assert uavm["max_frames"] == 37 and uavm["d_model"] == SMALL_SIZES["UAVM"]["d_model"]
     paper = table5_models(RunConfig.for_profile("full"))
-    assert paper["MoEDE with auxiliary (FFE)"][1](shape).spec()["padded_length"] is None
-    assert paper["VAVL"][1](shape).spec()["d_model"] == 512
+    assert paper["MoEDE with auxiliary (FFE)"].factory(shape).spec()["padded_length"] is None
+    assert paper["VAVL"].factory(shape).spec()["d_model"] == 512
     assert not set(BASELINES) & set(table5_models(RunConfig.for_profile("demo", baselines="none")))
 
 
@@ -197,9 +200,10 @@ def test_open_choice_variants_flip_one_setting_each_and_the_table_measures_again
 
     cfg = RunConfig.for_profile("demo")
     variants = open_choice_variants(cfg)
-    assert [(v.readout, v.aux_loss) for _, v in variants] == [("last_valid", "sum"), ("after_padding", "sum"),
-                                                              ("last_valid", "mean")]
-    assert len({row for row, _ in variants}) == 3
+    assert [(v.readout, v.aux_loss) for _, v, _ in variants] == [("last_valid", "sum"), ("after_padding", "sum"),
+                                                                 ("last_valid", "mean")]
+    assert len({row for row, _, _ in variants}) == 3 and len({model_id for _, _, model_id in variants}) == 3
+    assert variants[0][2] == MOEDE_ID, "the first row is Table 5's MoEDE, reused"
     rng = np.random.default_rng(0)
     y = rng.integers(0, 6, 40)
     good = Predictions([f"c{i}" for i in range(40)], y, np.eye(6)[y], None, np.zeros((40, 1, 2)))

@@ -27,7 +27,7 @@ from moede.models.backbone import BackboneClassifier
 from moede.predict.bundle import FORMAT, BundleError, bundle_from_run, card_path, export_bundle, load_bundle
 from moede.predict.outputs import predict
 from moede.predict.pipeline import PredictError, Predictor
-from moede.models.run_layout import DEMO_EXPERTS, MOEDE_ROW, dfer_model_path
+from moede.models.run_layout import DEMO_EXPERTS, MOEDE_ID, dfer_model_path
 from moede.predict.timeline import window_spans
 from moede.sources import DataSource
 
@@ -55,7 +55,7 @@ def write_untrained_run(run_dir: Path) -> Path:
     _save_static(BackboneClassifier("mobilenet_v2", len(AFFECTNET), "tf_same"), run_dir / "models" / "sfer.pt", cfg,
                  AFFECTNET)
     moede = MoEDE(n_classes=len(CREMAD)).eval()
-    save_checkpoint(moede, dfer_model_path(cfg.run_dir, "cremad", MOEDE_ROW, 1),
+    save_checkpoint(moede, dfer_model_path(cfg.run_dir, "cremad", MOEDE_ID, 1),
                     config={**cfg.as_dict(), "frame_colour": "rgb"}, classes=CREMAD,
                     metrics={"key": "test", "best_epoch": 1, "best_dev_accuracy": 40.0}, source=None)
     return run_dir
@@ -262,7 +262,7 @@ def test_the_colour_the_moede_learned_from_travels_in_the_bundle_and_predict_app
                                                                                         tmp_path: Path) -> None:
     grey_run = tmp_path / "grey_run"
     shutil.copytree(run_dir, grey_run)
-    path = dfer_model_path(grey_run, "cremad", MOEDE_ROW, 1)
+    path = dfer_model_path(grey_run, "cremad", MOEDE_ID, 1)
     from moede.models.checkpoint import load_checkpoint
 
     moede, meta = load_checkpoint(path)

@@ -6,26 +6,17 @@ reuses them. Both training paths run: whole images (trainable_from=0) and cached
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import pytest
 import torch
 
-import moede.stages.resolve as resolve
 from moede.config import RunConfig
 from moede.data.emotions import AFFECTNET
 from moede.models.backbone import BackboneClassifier, build_backbone
 from moede.models.checkpoint import load_checkpoint
 from moede.stages.static import (_aligned_static, _datasets, _key, _split_paths, _trainable, prepare_static,
                                  train_experts_stage, train_sfer_stage)
-
-
-@pytest.fixture
-def tiny_static_demo(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The static demo corpus at 3 training and 1 validation faces per emotion, 64x64 pixels."""
-    monkeypatch.setattr(resolve, "demo_static", functools.partial(
-        resolve.demo_static, per_class={e: 3 for e in AFFECTNET}, dev_per_class=1, size=64))
 
 
 def _config(run_dir: Path, trainable_from: int) -> RunConfig:
@@ -59,8 +50,8 @@ def test_the_landmark_source_keys_the_aligned_faces_and_the_models(tmp_path: Pat
     frame = prepare_static(cfg)  # the demo corpus gives landmarks: aligned from them ("dataset", the demo's)
     dlib = cfg.with_(align_landmarks="dlib")
     assert _aligned_static(cfg) is not None and _aligned_static(dlib) is None, "dlib's crops are aligned anew"
-    assert "align_landmarks" not in _key(cfg, frame, "sfer", 1), "earlier checkpoints keep their key"
-    assert _key(dlib, frame, "sfer", 1)["align_landmarks"] == "dlib"
+    assert frame.attrs["alignment"]["settings"]["align_landmarks"] == "dataset"
+    assert _key(dlib, "sfer", prepare_static(dlib))["data"] != _key(cfg, "sfer", frame)["data"], "the models retrain"
     assert RunConfig.for_profile("full").align_landmarks == "dlib", "the paper: dlib for AffectNet too"
 
 

@@ -10,6 +10,7 @@ from moede.data.emotions import CANONICAL
 
 DEMO_EXPERTS = "demo_experts"  # run_dir/<this>: experts trained on drawn faces for drawn clips (moede.stages.dynamic)
 MOEDE_ROW = "MoEDE with auxiliary (FFE)"  # the label under which a run's tables record Table 5's MoEDE
+MOEDE_ID = "moede_aux_ffe"  # the stable id of Table 5's MoEDE: the folder of its checkpoints
 
 
 def expert_name(emotion: str, lora_rank: int | None = None) -> str:
@@ -25,11 +26,7 @@ def static_checkpoints(run_dir: str | Path, lora_rank: int | None = None) -> dic
             "sfe": [models / "sfer.pt"]}
 
 
-def model_id(name: str) -> str:
-    """The directory name of video model `name` (a table row, e.g. 'MoEDE with auxiliary (FFE)')."""
-    return "".join(c if c.isalnum() else "_" for c in name.lower()).strip("_")
-
-
-def dfer_model_path(run_dir: str | Path, dataset: str, name: str, partition: int) -> Path:
-    """Where the checkpoint of video model `name` of `dataset` for partition (1-based) is kept."""
-    return Path(run_dir) / "dfer" / dataset / model_id(name) / f"partition_{partition}.pt"
+def dfer_model_path(run_dir: str | Path, dataset: str, model_id: str, partition: int) -> Path:
+    """Where the checkpoint of the video model with stable id `model_id` (e.g. MOEDE_ID, not a table row's label) of
+    `dataset` for partition (1-based) is kept."""
+    return Path(run_dir) / "dfer" / dataset / model_id / f"partition_{partition}.pt"

@@ -18,7 +18,7 @@ from moede.io import digest
 from moede.models.checkpoint import checkpoint_digest, code_version, load_checkpoint
 from moede.models.lora import own_entries, with_base
 from moede.models.registry import build_model, model_spec
-from moede.models.run_layout import DEMO_EXPERTS, MOEDE_ROW, dfer_model_path, static_checkpoints
+from moede.models.run_layout import DEMO_EXPERTS, MOEDE_ID, MOEDE_ROW, dfer_model_path, static_checkpoints
 
 DATASET = "cremad"
 
@@ -76,7 +76,7 @@ def _colour(config: dict[str, Any], path: Path) -> str:
 
 def _moede_entry(run_dir: Path, partition: int) -> dict[str, Any]:
     """The MoEDE (auxiliary, FFE) of one partition as a bundle entry, with its dev accuracy and test scores."""
-    path = _require(dfer_model_path(run_dir, DATASET, MOEDE_ROW, partition), "05_dfer")
+    path = _require(dfer_model_path(run_dir, DATASET, MOEDE_ID, partition), "05_dfer")
     model, meta = load_checkpoint(path)
     metrics: dict[str, Any] = {k: meta["metrics"].get(k) for k in ("best_epoch", "best_dev_accuracy")}
     runs = run_dir / "results" / "dfer_runs.csv"

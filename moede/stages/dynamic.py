@@ -5,10 +5,11 @@ Every stage works in `cfg.run_dir` and reuses what exists:
 - the static stages' checkpoints models/expert_<emotion>.pt (FFE bank), models/ftfe.pt (its fine-tuned bank = FTFE)
   and models/sfer.pt (SFE), trained or reused by `moede.stages.static.train_fusion_stage` on the configuration
   `experts_config` picks (demo_experts/ holds a second set when the demo clips need experts of the demo faces);
-- features/<dataset>_<bank>.json + .f16: the feature caches (moede.features.cache), keyed by checkpoint digests,
-  alignment size, max_frames and frame_step and the clip list;
-- dfer/<dataset>/<model>/partition_<k>.pt: each trained DFER model with its history and test predictions, keyed by
-  everything it depends on (features key, model config, epochs, lr, batch size, seed, the partition's split);
+- features/<dataset>_<bank>.json + .f16: the feature caches (moede.features.cache), keyed by checkpoint digests and
+  the settings the `features` stage of moede.stages.keys declares (alignment size, max_frames, frame_step, colour...);
+- dfer/<dataset>/<model id>/partition_<k>.pt: each trained DFER model with its history and test predictions, in the
+  folder of its stable id (VideoModel.id, not its table row), keyed by the settings the `dfer` stage declares plus
+  its inputs (the features' key, the model's spec, the partition's split);
 - results/: table5.csv, significance.csv, table6.csv, table7.csv, table8.csv, complexity.csv, dfer_runs.csv.
 """
 
@@ -18,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 import torch
@@ -35,13 +37,13 @@ from moede.io import digest
 from moede.models.baselines import BASELINES, SMALL_SIZES, UAVMVisual
 from moede.models.checkpoint import checkpoint_digest, load_checkpoint
 from moede.models.dfer import MoEDE, SingleExtractorLSTM
-from moede.models.registry import since_added
 from moede.models.experts import ExpertBank
-from moede.models.run_layout import DEMO_EXPERTS, dfer_model_path, static_checkpoints
+from moede.models.run_layout import DEMO_EXPERTS, MOEDE_ID, dfer_model_path, static_checkpoints
 from moede.results.dynamic_tables import (ABLATION_FULL, MOEDE_ROW, SFE_ROW, auxiliary_results, colour_table,
                                           complexity_table, open_choices_table, pooled_table, scores, table5, table6,
                                           table7, table8)
 from moede.sources import DataSource
+from moede.stages.keys import STAGES, checked
 from moede.stages.outputs import save_result
 from moede.training.dynamic import feature_statistics, predict_clips, train_dfer
 from moede.evaluation.predictions import Predictions
@@ -55,6 +57,15 @@ IMAGENET_BANK = "imagenet"  # the untrained backbone, whose features the linear-
 PROBE_ROW = "Linear probe on ImageNet features"
 VOTE_ROW = "SFER per-frame vote (zero-shot)"
 ModelFactory = Callable[["ClipShape"], nn.Module]  # what the clips look like -> an untrained model
+
+
+class VideoModel(NamedTuple):
+    """A video model trained per partition: its stable id (the folder of its checkpoints: renaming a table row
+    retrains nothing), the feature bank it reads and the factory that builds it."""
+
+    id: str
+    bank: str
+    factory: ModelFactory
 
 
 @dataclass(frozen=True)
@@ -157,14 +168,12 @@ def _features(cfg: RunConfig, dataset: str, classes: tuple[str, ...], clips: pd.
     colour = frame_colour(static_cfg)
     clips = pd.concat(partitions).drop_duplicates("sample_id").drop(columns="split").reset_index(drop=True)
     clips = landmarks_from(clips, cfg.align_landmarks)
-    alignment = {"image_size": static_cfg.image_size, "max_frames": cfg.max_frames, "frame_step": cfg.frame_step,
-                 "aligner": "moede.align.align_video", "colour": colour,
-                 **since_added("align_landmarks", cfg.align_landmarks, "dataset"),
-                 **since_added("fill", cfg.align_fill, "black")}
+    alignment = STAGES["features"].key(static_cfg.with_(frame_colour=colour), aligner="moede.align.align_video")
     specs = [_bank_spec(static_cfg, name, paths, alignment, cfg.run_dir / "features" / f"{dataset}_{name}.json")
              for name in banks]
-    frames = aligned_frames_fn(static_cfg.image_size, cfg.max_frames, cfg.frame_step, colour, cfg.align_fill,
-                               store=cfg.run_dir / "aligned" / "video")
+    store = cfg.run_dir / "aligned" / "video"
+    frames = checked("features", static_cfg, lambda c: aligned_frames_fn(  # the settings it reads must key the caches
+        c.image_size, c.max_frames, c.frame_step, colour, c.align_fill, store=store))()
     caches = build_or_load_many(clips, specs, frames, batch_size=cfg.batch_size, device=cfg.torch_device())
     return DFERFeatures(dataset, classes, clips, partitions, dict(zip(banks, caches)), source,
                         _experts_text(cfg, static_cfg), colour, paths)
@@ -221,33 +230,27 @@ def _split(part: pd.DataFrame, cache: FeatureCache, classes: tuple[str, ...], sp
     return list(rows["sample_id"]), class_index(rows["label"], classes)
 
 
-def partition_job(cfg: RunConfig, features: DFERFeatures, name: str, bank: str, factory: ModelFactory,
-                  k: int) -> Job:
-    """The training (or reuse, when trained with the same key) of model `name` on partition k (0-based) from the
-    `bank` features; its checkpoint's extra holds the test predictions and the training history."""
-    cache, part = features.caches[bank], features.partitions[k]
+def partition_job(cfg: RunConfig, features: DFERFeatures, label: str, model: VideoModel, k: int) -> Job:
+    """The training (or reuse, when trained with the same key) of `model` (table row `label`) on partition k
+    (0-based) from its bank's features; its checkpoint's extra holds the test predictions and the training history."""
+    cache, part = features.caches[model.bank], features.partitions[k]
     (train_ids, train_y), (dev_ids, dev_y), (test_ids, test_y) = (
         _split(part, cache, features.classes, s) for s in ("train", "dev", "test"))
-    seed = cfg.seed + k
     shape = ClipShape(len(features.classes), cache.feature_dim, int(cache.index["length"].max()))
     with torch.device("meta"):  # the spec only: no weights drawn (a MoEDE's 12.6M cost 0.13 s)
-        spec = factory(shape).spec()
-    key = {"format": FORMAT, "features": digest(cache.key), "model": spec, "epochs": cfg.dfer_epochs,
-           "lr": cfg.dfer_learning_rate, "batch_size": cfg.clip_batch_size, "aux_weight": cfg.aux_weight,
-           "aux_loss": cfg.aux_loss, "optimizer": cfg.optimizer, "seed": seed,
-           "standardize_features": cfg.standardize_features,
-           **since_added("select_by", cfg.dfer_select_by, "accuracy"),
-           "split": digest([train_ids, train_y, dev_ids, dev_y, test_ids, test_y])}
+        spec = model.factory(shape).spec()
+    key = STAGES["dfer"].key(cfg, format=FORMAT, features=digest(cache.key), model=spec, partition=k + 1,
+                             split=digest([train_ids, train_y, dev_ids, dev_y, test_ids, test_y]))
 
-    def fit() -> Trained:
-        seed_everything(seed)
-        model = factory(shape)
+    def fit(cfg: RunConfig) -> Trained:
+        seed = seed_everything(cfg.seed + k)
+        network = model.factory(shape)
         if cfg.standardize_features:
-            model.standardize.fit(*feature_statistics(cache, train_ids))
-        result = train_dfer(model, cache, train_ids, train_y, dev_ids, dev_y, epochs=cfg.dfer_epochs,
+            network.standardize.fit(*feature_statistics(cache, train_ids))
+        result = train_dfer(network, cache, train_ids, train_y, dev_ids, dev_y, epochs=cfg.dfer_epochs,
                             lr=cfg.dfer_learning_rate, batch_size=cfg.clip_batch_size, aux_weight=cfg.aux_weight,
                             aux_reduction=cfg.aux_loss, optimizer_name=cfg.optimizer, select_by=cfg.dfer_select_by,
-                            seed=seed, device=cfg.torch_device(), desc=f"{name} [{k + 1}]")
+                            seed=seed, device=cfg.torch_device(), desc=f"{label} [{k + 1}]")
         test = predict_clips(result.model, cache, test_ids, test_y, cfg.clip_batch_size, cfg.torch_device())
         best = result.history.loc[result.best_epoch - 1]  # the kept epoch's row (epochs count from 1)
         return Trained(result.model.cpu(), {"best_epoch": result.best_epoch,
@@ -255,18 +258,17 @@ def partition_job(cfg: RunConfig, features: DFERFeatures, name: str, bank: str, 
                        {"history": result.history.to_dict("list"), "test": test.to_payload()})
 
     config = {**cfg.as_dict(), "frame_colour": features.colour}  # as resolved: what predict shows the experts
-    return Job(dfer_model_path(cfg.run_dir, features.dataset, name, k + 1), key, fit, config, features.classes,
-               features.source)
+    return Job(dfer_model_path(cfg.run_dir, features.dataset, model.id, k + 1), key, checked("dfer", cfg, fit),
+               config, features.classes, features.source)
 
 
-def run_models(cfg: RunConfig, features: DFERFeatures, models: dict[str, tuple[str, ModelFactory]],
+def run_models(cfg: RunConfig, features: DFERFeatures, models: dict[str, VideoModel],
                n_partitions: int | None = None) -> DFERResults:
-    """Train (or reuse) each model (row name -> (bank, factory)) on the first `n_partitions` partitions (None: all);
+    """Train (or reuse) each model (table row -> VideoModel) on the first `n_partitions` partitions (None: all);
     collect test predictions. Under torchrun the models to train are dealt out one per rank."""
     results = DFERResults(features.dataset, features.classes, {}, {}, features.source)
     n = len(features.partitions) if n_partitions is None else min(n_partitions, len(features.partitions))
-    jobs = [partition_job(cfg, features, name, bank, factory, k) for name, (bank, factory) in models.items()
-            for k in range(n)]
+    jobs = [partition_job(cfg, features, label, model, k) for label, model in models.items() for k in range(n)]
     runs = iter(train_or_reuse_all(jobs, spread=True))
     for name in models:
         trained = [next(runs) for _ in range(n)]
@@ -306,22 +308,28 @@ def baseline_factory(name: str, sizes: str) -> ModelFactory:
     return build
 
 
-def baseline_models(cfg: RunConfig) -> dict[str, tuple[str, ModelFactory]]:
-    """The baselines to train beside MoEDE (row name -> ('sfe' features, factory)); none when cfg.baselines is
-    'none'. They read the SFE's features: one per-frame extractor, as each published model has."""
+def baseline_models(cfg: RunConfig) -> dict[str, VideoModel]:
+    """The baselines to train beside MoEDE (row name -> VideoModel on the 'sfe' features, id its registered name);
+    none when cfg.baselines is 'none'. They read the SFE's features: one per-frame extractor, as each published
+    model has."""
     if cfg.baselines == "none":
         return {}
-    return {name: ("sfe", baseline_factory(name, cfg.baselines)) for name in BASELINES}
+    return {name: VideoModel(name.lower(), "sfe", baseline_factory(name, cfg.baselines)) for name in BASELINES}
 
 
-def table5_models(cfg: RunConfig) -> dict[str, tuple[str, ModelFactory]]:
-    """Table 5's rows to train (row name -> (feature bank, factory)): MoEDE with/without auxiliary classifiers on
-    FFE and FTFE features, the SFE and the baselines of cfg.baselines."""
-    return {MOEDE_ROW: ("ffe", moede_factory(True, readout=cfg.readout)),
-            "MoEDE without auxiliary (FFE)": ("ffe", moede_factory(False, readout=cfg.readout)),
-            "MoEDE with auxiliary (FTFE)": ("ftfe", moede_factory(True, readout=cfg.readout)),
-            "MoEDE without auxiliary (FTFE)": ("ftfe", moede_factory(False, readout=cfg.readout)),
-            SFE_ROW: ("sfe", sfe_factory(cfg.readout, cfg.sfe_layers)), **baseline_models(cfg)}
+def moede_model(cfg: RunConfig) -> VideoModel:
+    """Table 5's MoEDE (auxiliary classifiers, FFE features) under cfg's readout."""
+    return VideoModel(MOEDE_ID, "ffe", moede_factory(True, readout=cfg.readout))
+
+
+def table5_models(cfg: RunConfig) -> dict[str, VideoModel]:
+    """Table 5's rows to train (row name -> VideoModel): MoEDE with/without auxiliary classifiers on FFE and FTFE
+    features, the SFE and the baselines of cfg.baselines."""
+    return {MOEDE_ROW: moede_model(cfg),
+            "MoEDE without auxiliary (FFE)": VideoModel("moede_ffe", "ffe", moede_factory(False, readout=cfg.readout)),
+            "MoEDE with auxiliary (FTFE)": VideoModel("moede_aux_ftfe", "ftfe", moede_factory(True, readout=cfg.readout)),
+            "MoEDE without auxiliary (FTFE)": VideoModel("moede_ftfe", "ftfe", moede_factory(False, readout=cfg.readout)),
+            SFE_ROW: VideoModel("sfe", "sfe", sfe_factory(cfg.readout, cfg.sfe_layers)), **baseline_models(cfg)}
 
 
 def _runs_frame(results: DFERResults, select_by: str) -> pd.DataFrame:
@@ -434,10 +442,10 @@ def run_ablation(cfg: RunConfig, features: DFERFeatures | None = None) -> DFERRe
     partitions (None: all); writes results/table7.csv."""
     start = time.perf_counter()
     features = cremad_features(cfg) if features is None else features
-    models = {SHORT_NAMES[e]: ("ffe", moede_factory(True, [j for j in range(len(CANONICAL)) if j != i], cfg.readout))
-              for i, e in enumerate(CANONICAL)}
+    models = {SHORT_NAMES[e]: VideoModel(f"{MOEDE_ID}_without_{e}", "ffe", moede_factory(
+        True, [j for j in range(len(CANONICAL)) if j != i], cfg.readout)) for i, e in enumerate(CANONICAL)}
     results = run_models(cfg, features, models, cfg.ablation_partitions)
-    full = run_models(cfg, features, {MOEDE_ROW: table5_models(cfg)[MOEDE_ROW]}, cfg.ablation_partitions)
+    full = run_models(cfg, features, {MOEDE_ROW: moede_model(cfg)}, cfg.ablation_partitions)
     for store in ("predictions", "histories", "reused"):
         getattr(results, store)[ABLATION_FULL] = getattr(full, store)[MOEDE_ROW]
     save_result(table7(results), "table7", cfg)
@@ -452,9 +460,9 @@ def open_choice_variants(cfg: RunConfig) -> list[tuple[str, RunConfig]]:
     readout (last real frame vs after the zero padding) and the auxiliary-loss combination (sum vs mean)."""
     other_readout = "after_padding" if cfg.readout == "last_valid" else "last_valid"
     other_aux = "mean" if cfg.aux_loss == "sum" else "sum"
-    return [(f"this run's settings (readout {cfg.readout}, auxiliary loss {cfg.aux_loss})", cfg),
-            (f"readout {other_readout}", cfg.with_(readout=other_readout)),
-            (f"auxiliary loss {other_aux}", cfg.with_(aux_loss=other_aux))]
+    return [(f"this run's settings (readout {cfg.readout}, auxiliary loss {cfg.aux_loss})", cfg, MOEDE_ID),
+            (f"readout {other_readout}", cfg.with_(readout=other_readout), f"{MOEDE_ID}_readout_{other_readout}"),
+            (f"auxiliary loss {other_aux}", cfg.with_(aux_loss=other_aux), f"{MOEDE_ID}_aux_loss_{other_aux}")]
 
 
 def run_open_choices(cfg: RunConfig, features: DFERFeatures | None = None) -> DFERResults:
@@ -463,12 +471,11 @@ def run_open_choices(cfg: RunConfig, features: DFERFeatures | None = None) -> DF
     unstated choices move Table 5's first row. Writes results/open_choices.csv."""
     features = cremad_features(cfg) if features is None else features
     results = DFERResults(features.dataset, features.classes, {}, {}, features.source)
-    for k, (row, variant) in enumerate(open_choice_variants(cfg)):
-        name = MOEDE_ROW if k == 0 else f"{MOEDE_ROW} {row}"  # its own checkpoints beside Table 5's
-        trained = run_models(variant, features, {name: ("ffe", moede_factory(True, readout=variant.readout))},
-                             cfg.ablation_partitions)
+    for row, variant, model_id in open_choice_variants(cfg):  # the first: Table 5's own models, reused
+        model = VideoModel(model_id, "ffe", moede_factory(True, readout=variant.readout))
+        trained = run_models(variant, features, {row: model}, cfg.ablation_partitions)
         for store in ("predictions", "histories", "reused"):
-            getattr(results, store)[row] = getattr(trained, store)[name]
+            getattr(results, store)[row] = getattr(trained, store)[row]
     table = open_choices_table(results)
     save_result(table, "open_choices", cfg)
     return results
@@ -479,9 +486,8 @@ def run_msp_improv(cfg: RunConfig, features: DFERFeatures | None = None) -> DFER
     CREMA-D hyperparameters, every row t-tested against the SFE and MoEDE against each baseline; writes
     results/table8.csv and significance_baselines_msp_improv.csv."""
     features = msp_improv_features(cfg) if features is None else features
-    results = run_models(cfg, features, {"SFE": ("sfe", sfe_factory(cfg.readout, cfg.sfe_layers)),
-                                         "MoEDE": ("ffe", moede_factory(True, readout=cfg.readout)),
-                                         **baseline_models(cfg)})
+    results = run_models(cfg, features, {"SFE": VideoModel("sfe", "sfe", sfe_factory(cfg.readout, cfg.sfe_layers)),
+                                         "MoEDE": moede_model(cfg), **baseline_models(cfg)})
     results.significance = compute_significance(results, "SFE", seed=cfg.seed)
     results.versus_baselines = moede_versus_baselines(results, "MoEDE", seed=cfg.seed)
     save_result(table8(results), "table8", cfg)
@@ -529,7 +535,7 @@ def run_colour_comparison(cfg: RunConfig, features: DFERFeatures) -> pd.DataFram
     this run's MoEDE is Table 5's, reused. Writes results/colour.csv."""
     by_colour = {}
     for variant in (features, colour_features(cfg, features)):
-        trained = run_models(cfg, variant, {MOEDE_ROW: table5_models(cfg)[MOEDE_ROW]})
+        trained = run_models(cfg, variant, {MOEDE_ROW: moede_model(cfg)})
         floors = {VOTE_ROW: _sfer_vote(variant)}  # the comparison reads only the vote
         by_colour[variant.colour] = pooled_table(trained, floors, variant.classes)
     table = colour_table(by_colour, this_run=features.colour)

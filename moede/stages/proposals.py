@@ -27,8 +27,8 @@ from moede.models.gating import GatedMoEDE
 from moede.models.run_layout import dfer_model_path
 from moede.results.dynamic_tables import MOEDE_ROW, score_table
 from moede.results.proposals import FULL_ROW, compute_quality_table, expert_storage, size_quality_table
-from moede.stages.dynamic import (DFERFeatures, ModelFactory, _features, _padded_length, experts_config, paired_test,
-                                  run_models, table5_models)
+from moede.stages.dynamic import (DFERFeatures, ModelFactory, VideoModel, _features, _padded_length, experts_config,
+                                  moede_model, paired_test, run_models)
 from moede.stages.outputs import save_result
 from moede.evaluation.predictions import Predictions
 from moede.training.results import DFERResults
@@ -51,7 +51,7 @@ def gate_ks(cfg: RunConfig) -> tuple[int, ...]:
 
 def _reference(cfg: RunConfig, features: DFERFeatures) -> list[Predictions]:
     """Table 5's MoEDE (auxiliary, FFE) test predictions per partition (reused from chapter 5)."""
-    return run_models(cfg, features, {MOEDE_ROW: table5_models(cfg)[MOEDE_ROW]}).predictions[MOEDE_ROW]
+    return run_models(cfg, features, {MOEDE_ROW: moede_model(cfg)}).predictions[MOEDE_ROW]
 
 
 def _quality(cfg: RunConfig, predictions: list[Predictions], reference: list[Predictions], classes: tuple[str, ...],
@@ -113,7 +113,7 @@ def run_lora_sweep(cfg: RunConfig, features: DFERFeatures) -> pd.DataFrame:
         lora_cfg = cfg.with_(experts="lora", lora_rank=rank)
         name = f"LoRA rank {rank}"
         variant = lora_features(lora_cfg, features, rank)
-        trained = run_models(lora_cfg, variant, {MOEDE_ROW: table5_models(lora_cfg)[MOEDE_ROW]})
+        trained = run_models(lora_cfg, variant, {MOEDE_ROW: moede_model(lora_cfg)})
         rows.append({**_size_row(name, _static(lora_cfg, features), _experts(_static(lora_cfg, features)),
                                  sfer_path),
                      **_quality(cfg, trained.predictions[MOEDE_ROW], reference, features.classes, name)})
@@ -154,10 +154,15 @@ def gated_row(k: int) -> str:
     return f"MoEDE, gate k={k}"
 
 
+def gated_model(k: int, readout: str) -> VideoModel:
+    """The gated MoEDE running k experts per clip on the joined features (stable id moede_gated_k<k>)."""
+    return VideoModel(f"moede_gated_k{k}", GATED, gated_factory(k, readout))
+
+
 def _gated_results(cfg: RunConfig, features: DFERFeatures, ks: tuple[int, ...]) -> DFERResults:
     """Gated MoEDE models for each k < 8 of `ks`, trained (or reused) on Table 5's partitions."""
     joined = replace(features, caches={GATED: JoinedFeatures(features.caches["ffe"], features.caches["sfe"])})
-    return run_models(cfg, joined, {gated_row(k): (GATED, gated_factory(k, cfg.readout)) for k in ks if k < 8})
+    return run_models(cfg, joined, {gated_row(k): gated_model(k, cfg.readout) for k in ks if k < 8})
 
 
 def run_gating_sweep(cfg: RunConfig, features: DFERFeatures) -> pd.DataFrame:
@@ -192,7 +197,8 @@ def gate_choices(cfg: RunConfig, features: DFERFeatures) -> pd.DataFrame:
     results = _gated_results(cfg, features, (k,))
     rows = []
     for part, predictions in enumerate(results.predictions[gated_row(k)]):
-        model, _ = load_checkpoint(dfer_model_path(cfg.run_dir, features.dataset, gated_row(k), part + 1))
+        model, _ = load_checkpoint(dfer_model_path(cfg.run_dir, features.dataset, gated_model(k, cfg.readout).id,
+                                                        part + 1))
         for sample_id, label in zip(predictions.sample_ids, predictions.y_true):
             clip = torch.from_numpy(joined.clip(sample_id).astype(np.float32))
             with torch.no_grad():

@@ -1,7 +1,8 @@
 """Static-FER stages for the notebooks: align, train the SFER, the eight experts, and the FFE/FTFE fusion.
 
 Each stage works in `cfg.run_dir` and reuses its checkpoint + metrics JSON when they exist and were made with
-the same settings (the `key` stored in the metrics JSON), so notebooks can run separately and be re-run cheaply.
+the same key: the settings its stage in moede.stages.keys declares it reads, plus its inputs' digests (the aligned
+faces, the checkpoints it starts from), so notebooks can run separately and be re-run cheaply.
 Layout: aligned/static/ (crops, manifest.csv, frame.csv), frozen/{train,dev}.pt (the frozen blocks' activations
 when trainable_from > 0: moede.training.activation_cache), models/<name>.pt, results/<name>/{metrics.json,
 history.csv, dev_predictions.csv}, results/table{1,2,3,4}.csv.
@@ -37,9 +38,9 @@ from moede.models.experts import ExpertBank
 from moede.models.fusion import ExpertFusion
 from moede.models.lora import lora_expert_from_sfer
 from moede.models.mobilenet import replace_head
-from moede.models.registry import since_added
 from moede.models.run_layout import expert_name
 from moede.sources import DataSource
+from moede.stages.keys import STAGES, checked
 from moede.stages.outputs import save_result
 from moede.training.activation_cache import cached_block_activations
 from moede.training.frozen import FromBlock, FusionFromBlock
@@ -63,8 +64,11 @@ def _frame_source(frame: pd.DataFrame) -> DataSource:
 
 
 def _data_digest(frame: pd.DataFrame) -> str:
-    """Short digest of the sample ids, labels and splits (part of every cache key)."""
+    """Short digest of the sample ids, labels and splits, and of the alignment that made the faces
+    (attrs['alignment'], the static_alignment stage's key, when the table comes from prepare_static)."""
     text = frame[["sample_id", "label", "split"]].astype(str).to_csv(index=False)
+    if "alignment" in frame.attrs:
+        text += json.dumps(frame.attrs["alignment"], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -88,12 +92,18 @@ def _aligned_static(cfg: RunConfig) -> pd.DataFrame | None:
     if not (cached.is_file() and meta_file.is_file()):
         return None
     meta = json.loads(meta_file.read_text())
-    if (meta["image_size"] != cfg.image_size or meta.get("align_landmarks", "dataset") != cfg.align_landmarks
-            or meta.get("fill", "black") != cfg.align_fill):
+    key = _alignment_key(cfg)
+    if meta.get("key") != key:
         return None
     frame = pd.read_csv(cached, dtype={"sample_id": str, "speaker": str})
-    frame.attrs.update(source=DataSource(**meta["source"]), no_face=meta["no_face"])
+    frame.attrs.update(source=DataSource(**meta["source"]), no_face=meta["no_face"], alignment=key)
     return frame
+
+
+def _alignment_key(cfg: RunConfig) -> dict[str, Any]:
+    """The static_alignment stage's key (as JSON values): the settings that choose and align the static corpus'
+    faces."""
+    return json.loads(json.dumps(STAGES["static_alignment"].key(cfg), default=str))
 
 
 def _align_static(cfg: RunConfig) -> pd.DataFrame:
@@ -102,15 +112,18 @@ def _align_static(cfg: RunConfig) -> pd.DataFrame:
     from moede.stages.resolve import resolve_static
     from moede.data.schema import landmarks_from
 
+    def align(cfg: RunConfig) -> tuple[pd.DataFrame, DataSource, int]:
+        raw = resolve_static(cfg)
+        aligned = align_images(landmarks_from(raw, cfg.align_landmarks), cfg.run_dir / "aligned" / "static",
+                               cfg.image_size, fill=cfg.align_fill)
+        return aligned[FRAME_COLUMNS].reset_index(drop=True), _frame_source(raw), int(aligned.attrs.get("no_face", 0))
+
     out = cfg.run_dir / "aligned" / "static"
-    raw = resolve_static(cfg)
-    source = _frame_source(raw)
-    aligned = align_images(landmarks_from(raw, cfg.align_landmarks), out, cfg.image_size, fill=cfg.align_fill)
-    frame = aligned[FRAME_COLUMNS].reset_index(drop=True)
+    frame, source, no_face = checked("static_alignment", cfg, align)()
+    key = _alignment_key(cfg)
     write_csv(frame, out / "frame.csv")
-    write_json({"image_size": cfg.image_size, "align_landmarks": cfg.align_landmarks, "fill": cfg.align_fill, "source": source.as_dict(),
-                "no_face": int(aligned.attrs.get("no_face", 0))}, out / "frame.json")
-    frame.attrs.update(source=source, no_face=int(aligned.attrs.get("no_face", 0)))
+    write_json({"key": key, "source": source.as_dict(), "no_face": no_face}, out / "frame.json")
+    frame.attrs.update(source=source, no_face=no_face, alignment=key)
     return frame
 
 
@@ -170,14 +183,9 @@ def _trainable(cfg: RunConfig, model: nn.Module, train: FaceImageDataset, dev: F
     return FromBlock(model, cfg.trainable_from), fit_train, fit_dev
 
 
-def _key(cfg: RunConfig, frame: pd.DataFrame, stage: str, epochs: int, **more: Any) -> dict[str, Any]:
-    """The settings a cached result must match to be reused."""
-    return {"stage": stage, "epochs": epochs, "image_size": cfg.image_size,
-            "learning_rate": cfg.learning_rate,
-            "batch_size": cfg.batch_size, "augment": cfg.augment, "seed": cfg.seed, "data": _data_digest(frame),
-            "trainable_from": cfg.trainable_from, "optimizer": cfg.optimizer, "select_by": cfg.static_select_by,
-            "backbone": cfg.backbone, **since_added("align_landmarks", cfg.align_landmarks, "dataset"),
-            **since_added("align_fill", cfg.align_fill, "black"), **cfg.initialisation().key(), **more}
+def _key(cfg: RunConfig, stage: str, frame: pd.DataFrame, **inputs: Any) -> dict[str, Any]:
+    """The reuse key of `stage` (moede.stages.keys.STAGES) trained on `frame`'s faces from `inputs` (digests)."""
+    return STAGES[stage].key(cfg, data=_data_digest(frame), **inputs)
 
 
 def _predictions(dev: pd.DataFrame, result: TrainResult, classes: tuple[str, ...]) -> pd.DataFrame:
@@ -190,14 +198,15 @@ def _predictions(dev: pd.DataFrame, result: TrainResult, classes: tuple[str, ...
     return table
 
 
-def _job(cfg: RunConfig, name: str, key: dict[str, Any], classes: tuple[str, ...], source: DataSource,
-         dev: pd.DataFrame, train: Callable[[], TrainResult]) -> Job:
-    """The training (or reuse) of run_dir/models/<name>.pt, made with `key`, beside results/<name>/."""
+def _job(cfg: RunConfig, stage: str, name: str, key: dict[str, Any], classes: tuple[str, ...],
+         source: DataSource, dev: pd.DataFrame, train: Callable[[RunConfig], TrainResult]) -> Job:
+    """The training (or reuse) of run_dir/models/<name>.pt, made with `key`, beside results/<name>/; `train` runs on
+    a config that records the settings it reads (moede.stages.keys.checked: `stage` must declare them)."""
     folder = cfg.run_dir / "results" / name
 
-    def fit() -> Trained:
+    def fit(cfg: RunConfig) -> Trained:
         seed = seed_everything(cfg.seed)
-        result = train()
+        result = train(cfg)
         log.info("%s: trained in %.1f s (seed %d), best dev epoch %d", name, result.seconds, seed, result.best_epoch)
         return Trained(result.model, {
             "seed": seed, "best_epoch": result.best_epoch, "seconds": result.seconds,
@@ -207,7 +216,7 @@ def _job(cfg: RunConfig, name: str, key: dict[str, Any], classes: tuple[str, ...
             "dev": summary(result.dev_targets, result.dev_predictions, len(classes))},
             outputs={"history": result.history, "predictions": _predictions(dev, result, classes)})
 
-    return Job(cfg.run_dir / "models" / f"{name}.pt", key, fit, cfg.as_dict(), classes, source,
+    return Job(cfg.run_dir / "models" / f"{name}.pt", key, checked(stage, cfg, fit), cfg.as_dict(), classes, source,
                needs=(folder / "history.csv", folder / "dev_predictions.csv"))
 
 
@@ -231,10 +240,10 @@ def _static_result(name: str, job: Job, trained: Trained) -> StaticResult:
                         job.source, job.path, reused=trained.reused)
 
 
-def _train_or_reuse(cfg: RunConfig, name: str, key: dict[str, Any], classes: tuple[str, ...], source: DataSource,
-                    dev: pd.DataFrame, train: Callable[[], TrainResult]) -> StaticResult:
+def _train_or_reuse(cfg: RunConfig, stage: str, name: str, key: dict[str, Any], classes: tuple[str, ...],
+                    source: DataSource, dev: pd.DataFrame, train: Callable[[RunConfig], TrainResult]) -> StaticResult:
     """Reuse run_dir/models/<name>.pt and results/<name>/ when made with `key`; otherwise train, save and return."""
-    job = _job(cfg, name, key, classes, source, dev, train)
+    job = _job(cfg, stage, name, key, classes, source, dev, train)
     return _static_result(name, job, train_or_reuse_all([job])[0])
 
 
@@ -244,7 +253,7 @@ def train_sfer_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> Stati
     source = _frame_source(frame)
     dev_rows = _dev_rows(frame)
 
-    def fit() -> TrainResult:
+    def fit(cfg: RunConfig) -> TrainResult:
         train, dev = _datasets(frame, cfg)
         model = build_backbone(cfg.backbone, len(AFFECTNET), cfg.initialisation()).module
         trained, fit_train, fit_dev = _trainable(cfg, model, train, dev, _split_paths(frame))
@@ -256,8 +265,7 @@ def train_sfer_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> Stati
         result.model = model.cpu().eval()
         return result
 
-    key = _key(cfg, frame, "sfer", cfg.sfer_epochs)
-    sfer = _train_or_reuse(cfg, "sfer", key, AFFECTNET, source, dev_rows, fit)
+    sfer = _train_or_reuse(cfg, "sfer", "sfer", _key(cfg, "sfer", frame), AFFECTNET, source, dev_rows, fit)
     from moede.results.static_tables import table2
 
     save_result(table2(sfer), "table2", cfg)
@@ -272,11 +280,6 @@ def _split_paths(frame: pd.DataFrame) -> tuple[tuple[str, ...], tuple[str, ...]]
 def lora_rank(cfg: RunConfig) -> int | None:
     """The rank of cfg's LoRA experts, or None for the full experts (cfg.experts)."""
     return cfg.lora_rank if cfg.experts == "lora" else None
-
-
-def _expert_key(cfg: RunConfig) -> dict[str, Any]:
-    """What a LoRA expert's checkpoint adds to the expert key (nothing for the full experts)."""
-    return {"experts": "lora", "lora_rank": cfg.lora_rank} if cfg.experts == "lora" else {}
 
 
 def _train_expert(cfg: RunConfig, sfer: nn.Module, train: FaceImageDataset, dev: FaceImageDataset,
@@ -340,11 +343,10 @@ def train_experts(cfg: RunConfig, frame: pd.DataFrame) -> dict[str, StaticResult
     dev_rows = _dev_rows(frame)
     parent = checkpoint_digest(sfer.checkpoint)
     names = [expert_name(emotion, lora_rank(cfg)) for emotion in AFFECTNET]
-    jobs = [_job(cfg, name, _key(cfg, frame, f"expert_{emotion}", cfg.expert_epochs, sfer=parent,
-                                 **_expert_key(cfg)),
+    jobs = [_job(cfg, "expert", name, _key(cfg, "expert", frame, emotion=emotion, sfer=parent),
                  ("other", emotion), sfer.source, dev_rows,
-                 lambda index=index, emotion=emotion: _train_expert(cfg, sfer.model, *_datasets(frame, cfg),
-                                                                    _split_paths(frame), index, emotion))
+                 lambda cfg, index=index, emotion=emotion: _train_expert(cfg, sfer.model, *_datasets(frame, cfg),
+                                                                         _split_paths(frame), index, emotion))
             for index, (emotion, name) in enumerate(zip(AFFECTNET, names))]
     trained = train_or_reuse_all(jobs, spread=True)  # under torchrun: one expert per rank at a time
     return {emotion: _static_result(name, job, done) for emotion, name, job, done in zip(AFFECTNET, names, jobs,
@@ -390,7 +392,7 @@ def train_fusion_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> Fus
     parents = [checkpoint_digest(e.checkpoint) for e in experts.experts.values()]
     results = {}
     for name, fine_tune in (("ffe", False), ("ftfe", True)):
-        def fit(fine_tune: bool = fine_tune, name: str = name) -> TrainResult:
+        def fit(cfg: RunConfig, fine_tune: bool = fine_tune, name: str = name) -> TrainResult:
             train, dev = _datasets(frame, cfg)
             model = ExpertFusion(ExpertBank(experts.models()), n_classes=len(AFFECTNET), fine_tune=fine_tune,
                                  relu=cfg.fusion_relu)
@@ -410,9 +412,8 @@ def train_fusion_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> Fus
             result.model = model.cpu().eval()
             return result
 
-        key = _key(cfg, frame, name, cfg.fusion_epochs, experts=parents, relu=cfg.fusion_relu,
-                   head_on_features=not (fine_tune or cfg.augment))
-        results[name] = _train_or_reuse(cfg, name, key, AFFECTNET, experts.source, dev_rows, fit)
+        key = _key(cfg, "fusion", frame, fusion=name, experts=parents)
+        results[name] = _train_or_reuse(cfg, "fusion", name, key, AFFECTNET, experts.source, dev_rows, fit)
     fusion = FusionResult(results["ffe"], results["ftfe"])
     from moede.results.static_tables import table3
 
