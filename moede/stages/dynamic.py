@@ -245,7 +245,7 @@ def partition_job(cfg: RunConfig, features: DFERFeatures, name: str, bank: str, 
         if cfg.standardize_features:
             model.standardize.fit(*feature_statistics(cache, train_ids))
         result = train_dfer(model, cache, train_ids, train_y, dev_ids, dev_y, epochs=cfg.dfer_epochs,
-                            lr=cfg.dfer_learning_rate, batch_size=cfg.clip_batch_size, aux_weight=cfg.aux_weight,
+                            learning_rate=cfg.dfer_learning_rate, batch_size=cfg.clip_batch_size, aux_weight=cfg.aux_weight,
                             aux_reduction=cfg.aux_loss, optimizer_name=cfg.optimizer, select_by=cfg.dfer_select_by,
                             seed=seed, device=cfg.torch_device(), desc=f"{name} [{k + 1}]")
         test = predict_clips(result.model, cache, test_ids, test_y, cfg.clip_batch_size, cfg.torch_device())

@@ -21,11 +21,12 @@ class TrainResult:
     classifiers, its development-set outputs at that epoch."""
 
     model: nn.Module
-    history: pd.DataFrame  # one row per epoch (static: train_loss, dev_loss, dev_accuracy, dev_f1_macro, seconds;
-    # DFER also train_total_loss, train_accuracy, clips_per_second)
+    history: pd.DataFrame  # one row per epoch (static: train_loss, dev_loss, dev_accuracy, dev_f1_macro, seconds of
+    # the training pass; DFER also train_total_loss, train_accuracy, clips_per_second; epochs_without_improvement
+    # with early stopping): moede.training.loop.fit
     best_epoch: int
     best_dev_score: float  # percent: the selection metric (RunConfig.static_select_by or dfer_select_by) at best_epoch
-    seconds: float
+    seconds: float  # the whole training, dev scoring included
     dev_targets: np.ndarray | None = None
     dev_logits: np.ndarray | None = None
 
