@@ -153,7 +153,7 @@ def test_clip_flops_counts_projection_attention_ffn_lstm_and_head() -> None:
 
 
 def test_baseline_tables_name_every_baseline_and_count_moede_as_the_paper_does() -> None:
-    from moede.results.baselines import baseline_complexity, baseline_departures
+    from moede.tables.baselines import baseline_complexity, baseline_departures
 
     departures = baseline_departures()
     assert list(departures.index) == list(BASELINES)

@@ -38,14 +38,14 @@ from moede.models.dfer import MoEDE, SingleExtractorLSTM
 from moede.models.registry import since_added
 from moede.models.experts import ExpertBank
 from moede.models.run_layout import DEMO_EXPERTS, dfer_model_path, static_checkpoints
-from moede.results.dynamic_tables import (ABLATION_FULL, MOEDE_ROW, SFE_ROW, auxiliary_results, colour_table,
+from moede.tables.dynamic_tables import (ABLATION_FULL, MOEDE_ROW, SFE_ROW, auxiliary_results, colour_table,
                                           complexity_table, open_choices_table, pooled_table, scores, table5, table6,
                                           table7, table8)
 from moede.sources import DataSource
 from moede.stages.outputs import save_result
 from moede.training.dynamic import feature_statistics, predict_clips, train_dfer
 from moede.evaluation.predictions import Predictions
-from moede.training.results import DFERResults
+from moede.training.outcomes import DFERResults
 from moede.training.reuse import Job, Trained, train_or_reuse_all
 
 FORMAT = "moede-dfer-run/1"

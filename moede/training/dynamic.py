@@ -16,11 +16,12 @@ from moede.evaluation.metrics import summary
 from moede.models.dfer import DFEROutput, collate_clips, dfer_loss
 from moede.evaluation.predictions import Predictions
 from moede.training.loop import check_settings, fit
-from moede.training.results import TrainResult
+from moede.training.outcomes import TrainResult
 
 
 class FeatureSource(Protocol):
-    """Anything that returns a clip's (T, E, D) features by id: a FeatureCache, or OnlineFeatures (recomputed)."""
+    """Anything that returns a clip's (T, E, D) features by id: a FeatureCache (benchmarks/expert_paths.py's
+    OnlineFeatures recomputes them)."""
 
     def clip(self, sample_id: str) -> np.ndarray: ...
 

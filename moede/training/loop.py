@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from moede.distributed import DataParallelTraining, current
 from moede.training.optimizers import make_optimizer
-from moede.training.results import TrainResult
+from moede.training.outcomes import TrainResult
 
 SELECT_BY = ("f1_macro", "accuracy")
 

@@ -15,7 +15,7 @@ from moede.distributed import ShardedBatchSampler, current, global_batch, sum_ov
 from moede.evaluation.metrics import summary
 from moede.training.images import FaceImageDataset
 from moede.training.loop import fit
-from moede.training.results import TrainResult
+from moede.training.outcomes import TrainResult
 
 
 def class_weights(targets: Sequence[int], n_classes: int) -> torch.Tensor:

@@ -1,5 +1,5 @@
 """What training returns: one TrainResult per trained model, the static stages' results (SFER, experts, fusions) and
-the DFER models' test predictions. The tables (moede.results) read these; the stages (moede.stages) fill them."""
+the DFER models' test predictions. The tables (moede.tables) read these; the stages (moede.stages) fill them."""
 
 from __future__ import annotations
 
