@@ -15,7 +15,7 @@ import torch
 from moede.evaluation.complexity import PAPER_FRAMES
 from moede.models.baselines import BASELINES, SMALL_SIZES
 from moede.models.dfer import dfer_loss
-from moede.results.baselines import baseline_complexity
+from moede.tables.baselines import baseline_complexity
 
 
 def _clips_per_second(model: torch.nn.Module, batch: int, frames: int, steps: int = 3) -> float:

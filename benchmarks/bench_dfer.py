@@ -22,9 +22,10 @@ import pandas as pd
 import torch
 
 from moede.config import PROFILES
-from moede.features import OnlineFeatures, build_or_load
+from moede.features import build_or_load
 from moede.models.dfer import MoEDE
 from moede.models.experts import ExpertBank
+from expert_paths import OnlineFeatures
 
 
 def cached_vs_recomputed(n_clips: int, frames: int, size: int, epochs: int) -> pd.DataFrame:

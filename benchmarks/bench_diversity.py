@@ -22,7 +22,7 @@ import pandas as pd
 from moede.config import RunConfig
 from moede.evaluation.cams import pooled_share
 from moede.evaluation.similarity import mean_off_diagonal
-from moede.results.static_tables import table1
+from moede.tables.static_tables import table1
 from moede.stages.cams import cams_stage
 from moede.stages.static import train_experts_stage
 

@@ -12,7 +12,6 @@ Frames/s count the video's frames (predict processes every frame_step-th of them
 from __future__ import annotations
 
 import argparse
-import time
 
 import pandas as pd
 import torch
@@ -22,12 +21,13 @@ from moede.data.emotions import AFFECTNET, CANONICAL, CREMAD
 from moede.features.extract import extract_clip_features
 from moede.models.backbone import BackboneClassifier
 from moede.models.dfer import MoEDE
-from moede.models.experts import ExpertBank, extract_features_sequential
+from moede.models.experts import ExpertBank
 from moede.models.pretrained import MINUS_ONE_TO_ONE
 from moede.predict.bundle import Bundle
 from moede.predict.pipeline import Predictor, align_clip
 from moede.predict.timeline import window_spans
 from moede.sources import shared_data_root
+from expert_paths import extract_features_sequential
 from timing import best_seconds
 
 FRAME_STEP = 3

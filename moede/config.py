@@ -73,7 +73,7 @@ def _choices() -> dict[str, tuple[str, ...]]:
     from moede.models.dfer import AUX_REDUCTIONS
     from moede.models.pretrained import INITS
     from moede.training.optimizers import OPTIMIZERS
-    from moede.training.static import SELECT_BY
+    from moede.training.loop import SELECT_BY
 
     return {"init": INITS, "optimizer": tuple(OPTIMIZERS), "static_select_by": SELECT_BY,
             "dfer_select_by": SELECT_BY, "align_landmarks": LANDMARK_SOURCES, "aux_loss": AUX_REDUCTIONS,

@@ -94,7 +94,7 @@ static.groupby(["label", "split"]).size().unstack("split")
 # converted network still recognises what ImageNet taught it, on photos bundled with scikit-image:
 
 # %%
-from moede.results.imagenet import bundled_photos, imagenet_predictions
+from moede.tables.imagenet import bundled_photos, imagenet_predictions
 
 (imagenet_predictions(cfg.initialisation(), bundled_photos()) if cfg.init == "imagenet"
  else f"init={cfg.init!r}: this run starts from random weights, not from ImageNet")
@@ -115,7 +115,7 @@ print(f"SFER: {'reused from ' if sfer.reused else 'trained, saved to '}{sfer.che
 # Accuracy per class is the recall of that class, as in the paper.
 
 # %%
-from moede.results.static_tables import table2
+from moede.tables.static_tables import table2
 
 show_vs_paper(table2(sfer), "table2")
 
@@ -123,20 +123,20 @@ show_vs_paper(table2(sfer), "table2")
 # Did it learn more than the class balance? Beside the answer that is always the most frequent class:
 
 # %%
-from moede.results.static_tables import against_majority
+from moede.tables.static_tables import against_majority
 
 against_majority(sfer)
 
 # %% [markdown]
 # ### Exercise 2.1
 # The table above shows this run's Table 2 beside the paper's. Show the paper's Table 2 on its own, with one call to
-# `moede.results.paper.paper_table`: which emotions did the paper's SFER find hardest, and are they this run's too?
+# `moede.tables.paper.paper_table`: which emotions did the paper's SFER find hardest, and are they this run's too?
 
 # %% tags=["exercise"]
 # Exercise 2.1: your one call here
 
 # %% tags=["solution", "hide-input"]
-from moede.results.paper import paper_table
+from moede.tables.paper import paper_table
 
 paper_table("table2")
 
@@ -145,7 +145,7 @@ paper_table("table2")
 
 # %%
 from moede.evaluation.metrics import confusion
-from moede.results.figures import confusion_matrix_figure, training_curves
+from moede.tables.figures import confusion_matrix_figure, training_curves
 
 show_figure(training_curves(sfer.history, "SFER training", sfer.source.banner()))
 matrix = confusion(sfer.predictions["target"], sfer.predictions["prediction"], len(sfer.classes))

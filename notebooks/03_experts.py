@@ -122,6 +122,6 @@ for emotion, expert in experts.experts.items():
 # that means the same thing: our "P" beside the paper's "N" and vice versa.
 
 # %%
-from moede.results.static_tables import table1
+from moede.tables.static_tables import table1
 
 show_vs_paper(table1(experts), "table1")

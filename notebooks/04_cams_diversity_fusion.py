@@ -94,7 +94,7 @@ experts = train_experts_stage(cfg, static)
 # near zero and lands anywhere (an earlier version scaled each map to its own maximum, and such noise looked like a
 # peak in the black corner the alignment leaves outside the photo). `cams_stage` computes the CAMs of the first ten
 # development faces of each emotion (`moede.stages.cams`); `figure2_stage` draws the grid
-# (`moede.results.figures.figure2_grid`) and saves `results/figure2.png`.
+# (`moede.tables.figures.figure2_grid`) and saves `results/figure2.png`.
 
 # %%
 from moede.stages.cams import cams_stage, figure2_stage
@@ -121,7 +121,7 @@ show_figure(figure2_stage(cfg, cams), dpi=110)
 
 # %%
 from moede.book.display import show_table
-from moede.results.static_tables import cam_in_face_table
+from moede.tables.static_tables import cam_in_face_table
 
 show_table(cam_in_face_table(cams), "cam_in_face")
 
@@ -140,8 +140,8 @@ show_table(cam_in_face_table(cams), "cam_in_face")
 # read the same block-13 features.
 
 # %%
-from moede.results.figures import similarity_heatmap
-from moede.results.static_tables import table4
+from moede.tables.figures import similarity_heatmap
+from moede.tables.static_tables import table4
 
 ours4 = table4(experts)
 show_vs_paper(ours4, "table4")
@@ -149,15 +149,15 @@ show_figure(similarity_heatmap(ours4, "Table 4 (this run)"))
 
 # %% [markdown]
 # ### Exercise 4.1
-# Draw the paper's Table 4 as the same kind of heatmap (`moede.results.paper.paper_table("table4")` holds it), with
-# one call to `moede.results.figures.similarity_heatmap` inside `show_figure`. Are this run's experts more or less
+# Draw the paper's Table 4 as the same kind of heatmap (`moede.tables.paper.paper_table("table4")` holds it), with
+# one call to `moede.tables.figures.similarity_heatmap` inside `show_figure`. Are this run's experts more or less
 # alike than the paper's?
 
 # %% tags=["exercise"]
 # Exercise 4.1: your one call here
 
 # %% tags=["solution", "hide-input"]
-from moede.results.paper import paper_table
+from moede.tables.paper import paper_table
 
 show_figure(similarity_heatmap(paper_table("table4"), "Table 4 (paper)"))
 
@@ -165,7 +165,7 @@ show_figure(similarity_heatmap(paper_table("table4"), "Table 4 (paper)"))
 # ## Table 3: fusion of the eight experts, frozen (FFE) vs fine-tuned (FTFE)
 
 # %%
-from moede.results.static_tables import table3
+from moede.tables.static_tables import table3
 from moede.stages.static import train_fusion_stage
 
 fusion = train_fusion_stage(cfg, static)

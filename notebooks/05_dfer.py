@@ -128,7 +128,7 @@ dfer = run_table5(cfg, features)
 # differ and tests MoEDE against each).
 
 # %%
-from moede.results.dynamic_tables import table5
+from moede.tables.dynamic_tables import table5
 
 show_vs_paper(table5(dfer), "table5")
 
@@ -161,7 +161,7 @@ show_table(run_colour_comparison(cfg, features), "colour")
 # Curves of partition 1; the confusion matrix sums the test clips of all partitions.
 
 # %%
-from moede.results.dynamic_tables import dfer_confusion, dfer_training_curves
+from moede.tables.dynamic_tables import dfer_confusion, dfer_training_curves
 
 show_figure(dfer_training_curves(dfer))
 show_figure(dfer_confusion(dfer))

@@ -114,8 +114,8 @@ show_table(versus_baselines_frame(dfer), "significance_baselines")
 # ## Table 6: cosine similarity between the LSTM_emo outputs (test clips)
 
 # %%
-from moede.results.dynamic_tables import table6
-from moede.results.figures import similarity_heatmap
+from moede.tables.dynamic_tables import table6
+from moede.tables.figures import similarity_heatmap
 
 ours6 = table6(dfer)
 show_vs_paper(ours6, "table6")
@@ -125,7 +125,7 @@ show_figure(similarity_heatmap(ours6, "Table 6 (this run)"))
 # ## Table 7: leave-one-expert-out ablation (row = the excluded expert)
 
 # %%
-from moede.results.dynamic_tables import table7
+from moede.tables.dynamic_tables import table7
 from moede.stages.dynamic import run_ablation
 
 show_vs_paper(table7(run_ablation(cfg, features)), "table7")
@@ -138,7 +138,7 @@ show_vs_paper(table7(run_ablation(cfg, features)), "table7")
 # first row of Table 5 is trained again with each flipped, one at a time, on the ablation's partitions (Table 7's).
 
 # %%
-from moede.results.dynamic_tables import open_choices_table
+from moede.tables.dynamic_tables import open_choices_table
 from moede.stages.dynamic import run_open_choices
 
 show_table(open_choices_table(run_open_choices(cfg, features)), "open_choices")
@@ -146,7 +146,7 @@ show_table(open_choices_table(run_open_choices(cfg, features)), "open_choices")
 # %% [markdown]
 # ## Model complexity (Section IV.C)
 # Counted from the models themselves (parameters) and with `torch.utils.flop_counter` (FLOPs of a 60-frame clip)
-# by `moede.results.dynamic_tables.complexity_table`; the last column explains every difference from the paper.
+# by `moede.tables.dynamic_tables.complexity_table`; the last column explains every difference from the paper.
 
 # %%
 from moede.book.display import complexity_vs_paper
@@ -162,7 +162,7 @@ complexity_vs_paper(run_complexity(cfg))
 # "this run" for these models with that in mind; their "paper" rows are the published systems.
 
 # %%
-from moede.results.baselines import baseline_complexity, baseline_departures
+from moede.tables.baselines import baseline_complexity, baseline_departures
 
 show_table(baseline_departures(), "baseline_departures")
 show_table(baseline_complexity(sizes="paper"), "baseline_complexity")

@@ -107,6 +107,6 @@ msp = run_msp_improv(cfg, features)
 # the paper's Table 8 marks no test).
 
 # %%
-from moede.results.dynamic_tables import table8
+from moede.tables.dynamic_tables import table8
 
 show_vs_paper(table8(msp), "table8")

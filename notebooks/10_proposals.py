@@ -100,7 +100,7 @@ banner(cfg, features.source, features.experts)
 # against eight separate full experts, the paper's baseline for "over 7x".
 
 # %%
-from moede.results.proposals import seven_x_verdict, size_quality_figure
+from moede.tables.proposals import seven_x_verdict, size_quality_figure
 from moede.stages.proposals import run_lora_sweep
 
 sizes = run_lora_sweep(cfg, features)
@@ -125,7 +125,7 @@ print(seven_x_verdict(sizes))
 # is Table 5's ungated MoEDE (the gate with k = 8 reproduces its logits: tested), which needs no SFER pass.
 
 # %%
-from moede.results.proposals import compute_quality_figure
+from moede.tables.proposals import compute_quality_figure
 from moede.stages.proposals import run_gating_sweep
 
 compute = run_gating_sweep(cfg, features)

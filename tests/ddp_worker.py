@@ -55,7 +55,7 @@ def train_both(seed: int) -> dict[str, object]:
     ids = list(clips)
     torch.manual_seed(seed)
     dynamic = train_dfer(MoEDE(feature_dim=4, hidden=3, n_classes=3), ArrayClips(clips), ids[:18], labels[:18],
-                         ids[18:], labels[18:], epochs=2, lr=1e-2, batch_size=6, seed=seed)
+                         ids[18:], labels[18:], epochs=2, learning_rate=1e-2, batch_size=6, seed=seed)
     return {"static": static.model.state_dict(), "static_history": static.history.drop(columns="seconds"),
             "dynamic": dynamic.model.state_dict(),
             "dynamic_history": dynamic.history.drop(columns=["seconds", "clips_per_second"])}
@@ -104,7 +104,7 @@ def train_dfer_rows(out: Path) -> None:
                           "label": [CREMAD[i % 6] for i in range(24)]})
     splits = ["train", "train", "train", "train", "dev", "test"]
     partitions = [clips.assign(split=[splits[(i // 4 + k) % 6] for i in range(24)]) for k in range(2)]
-    ctx = init_from_environment(timeout_s=60)
+    init_from_environment(timeout_s=60)
     cache = build_or_load(clips, EightExperts(), {"bank": "ffe"}, out / "run" / "features" / "ffe.json", _frames)
     features = DFERFeatures("cremad", CREMAD, clips, partitions, {"ffe": cache}, None)
     cfg = RunConfig.for_profile("demo", run_dir=out / "run", dfer_epochs=2, clip_batch_size=8, device="cpu")

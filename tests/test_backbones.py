@@ -15,14 +15,14 @@ from moede.evaluation.cams import grad_cams
 from moede.models import backbone as backbone_module
 from moede.models.backbone import BACKBONES, IMAGENET_BACKBONES, BackboneClassifier, build_backbone, feature_blocks
 from moede.models.checkpoint import load_checkpoint, save_checkpoint
-from moede.models.experts import ExpertBank, extract_features_sequential, stack_features
+from moede.models.experts import ExpertBank, stack_features
 from moede.models.fusion import ExpertFusion
 from moede.models.gating import GatedMoEDE, GatedPipeline
 from moede.models.lora import lora_adapters, lora_expert_from_sfer
 from moede.models.pretrained import resolve_initialisation
 from moede.models.registry import build_model
 from moede.training.frozen import FusionFromBlock
-from tiny_models import sharing_blocks
+from tiny_models import one_by_one, sharing_blocks
 
 SIZE = 32  # the smallest face RunConfig allows: every backbone halves the side five times
 
@@ -105,7 +105,7 @@ def test_the_expert_bank_runs_grouped_and_equals_the_experts_run_one_by_one(back
     assert bank.backbone == backbone and bank.num_features == experts[0].num_features
     x = torch.randn(2, 3, SIZE, SIZE)
     with torch.no_grad():
-        expected = extract_features_sequential(experts, x)
+        expected = one_by_one(experts, x)
         torch.testing.assert_close(bank(x), expected, atol=1e-4, rtol=1e-4)
         torch.testing.assert_close(expected[:, 0], experts[0].forward_head(experts[0].forward_features(x), True))
     assert bank(x).shape == (2, 3, bank.num_features)
@@ -217,7 +217,7 @@ def test_a_backbone_the_bank_cannot_stack_runs_its_experts_one_after_another(mon
     assert bank.mode == "sequential" and "'1' is a ChannelShuffle" in bank.why and not hasattr(bank, "stacked")
     x = torch.randn(2, 3, SIZE, SIZE)
     with torch.no_grad():
-        expected = extract_features_sequential(experts, x)
+        expected = one_by_one(experts, x)
         torch.testing.assert_close(bank(x), expected, atol=1e-5, rtol=1e-5)
         grouped = stack_features(experts).eval()(x.repeat(1, 3, 1, 1)).mean(dim=(2, 3)).view(2, 3, 16)
         assert not torch.allclose(grouped, expected, atol=1e-3)  # stacking this backbone would be wrong

@@ -115,7 +115,7 @@ def test_the_dfer_training_loop_trains_each_baseline_unchanged(name: str) -> Non
 
     ids = [f"c{i}" for i in range(12)]
     result = train_dfer(_tiny(name, n_classes=3), Source(), ids[:8], [i % 3 for i in range(8)], ids[8:],
-                        [i % 3 for i in range(4)], epochs=2, lr=1e-2, batch_size=4)
+                        [i % 3 for i in range(4)], epochs=2, learning_rate=1e-2, batch_size=4)
     assert list(result.history["epoch"]) == [1, 2]
     assert (result.history["train_total_loss"] == result.history["train_loss"]).all(), "no auxiliary losses"
 
@@ -153,7 +153,7 @@ def test_clip_flops_counts_projection_attention_ffn_lstm_and_head() -> None:
 
 
 def test_baseline_tables_name_every_baseline_and_count_moede_as_the_paper_does() -> None:
-    from moede.results.baselines import baseline_complexity, baseline_departures
+    from moede.tables.baselines import baseline_complexity, baseline_departures
 
     departures = baseline_departures()
     assert list(departures.index) == list(BASELINES)

@@ -6,7 +6,7 @@ import pytest
 
 from moede.evaluation.complexity import complexity_numbers, count_parameters
 from moede.models.backbone import BackboneClassifier
-from moede.results.dynamic_tables import complexity_table
+from moede.tables.dynamic_tables import complexity_table
 
 
 def test_complexity_counts_the_configured_backbone() -> None:

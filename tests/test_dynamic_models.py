@@ -115,7 +115,7 @@ def test_training_keeps_the_best_dev_epoch_and_learns_a_separable_problem() -> N
         ids.append(f"c{i}")
         ys.append(y)
     model = MoEDE(feature_dim=D, hidden=H, n_classes=3)
-    result = train_dfer(model, source, ids[:24], ys[:24], ids[24:], ys[24:], epochs=6, lr=1e-2, batch_size=8)
+    result = train_dfer(model, source, ids[:24], ys[:24], ids[24:], ys[24:], epochs=6, learning_rate=1e-2, batch_size=8)
     history = result.history
     assert list(history["epoch"]) == [1, 2, 3, 4, 5, 6]
     assert result.best_dev_score == history["dev_accuracy"].max()

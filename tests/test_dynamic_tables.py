@@ -20,8 +20,8 @@ from moede.features import build_or_load
 from moede.models.dfer import MoEDE, SingleExtractorLSTM, collate_clips
 from moede.models.backbone import BackboneClassifier
 from moede.models.checkpoint import load_checkpoint
-from moede.results.dynamic_tables import complexity_table, table5, table6, table7, table8
-from moede.results.paper import paper_complexity, paper_table, paper_vs_run
+from moede.tables.dynamic_tables import complexity_table, table5, table6, table7, table8
+from moede.tables.paper import paper_complexity, paper_table, paper_vs_run
 from moede.models.baselines import BASELINES, SMALL_SIZES, TLSTM
 from moede.models.run_layout import MOEDE_ID, dfer_model_path
 from moede.stages.dynamic import (DFERFeatures, VideoModel, compute_significance, moede_versus_baselines, run_models,
@@ -195,7 +195,7 @@ def test_factories_follow_the_settings() -> None:
 
 
 def test_open_choice_variants_flip_one_setting_each_and_the_table_measures_against_the_first() -> None:
-    from moede.results.dynamic_tables import open_choices_table
+    from moede.tables.dynamic_tables import open_choices_table
     from moede.stages.dynamic import open_choice_variants
 
     cfg = RunConfig.for_profile("demo")

@@ -12,7 +12,7 @@ from moede.data.emotions import CANONICAL, CREMAD
 from moede.data.splits import speaker_folds
 from moede.evaluation.floors import frame_vote_predictions, probe_predictions
 from moede.features.cache import FeatureCache
-from moede.results.dynamic_tables import pooled_table
+from moede.tables.dynamic_tables import pooled_table
 
 
 def _cache(per_clip: dict[str, np.ndarray]) -> FeatureCache:

@@ -158,7 +158,7 @@ def test_executed_flops_grow_by_one_expert_per_k_and_by_the_same_per_frame() -> 
 
 
 def test_lora_experts_store_the_sfer_once_plus_their_adapters_and_heads() -> None:
-    from moede.results.proposals import expert_storage
+    from moede.tables.proposals import expert_storage
 
     sfer = _sfer()
     lora = [_trained(lora_expert_from_sfer(sfer, rank=2, start=14)) for _ in range(8)]
@@ -177,7 +177,7 @@ def test_lora_experts_store_the_sfer_once_plus_their_adapters_and_heads() -> Non
 
 
 def test_the_verdict_names_the_rank_that_keeps_quality_within_one_point() -> None:
-    from moede.results.proposals import FULL_ROW, seven_x_verdict, size_quality_table
+    from moede.tables.proposals import FULL_ROW, seven_x_verdict, size_quality_table
 
     rows = [{"experts": FULL_ROW, "separate (MB)": 72.0, "base + own tensors (MB)": 72.0, "MoEDE F1-macro": 50.0},
             {"experts": "LoRA rank 2", "separate (MB)": 72.0, "base + own tensors (MB)": 9.5, "MoEDE F1-macro": 49.5},

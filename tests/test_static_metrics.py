@@ -89,7 +89,7 @@ def test_against_majority_compares_with_the_most_frequent_class() -> None:
 
     import pandas as pd
 
-    from moede.results.static_tables import against_majority
+    from moede.tables.static_tables import against_majority
     from moede.sources import DataSource
 
     targets, predictions = _labels(HAND_MADE)
@@ -105,7 +105,7 @@ def test_against_majority_compares_with_the_most_frequent_class() -> None:
 def test_table1_lines_up_the_paper_columns_by_meaning() -> None:
     import pandas as pd
 
-    from moede.results.paper import paper_table, paper_vs_run
+    from moede.tables.paper import paper_table, paper_vs_run
 
     paper = paper_table("table1")
     # the paper's numbers only add up with P = the 3,500 "other" images

@@ -12,8 +12,8 @@ import pytest
 from moede.align import align_images
 from moede.config import RunConfig
 from moede.data.emotions import AFFECTNET, SYNONYMS
-from moede.results.paper import paper_table, paper_vs_run
-from moede.results.static_tables import table1, table2, table3, table4
+from moede.tables.paper import paper_table, paper_vs_run
+from moede.tables.static_tables import table1, table2, table3, table4
 from moede.sources import DataSource
 from moede.stages.cams import cams_stage, figure2_stage
 from moede.stages.static import train_experts_stage, train_fusion_stage, train_sfer_stage

@@ -26,7 +26,7 @@ LAYERS = [
     {"training"},  # training loops, retrain-or-reuse
     {"predict"},  # a bundle applied to new faces: models, align, data, features, io only
     {"config"},  # RunConfig: the settings of a run, validated against every layer's choices
-    {"results"},  # the paper's tables and figures from training results
+    {"tables"},  # the paper's tables and figures from training outcomes
     {"stages"},  # a RunConfig's corpora, pipeline steps and their reuse
     {"book"},  # notebooks, papermill, the site
     {"cli", "__main__"},

@@ -19,3 +19,9 @@ def sharing_blocks(base: nn.Module, n: int, start: int) -> list[nn.Module]:
                 p.add_(0.05 * torch.randn_like(p))
         experts.append(expert)
     return experts
+
+
+def one_by_one(experts: list[nn.Module], x: torch.Tensor) -> torch.Tensor:
+    """The reference the expert banks must match: each expert's feature extractor in turn on images x (B,3,H,W),
+    globally average-pooled, (B, n_experts, num_features)."""
+    return torch.stack([getattr(e, "features", e)(x).mean(dim=(2, 3)) for e in experts], dim=1)

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from moede.config import RunConfig
-from moede.results.paper import paper_complexity, paper_vs_run
+from moede.tables.paper import paper_complexity, paper_vs_run
 from moede.sources import DataSource
 from moede.stages.outputs import RESULTS, source_of
 

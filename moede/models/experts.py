@@ -3,15 +3,19 @@
 The experts share one architecture, so their convolutions are stacked into grouped convolutions: expert `e`
 owns channels `[e*C, (e+1)*C)` of every layer, every 1x1/3x3 convolution gets `groups *= n_experts`, and the
 input image is repeated once per expert along the channel axis. One forward pass then computes all experts'
-pooled features (1280-d for MobileNetV2); the result equals running the experts one after another (see `extract_features_sequential`)
-up to float rounding. That holds only when every layer keeps each expert's channels apart (`STACKABLE`: convolutions,
+pooled features (1280-d for MobileNetV2); the result equals running the experts one after another up to float
+rounding. That holds only when every layer keeps each expert's channels apart (`STACKABLE`: convolutions,
 batch norms, per-channel activations and pooling, and the blocks of MobileNetV2 and MobileNetV3, whose residual sums
 and squeeze-excitation gates are per channel); a backbone with any other layer (a channel shuffle, a concatenation, a
 layer norm, stochastic depth dropping whole samples) runs its experts one after another instead, and the bank says so
-(`ExpertBank.mode`, `ExpertBank.why`). `benchmarks/bench_experts.py` compares this with `torch.func` (stack_module_state + vmap)
-and the sequential loop; on a 2-core CPU the grouped network in channels-last memory format was the fastest
-(batch 16: about 6.7x the sequential frames/s at 64x64 and 3.5x at 224x224, vmap 3.2x and 1.3x), so it is
-the default (`channels_last=True`).
+(`ExpertBank.mode`, `ExpertBank.why`).
+The bank is the path of training through the experts (the FTFE fine-tunes it, fusions run it on augmented images);
+every frozen feature the book computes goes through moede.features.extract.fast_extractor (SequentialExperts)
+instead. `benchmarks/bench_experts.py --threads 1 --sizes 64 --repeats 5` (8 experts, batch 16, torch 2.14, on the
+shared 2-core machine at load ~5): SequentialExperts 25.2 frames/s, the experts in turn 21.5, this bank in
+channels-last memory format (the default, `channels_last=True`) 19.7, in the default format 10.6, torch.func vmap
+6.2 (benchmarks/expert_paths.py holds vmap and the experts in turn; an older torch on a quiet machine had measured the
+channels-last bank 6.7x the experts in turn at 64 px and 3.5x at 224 px).
 The stacked network is an ordinary `nn.Module`: it can be frozen (FFE) or fine-tuned end to end (FTFE); in
 training mode its batch norm statistics are per channel, hence per expert, exactly as for separate models.
 """
@@ -116,23 +120,6 @@ def stack_features(features: Sequence[nn.Module]) -> nn.Module:
     """Stack several backbones' `features` blocks (one architecture) into one network of grouped convolutions."""
     features = [_features_of(f) for f in features]
     return _map_leaves(features[0], lambda name: _stack_leaf([f.get_submodule(name) for f in features]))
-
-
-def extract_features_sequential(experts: Sequence[nn.Module], x: torch.Tensor) -> torch.Tensor:
-    """Run each expert's feature extractor in turn on `x` (B,3,H,W); return (B, n_experts, num_features)."""
-    return torch.stack([_features_of(e)(x).mean(dim=(2, 3)) for e in experts], dim=1)
-
-
-def extract_features_vmap(experts: Sequence[nn.Module], x: torch.Tensor) -> torch.Tensor:
-    """Run the experts' feature extractors with torch.func (stacked weights + vmap); return (B, n, num_features)."""
-    features = [_features_of(e) for e in experts]
-    params, buffers = torch.func.stack_module_state(features)
-    base = copy.deepcopy(features[0]).to("meta")
-
-    def one(p: dict, b: dict, images: torch.Tensor) -> torch.Tensor:
-        return torch.func.functional_call(base, (p, b), (images,)).mean(dim=(2, 3))
-
-    return torch.func.vmap(one, in_dims=(0, 0, None))(params, buffers, x).transpose(0, 1)
 
 
 @register_model("expert_bank")

@@ -148,7 +148,7 @@ class Predictor:
         self.moede = bundle.moede.to(device)
         self.sfer = bundle.sfer.to(device)
         # the FTFE's experts run as SequentialExperts (shared frozen blocks once), not as its grouped-conv bank:
-        # the same probabilities up to float rounding, several times faster on CPU
+        # the same probabilities up to float rounding, faster on CPU (moede.features.extract.SequentialExperts)
         self.ftfe = None if bundle.ftfe is None else \
             torch.nn.Sequential(fast_extractor(bundle.ftfe.bank), bundle.ftfe.head).eval().to(device)
 

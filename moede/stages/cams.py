@@ -18,7 +18,7 @@ from moede.models.checkpoint import load_checkpoint
 from moede.stages.outputs import save_result
 from moede.distributed import run_on_main
 from moede.training.images import FaceImageDataset, load_face_images
-from moede.training.results import ExpertsResult
+from moede.training.outcomes import ExpertsResult
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -39,7 +39,7 @@ def cams_stage(cfg: RunConfig, experts: ExpertsResult, per_emotion: int = CAM_FA
                target: str = "positive") -> CamResult:
     """Grad-CAM (`target`, moede.evaluation.cams.CAM_TARGETS) of each expert's positive class and of the SFER's
     labelled class on `cam_faces`, at each model's `cam_layer`; writes results/cam_in_face.csv."""
-    from moede.results.static_tables import cam_in_face_table
+    from moede.tables.static_tables import cam_in_face_table
 
     faces = cam_faces(experts.dev, per_emotion)
     paths = tuple(faces["path"])
@@ -59,9 +59,9 @@ def cams_stage(cfg: RunConfig, experts: ExpertsResult, per_emotion: int = CAM_FA
 
 
 def figure2_stage(cfg: RunConfig, cams: CamResult) -> Figure:
-    """Figure 2: the experts' CAMs on one development face of each emotion (moede.results.figures.figure2_grid);
+    """Figure 2: the experts' CAMs on one development face of each emotion (moede.tables.figures.figure2_grid);
     also saved as results/figure2.png."""
-    from moede.results.figures import figure2_grid
+    from moede.tables.figures import figure2_grid
 
     fig = figure2_grid(cams)
     target = cfg.run_dir / "results" / "figure2.png"

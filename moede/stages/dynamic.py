@@ -39,7 +39,7 @@ from moede.models.checkpoint import checkpoint_digest, load_checkpoint
 from moede.models.dfer import MoEDE, SingleExtractorLSTM
 from moede.models.experts import ExpertBank
 from moede.models.run_layout import DEMO_EXPERTS, MOEDE_ID, dfer_model_path, static_checkpoints
-from moede.results.dynamic_tables import (ABLATION_FULL, MOEDE_ROW, SFE_ROW, auxiliary_results, colour_table,
+from moede.tables.dynamic_tables import (ABLATION_FULL, MOEDE_ROW, SFE_ROW, auxiliary_results, colour_table,
                                           complexity_table, open_choices_table, pooled_table, scores, table5, table6,
                                           table7, table8)
 from moede.sources import DataSource
@@ -47,7 +47,7 @@ from moede.stages.keys import STAGES, checked
 from moede.stages.outputs import save_result
 from moede.training.dynamic import feature_statistics, predict_clips, train_dfer
 from moede.evaluation.predictions import Predictions
-from moede.training.results import DFERResults
+from moede.training.outcomes import DFERResults
 from moede.training.reuse import Job, Trained, train_or_reuse_all
 
 FORMAT = "moede-dfer-run/1"
@@ -248,8 +248,9 @@ def partition_job(cfg: RunConfig, features: DFERFeatures, label: str, model: Vid
         if cfg.standardize_features:
             network.standardize.fit(*feature_statistics(cache, train_ids))
         result = train_dfer(network, cache, train_ids, train_y, dev_ids, dev_y, epochs=cfg.dfer_epochs,
-                            lr=cfg.dfer_learning_rate, batch_size=cfg.clip_batch_size, aux_weight=cfg.aux_weight,
-                            aux_reduction=cfg.aux_loss, optimizer_name=cfg.optimizer, select_by=cfg.dfer_select_by,
+                            learning_rate=cfg.dfer_learning_rate, batch_size=cfg.clip_batch_size,
+                            aux_weight=cfg.aux_weight, aux_reduction=cfg.aux_loss, optimizer_name=cfg.optimizer,
+                            select_by=cfg.dfer_select_by,
                             seed=seed, device=cfg.torch_device(), desc=f"{label} [{k + 1}]")
         test = predict_clips(result.model, cache, test_ids, test_y, cfg.clip_batch_size, cfg.torch_device())
         best = result.history.loc[result.best_epoch - 1]  # the kept epoch's row (epochs count from 1)

@@ -25,13 +25,13 @@ from moede.features.cache import FeatureCache
 from moede.models.checkpoint import load_checkpoint
 from moede.models.gating import GatedMoEDE
 from moede.models.run_layout import dfer_model_path
-from moede.results.dynamic_tables import MOEDE_ROW, score_table
-from moede.results.proposals import FULL_ROW, compute_quality_table, expert_storage, size_quality_table
+from moede.tables.dynamic_tables import MOEDE_ROW, score_table
+from moede.tables.proposals import FULL_ROW, compute_quality_table, expert_storage, size_quality_table
 from moede.stages.dynamic import (DFERFeatures, ModelFactory, VideoModel, _features, _padded_length, experts_config,
                                   moede_model, paired_test, run_models)
 from moede.stages.outputs import save_result
 from moede.evaluation.predictions import Predictions
-from moede.training.results import DFERResults
+from moede.training.outcomes import DFERResults
 
 LORA_RANKS = {"demo": (), "full": (2, 4, 8, 16)}  # besides cfg.lora_rank
 GATE_KS = {"demo": (1, 8), "full": (1, 2, 4, 8)}  # besides cfg.gate_k (k = 8: Table 5's MoEDE, reused)

@@ -45,7 +45,7 @@ from moede.stages.outputs import save_result
 from moede.training.activation_cache import cached_block_activations
 from moede.training.frozen import FromBlock, FusionFromBlock
 from moede.training.images import FaceImageDataset, FeatureDataset, load_face_images
-from moede.training.results import ExpertsResult, FusionResult, StaticResult, TrainResult
+from moede.training.outcomes import ExpertsResult, FusionResult, StaticResult, TrainResult
 from moede.training.sampling import BalancedEpochSampler
 from moede.training.static import class_weights, train_classifier
 from moede.training.reuse import Job, Trained, train_or_reuse_all
@@ -266,7 +266,7 @@ def train_sfer_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> Stati
         return result
 
     sfer = _train_or_reuse(cfg, "sfer", "sfer", _key(cfg, "sfer", frame), AFFECTNET, source, dev_rows, fit)
-    from moede.results.static_tables import table2
+    from moede.tables.static_tables import table2
 
     save_result(table2(sfer), "table2", cfg)
     return sfer
@@ -373,7 +373,7 @@ def train_experts_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> Ex
 
     similarity = run_on_main(similarity_matrix)
     result = ExpertsResult(experts, similarity, sfer_source, dev_rows)
-    from moede.results.static_tables import table1, table4
+    from moede.tables.static_tables import table1, table4
 
     save_result(table1(result), "table1", cfg)
     save_result(table4(result), "table4", cfg)
@@ -415,7 +415,7 @@ def train_fusion_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> Fus
         key = _key(cfg, "fusion", frame, fusion=name, experts=parents)
         results[name] = _train_or_reuse(cfg, "fusion", name, key, AFFECTNET, experts.source, dev_rows, fit)
     fusion = FusionResult(results["ffe"], results["ftfe"])
-    from moede.results.static_tables import table3
+    from moede.tables.static_tables import table3
 
     save_result(table3(fusion), "table3", cfg)
     return fusion

@@ -3,30 +3,25 @@
 
 from __future__ import annotations
 
-import copy
-import time
 from collections.abc import Sequence
 from typing import Protocol
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, RandomSampler, SequentialSampler
-from tqdm.auto import tqdm
 
-from moede.distributed import (DataParallelTraining, Distributed, ShardedBatchSampler, current, global_batch,
-                               sum_over_ranks)
+from moede.distributed import Distributed, ShardedBatchSampler, current, global_batch, sum_over_ranks
 from moede.evaluation.metrics import summary
 from moede.models.dfer import DFEROutput, collate_clips, dfer_loss
-from moede.training.optimizers import make_optimizer
 from moede.evaluation.predictions import Predictions
-from moede.training.results import TrainResult
-from moede.training.static import SELECT_BY
+from moede.training.loop import check_settings, fit
+from moede.training.outcomes import TrainResult
 
 
 class FeatureSource(Protocol):
-    """Anything that returns a clip's (T, E, D) features by id: a FeatureCache, or OnlineFeatures (recomputed)."""
+    """Anything that returns a clip's (T, E, D) features by id: a FeatureCache (benchmarks/expert_paths.py's
+    OnlineFeatures recomputes them)."""
 
     def clip(self, sample_id: str) -> np.ndarray: ...
 
@@ -90,33 +85,27 @@ def predict_clips(model: nn.Module, source: FeatureSource, sample_ids: Sequence[
 
 
 def train_dfer(model: nn.Module, source: FeatureSource, train_ids: Sequence[str], train_y: Sequence[int],
-               dev_ids: Sequence[str], dev_y: Sequence[int], *, epochs: int, lr: float = 1e-3, batch_size: int = 16,
-               aux_weight: float = 1.0, aux_reduction: str = "sum", optimizer_name: str = "adam",
-               select_by: str = "accuracy", seed: int = 0, device: str | torch.device = "cpu",
-               desc: str = "DFER") -> TrainResult:
+               dev_ids: Sequence[str], dev_y: Sequence[int], *, epochs: int, learning_rate: float = 1e-3,
+               batch_size: int = 16, aux_weight: float = 1.0, aux_reduction: str = "sum",
+               optimizer_name: str = "adam", select_by: str = "accuracy", seed: int = 0,
+               patience: int | None = None, device: str | torch.device = "cpu", desc: str = "DFER") -> TrainResult:
     """Train with Adam (or `optimizer_name`: moede.training.optimizers) and cross-entropy (+ `aux_weight` x the sum or
-    mean of the auxiliary losses, `dfer_loss`) for `epochs`, scoring the development clips after each epoch; return
-    the model with the weights of the epoch best by `select_by` ('accuracy', the paper's, or 'f1_macro'; the first
-    one on ties).
+    mean of the auxiliary losses, `dfer_loss`) for `epochs` in the one loop (moede.training.loop.fit), scoring the
+    development clips after each epoch; return the model with the weights of the epoch best by `select_by`
+    ('accuracy', the paper's, or 'f1_macro'; the first one on ties); `patience`: early stopping (see fit).
     Shuffling is seeded with `seed` + epoch; seed torch yourself before building the model for reproducible weights."""
-    if epochs < 1:
-        raise ValueError(f"epochs must be >= 1, got {epochs}")
-    if select_by not in SELECT_BY:
-        raise ValueError(f"select_by must be one of {SELECT_BY}, got {select_by!r}")
+    check_settings(epochs, select_by, patience)
     if not len(train_ids) or not len(dev_ids):
         raise ValueError(f"need training and development clips, got {len(train_ids)} and {len(dev_ids)}")
-    model.to(device)
-    optimizer = make_optimizer(optimizer_name, model.parameters(), lr)
-    ctx, parallel = current(), DataParallelTraining(model, device)
-    rows, best_state, best_score, best_epoch = [], None, -1.0, 0
-    bar = tqdm(range(1, epochs + 1), desc=desc, unit="epoch", disable=not ctx.is_main)
-    for epoch in bar:
-        model.train()
-        start, total_loss, main_loss, correct, seen = time.perf_counter(), 0.0, 0.0, 0, 0
+    ctx = current()
+
+    def train_epoch(module: nn.Module, optimizer: torch.optim.Optimizer, epoch: int) -> tuple[dict[str, float], int]:
+        """One pass over the training clips: main and total loss, accuracy (percent), clips seen over all ranks."""
+        total_loss, main_loss, correct, seen = 0.0, 0.0, 0, 0
         for x, lengths, y in _loader(source, train_ids, train_y, batch_size, shuffle=True, seed=seed + epoch,
                                      ctx=ctx):
             x, y = x.to(device), y.to(device)
-            out = parallel.module(x, lengths)
+            out = module(x, lengths)
             loss = dfer_loss(out, y, aux_weight, aux_reduction)
             # DDP averages gradients over ranks: weigh each rank's mean by its share of the batch
             scale, _ = global_batch(torch.tensor(float(len(y)), device=loss.device), len(y))
@@ -128,18 +117,16 @@ def train_dfer(model: nn.Module, source: FeatureSource, train_ids: Sequence[str]
             correct += int((out.logits.argmax(1) == y).sum())
             seen += len(y)
         total_loss, main_loss, correct, seen = sum_over_ranks(total_loss, main_loss, correct, seen)
-        seconds = time.perf_counter() - start
-        dev = predict_clips(model, source, dev_ids, dev_y, batch_size, device)
+        return {"train_loss": main_loss / seen, "train_total_loss": total_loss / seen,
+                "train_accuracy": 100 * correct / seen}, int(seen)
+
+    def score_dev(trained: nn.Module) -> tuple[dict[str, float], None]:
+        """Dev loss (main head, unweighted), accuracy and F1-macro."""
+        dev = predict_clips(trained, source, dev_ids, dev_y, batch_size, device)
         scores = summary(dev.y_true, dev.y_pred, dev.logits.shape[1])
         dev_loss = float(nn.functional.cross_entropy(torch.from_numpy(dev.logits), torch.from_numpy(dev.y_true)))
-        if scores[select_by] > best_score:
-            best_score, best_epoch, best_state = scores[select_by], epoch, copy.deepcopy(model.state_dict())
-        rows.append(dict(epoch=epoch, train_loss=main_loss / seen, train_total_loss=total_loss / seen,
-                         train_accuracy=100 * correct / seen,
-                         dev_loss=dev_loss, dev_accuracy=scores["accuracy"], dev_f1_macro=scores["f1_macro"],
-                         seconds=seconds, clips_per_second=seen / seconds))
-        bar.set_postfix(loss=f"{total_loss / seen:.3f}", dev_acc=f"{scores['accuracy']:.1f}%")
-    model = parallel.finish()
-    model.load_state_dict(best_state)
-    return TrainResult(model=model, history=pd.DataFrame(rows), best_epoch=best_epoch, best_dev_score=best_score,
-                       seconds=float(sum(row["seconds"] for row in rows)))
+        return {"dev_loss": dev_loss, "dev_accuracy": scores["accuracy"], "dev_f1_macro": scores["f1_macro"]}, None
+
+    return fit(model, train_epoch, score_dev, epochs=epochs, learning_rate=learning_rate,
+               optimizer_name=optimizer_name, select_by=select_by, patience=patience, device=device, desc=desc,
+               rate_column="clips_per_second")

@@ -1,25 +1,21 @@
-"""Training loop of the static models (SFER, experts, fusion): weighted cross-entropy, Adam, best dev epoch kept."""
+"""The static models' (SFER, experts, fusion) training pass and dev scoring for the one loop (moede.training.loop):
+weighted cross-entropy, Adam, best dev epoch kept."""
 
 from __future__ import annotations
 
-import copy
-import time
 from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, RandomSampler, Sampler
 from tqdm.auto import tqdm
 
-from moede.distributed import DataParallelTraining, ShardedBatchSampler, current, global_batch, sum_over_ranks
+from moede.distributed import ShardedBatchSampler, current, global_batch, sum_over_ranks
 from moede.evaluation.metrics import summary
 from moede.training.images import FaceImageDataset
-from moede.training.optimizers import make_optimizer
-from moede.training.results import TrainResult
-
-SELECT_BY = ("f1_macro", "accuracy")
+from moede.training.loop import fit
+from moede.training.outcomes import TrainResult
 
 
 def class_weights(targets: Sequence[int], n_classes: int) -> torch.Tensor:
@@ -45,10 +41,10 @@ def predict_images(model: nn.Module, dataset: FaceImageDataset, batch_size: int 
     return torch.cat(logits).numpy(), dataset.targets.numpy()
 
 
-def _train_epoch(model: nn.Module, loader: DataLoader, loss_fn: nn.CrossEntropyLoss, device: str,
-                 optimizer: torch.optim.Optimizer, desc: str) -> float:
-    """Run one training pass and return the mean over samples of each batch's (weighted) mean loss (the same number
-    under torchrun as in one process)."""
+def _train_epoch(model: nn.Module, loader: DataLoader, loss_fn: nn.CrossEntropyLoss, device: str | torch.device,
+                 optimizer: torch.optim.Optimizer, desc: str) -> tuple[dict[str, float], int]:
+    """Run one training pass; return its train_loss (the mean over samples of each batch's (weighted) mean loss, the
+    same number under torchrun as in one process) and the number of images seen over all ranks."""
     total, count = 0.0, 0
     ctx = current()
     for images, targets in tqdm(loader, desc=desc, leave=False, disable=len(loader) < 20 or not ctx.is_main):
@@ -63,29 +59,22 @@ def _train_epoch(model: nn.Module, loader: DataLoader, loss_fn: nn.CrossEntropyL
         total += loss.item() * float(scale) / ctx.world_size * batch_size
         count += len(targets)
     total, count = sum_over_ranks(total, count)
-    return total / max(count, 1)
+    return {"train_loss": total / max(count, 1)}, int(count)
 
 
 def train_classifier(model: nn.Module, train: FaceImageDataset, dev: FaceImageDataset, *, n_classes: int,
-                     epochs: int, learning_rate: float = 1e-3, batch_size: int = 64, device: str = "cpu",
-                     loss_weights: torch.Tensor | None = None, sampler: Sampler[int] | None = None,
-                     select_by: str = "f1_macro", optimizer_name: str = "adam", seed: int = 0,
-                     desc: str = "training") -> TrainResult:
-    """Train with Adam (or `optimizer_name`: moede.training.optimizers) and (weighted) cross-entropy for `epochs`;
-    keep the epoch best on dev by `select_by`.
+                     epochs: int, learning_rate: float = 1e-3, batch_size: int = 64,
+                     device: str | torch.device = "cpu", loss_weights: torch.Tensor | None = None,
+                     sampler: Sampler[int] | None = None, select_by: str = "f1_macro", optimizer_name: str = "adam",
+                     seed: int = 0, patience: int | None = None, desc: str = "training") -> TrainResult:
+    """Train with Adam (or `optimizer_name`: moede.training.optimizers) and (weighted) cross-entropy for `epochs`
+    in the one loop (moede.training.loop.fit); keep the epoch best on dev by `select_by` (the first one on ties).
 
     `sampler` (e.g. BalancedEpochSampler) replaces shuffling; the history has one row per epoch with
-    train_loss, dev_loss, dev_accuracy, dev_f1_macro (percent) and seconds.
+    train_loss, dev_loss, dev_accuracy, dev_f1_macro (percent) and seconds; `patience`: early stopping (see fit).
     """
-    if epochs < 1:
-        raise ValueError(f"epochs must be at least 1, got {epochs}")
-    if select_by not in SELECT_BY:
-        raise ValueError(f"select_by must be one of {SELECT_BY}, got {select_by!r}")
-    start = time.perf_counter()
-    model.to(device)
     weight = None if loss_weights is None else loss_weights.to(device)
     loss_fn = nn.CrossEntropyLoss(weight=weight)
-    optimizer = make_optimizer(optimizer_name, model.parameters(), learning_rate)
     # the loader also draws each epoch's base seed from `generator`, as DataLoader(shuffle=True, generator=...) does
     generator = torch.Generator().manual_seed(seed) if sampler is None else None
     order = sampler if sampler is not None else RandomSampler(train, generator=generator)
@@ -94,24 +83,20 @@ def train_classifier(model: nn.Module, train: FaceImageDataset, dev: FaceImageDa
     batches = ShardedBatchSampler(order, batch_size, current(),
                                   drop_last=n_train > batch_size and n_train % batch_size == 1)
     train_loader = DataLoader(train, batch_sampler=batches, generator=generator)
-    parallel = DataParallelTraining(model, device)
-    rows, best_score, best_state, best_epoch, best_logits = [], -np.inf, None, 0, None
-    for epoch in tqdm(range(1, epochs + 1), desc=desc, disable=not current().is_main):
-        tick = time.perf_counter()
-        model.train()
-        train_loss = _train_epoch(parallel.module, train_loader, loss_fn, device, optimizer, f"epoch {epoch} train")
-        logits, targets = predict_images(model, dev, batch_size, device)
+
+    def train_epoch(module: nn.Module, optimizer: torch.optim.Optimizer, epoch: int) -> tuple[dict[str, float], int]:
+        """One pass over the training images."""
+        return _train_epoch(module, train_loader, loss_fn, device, optimizer, f"epoch {epoch} train")
+
+    def score_dev(trained: nn.Module) -> tuple[dict[str, float], np.ndarray]:
+        """Dev loss (weighted as in training), accuracy and F1-macro; the logits, kept for the best epoch."""
+        logits, targets = predict_images(trained, dev, batch_size, device)
         with torch.no_grad():
             dev_loss = float(loss_fn(torch.from_numpy(logits).to(device), torch.from_numpy(targets).to(device)))
         scores = summary(targets, logits.argmax(axis=1), n_classes)
-        rows.append({"epoch": epoch, "train_loss": train_loss, "dev_loss": dev_loss,
-                     "dev_accuracy": scores["accuracy"], "dev_f1_macro": scores["f1_macro"],
-                     "seconds": time.perf_counter() - tick})
-        if scores[select_by] > best_score:
-            best_score, best_epoch, best_logits = scores[select_by], epoch, logits
-            best_state = copy.deepcopy(model.state_dict())
-    model = parallel.finish()
-    model.load_state_dict(best_state)
-    return TrainResult(model=model.cpu().eval(), history=pd.DataFrame(rows), best_epoch=best_epoch,
-                       best_dev_score=best_score, seconds=time.perf_counter() - start,
-                       dev_targets=dev.targets.numpy(), dev_logits=best_logits)
+        return {"dev_loss": dev_loss, "dev_accuracy": scores["accuracy"], "dev_f1_macro": scores["f1_macro"]}, logits
+
+    result = fit(model, train_epoch, score_dev, epochs=epochs, learning_rate=learning_rate,
+                 optimizer_name=optimizer_name, select_by=select_by, patience=patience, device=device, desc=desc)
+    result.model, result.dev_targets = result.model.cpu().eval(), dev.targets.numpy()
+    return result

@@ -25,7 +25,7 @@ MEANING_NOTES: dict[str, str] = {
 
 @lru_cache(maxsize=1)
 def _paper_values() -> dict[str, Any]:
-    return json.loads(resources.files("moede.results").joinpath("paper_values.json").read_text())
+    return json.loads(resources.files("moede.tables").joinpath("paper_values.json").read_text())
 
 
 def paper_citation() -> str:

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from moede.models.lora import LoRAExpert, lora_adapters, plain_expert
-from moede.results.paper import paper_complexity
+from moede.tables.paper import paper_complexity
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

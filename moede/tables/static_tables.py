@@ -1,7 +1,7 @@
 """Paper Tables 1-4 from this run's static models, with the paper's row and column labels.
 
 Each function returns a DataFrame in percent (Table 4: cosine fractions) rounded to 2 decimals, with
-attrs["source"] = the data banner, so `moede.results.paper.paper_vs_run(table, "tableN")` lines it up.
+attrs["source"] = the data banner, so `moede.tables.paper.paper_vs_run(table, "tableN")` lines it up.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from moede.data.emotions import PAPER_NAMES
 from moede.evaluation.cams import CamResult, face_shares, pooled_share
 from moede.evaluation.metrics import BINARY_COLUMNS, binary_row, class_table, summary
 from moede.evaluation.similarity import similarity_frame
-from moede.training.results import ExpertsResult, FusionResult, StaticResult
+from moede.training.outcomes import ExpertsResult, FusionResult, StaticResult
 
 
 def _tag(table: pd.DataFrame, banner: str, caption: str) -> pd.DataFrame:

@@ -18,10 +18,10 @@ from moede.evaluation.complexity import PAPER_BACKBONE, complexity_numbers
 from moede.evaluation.metrics import confusion, per_class, summary
 from moede.evaluation.similarity import expert_cosine_matrix, similarity_frame
 from moede.evaluation.stats import TTestResult
-from moede.results.figures import confusion_matrix_figure, training_curves
-from moede.results.paper import paper_complexity, paper_table
+from moede.tables.figures import confusion_matrix_figure, training_curves
+from moede.tables.paper import paper_complexity, paper_table
 from moede.evaluation.predictions import Predictions
-from moede.training.results import DFERResults
+from moede.training.outcomes import DFERResults
 from moede.models.run_layout import MOEDE_ROW
 
 OVERALL = ("F1-macro", "F1-weighted", "Accuracy")

@@ -1,5 +1,5 @@
 """What training returns: one TrainResult per trained model, the static stages' results (SFER, experts, fusions) and
-the DFER models' test predictions. The tables (moede.results) read these; the stages (moede.stages) fill them."""
+the DFER models' test predictions. The tables (moede.tables) read these; the stages (moede.stages) fill them."""
 
 from __future__ import annotations
 
@@ -21,11 +21,12 @@ class TrainResult:
     classifiers, its development-set outputs at that epoch."""
 
     model: nn.Module
-    history: pd.DataFrame  # one row per epoch (static: train_loss, dev_loss, dev_accuracy, dev_f1_macro, seconds;
-    # DFER also train_total_loss, train_accuracy, clips_per_second)
+    history: pd.DataFrame  # one row per epoch (static: train_loss, dev_loss, dev_accuracy, dev_f1_macro, seconds of
+    # the training pass; DFER also train_total_loss, train_accuracy, clips_per_second; epochs_without_improvement
+    # with early stopping): moede.training.loop.fit
     best_epoch: int
     best_dev_score: float  # percent: the selection metric (RunConfig.static_select_by or dfer_select_by) at best_epoch
-    seconds: float
+    seconds: float  # the whole training, dev scoring included
     dev_targets: np.ndarray | None = None
     dev_logits: np.ndarray | None = None
 
