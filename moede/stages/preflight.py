@@ -11,7 +11,9 @@ from pathlib import Path
 import pandas as pd
 
 from moede.config import PROFILES, RunConfig
+from moede.data.corpus import VideoCorpus, video_corpora
 from moede.errors import InputDataError, SettingError
+from moede.stages.resolve import corpus_kind, corpus_root, static_kind
 
 
 @dataclass(frozen=True)
@@ -39,37 +41,24 @@ def _read_static(root: Path) -> tuple[str, pd.DataFrame]:
     return "AffectNet", read_affectnet(root, check_images=False)
 
 
-def _read_cremad(root: Path) -> tuple[str, pd.DataFrame]:
-    """The CREMA-D clip table, after reading every published partition file there is."""
-    from moede.data.cremad import find_partitions_dir, read_cremad, read_partition_file
-
-    partitions = find_partitions_dir(root)
-    for path in sorted(partitions.glob("label_consensus_*.csv")) if partitions else []:
-        read_partition_file(path)
-    return "CREMA-D", read_cremad(root)
+Reader = Callable[[Path], tuple[str, pd.DataFrame]]
 
 
-def _read_msp_improv(root: Path) -> tuple[str, pd.DataFrame]:
-    """The MSP-IMPROV clip table, after reading every partition file under root/partitions."""
-    from moede.data.mspimprov import read_msp_improv, read_msp_partition_file
-
-    for path in sorted((root / "partitions").glob("labels_consensus_*.csv")):
-        read_msp_partition_file(path)
-    return "MSP-IMPROV", read_msp_improv(root)
+def _read_video(corpus: VideoCorpus) -> Reader:
+    """The layout check of a registered video corpus as a reader: its name and its labelled clips."""
+    return lambda root: (corpus.title, corpus.check(root))
 
 
-READERS: dict[str, tuple[str, str, Callable[[Path], tuple[str, pd.DataFrame]]]] = {
-    "affectnet_root": ("AffectNet", "images", _read_static),
-    "cremad_root": ("CREMA-D", "clips", _read_cremad),
-    "msp_improv_root": ("MSP-IMPROV", "clips", _read_msp_improv),
-}
-"""RunConfig root field -> (corpus name, media unit, reader)."""
+def root_readers() -> dict[str, tuple[str, str, Reader]]:
+    """Root setting -> (corpus name, media unit, reader): AffectNet's, then every registered video corpus'."""
+    return {"affectnet_root": ("AffectNet", "images", _read_static),
+            **{c.root_setting: (c.title, "clips", _read_video(c)) for c in video_corpora()}}
 
 
 def check_root(field: str, root: Path) -> RootCheck:
     """Read one dataset root's label files and count its media; InputDataError (one line, naming the file) if the
     root is missing, a label file is unreadable or not one labelled sample has its media file."""
-    name, unit, read = READERS[field]
+    name, unit, read = root_readers()[field]
     if not root.is_dir():
         raise InputDataError(f"the {name} root {root} is not a folder; fix the path or leave it out to use the "
                              "embedded demo data")
@@ -93,11 +82,13 @@ def check_inputs(cfg: RunConfig) -> dict[str, RootCheck]:
     if cfg.imagenet_weights is not None and not Path(cfg.imagenet_weights).is_file():
         raise InputDataError(f"the ImageNet weights file {cfg.imagenet_weights} does not exist; fix the path or "
                              "leave --imagenet-weights out to use the shipped weights")
-    return {field: check_root(field, Path(getattr(cfg, field))) for field in READERS if getattr(cfg, field)}
+    roots = {"affectnet_root": cfg.affectnet_root, **{c.root_setting: corpus_root(cfg, c) for c in video_corpora()}}
+    return {field: check_root(field, Path(root)) for field, root in roots.items() if root}
 
 
-CORPUS_OPTIONS = {"static": "--affectnet", "cremad": "--cremad", "msp_improv": "--msp-improv"}
-"""Each corpus of a run and the option naming its root."""
+def corpus_options() -> dict[str, str]:
+    """Each corpus of a run ('static' and every registered video corpus) and the option naming its root."""
+    return {"static": "--affectnet", **{c.name: c.option for c in video_corpora()}}
 
 
 def paper_settings(cfg: RunConfig) -> bool:
@@ -105,16 +96,15 @@ def paper_settings(cfg: RunConfig) -> bool:
     return cfg.profile == "full" or all(getattr(cfg, key) == value for key, value in PROFILES["full"].items())
 
 
-def generated_corpora(cfg: RunConfig, corpora: tuple[str, ...] = tuple(CORPUS_OPTIONS)) -> list[str]:
-    """The options of the corpora among `corpora` that `cfg` would replace by generated demo data."""
-    from moede.stages.resolve import static_kind, video_kind
+def generated_corpora(cfg: RunConfig, corpora: tuple[str, ...] | None = None) -> list[str]:
+    """The options of the corpora among `corpora` (None: all of corpus_options) that `cfg` would replace by generated
+    demo data."""
+    options = corpus_options()
+    return [options[corpus] for corpus in (options if corpora is None else corpora)
+            if (static_kind(cfg) if corpus == "static" else corpus_kind(cfg, corpus)) == "demo"]
 
-    generated = {"static": static_kind(cfg) == "demo", "cremad": video_kind(cfg) == "demo",
-                 "msp_improv": cfg.msp_improv_root is None}
-    return [CORPUS_OPTIONS[corpus] for corpus in corpora if generated[corpus]]
 
-
-def demo_data_refusal(cfg: RunConfig, corpora: tuple[str, ...] = tuple(CORPUS_OPTIONS)) -> str | None:
+def demo_data_refusal(cfg: RunConfig, corpora: tuple[str, ...] | None = None) -> str | None:
     """Why a run at the paper's settings will not start on generated demo data (None when it may start)."""
     missing = generated_corpora(cfg, corpora) if paper_settings(cfg) and not cfg.allow_demo_data else []
     if not missing:
@@ -125,7 +115,7 @@ def demo_data_refusal(cfg: RunConfig, corpora: tuple[str, ...] = tuple(CORPUS_OP
             "--allow-demo-data (--set allow_demo_data=true) to run on the demo data anyway")
 
 
-def refuse_demo_data(cfg: RunConfig, corpora: tuple[str, ...] = tuple(CORPUS_OPTIONS)) -> None:
+def refuse_demo_data(cfg: RunConfig, corpora: tuple[str, ...] | None = None) -> None:
     """Raise a SettingError (demo_data_refusal) when `cfg` would train at the paper's settings on demo data."""
     refusal = demo_data_refusal(cfg, corpora)
     if refusal:

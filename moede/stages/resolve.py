@@ -1,18 +1,20 @@
-"""Pick the data of a run: the user's corpus path, else the shared real stand-in (static only), else the demo."""
+"""Pick the data of a run: the user's corpus path, else a real copy in ../shared/data, else the generated demo; the
+video corpora are looked up in the registry (moede.data.corpus), the static one is AffectNet or an image folder."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from moede.config import RunConfig
 from moede.data.affectnet import read_affectnet
 from moede.data.colour import corpus_colour
-from moede.data.cremad import read_cremad
-from moede.data.demo import demo_cremad, demo_msp_improv, demo_static
+from moede.data.corpus import VideoCorpus, find_corpus
+from moede.data.demo import demo_static
 from moede.data.imagefolder import read_image_folder
-from moede.data.mspimprov import read_msp_improv
 from moede.sources import DataSource, shared_data_root
 
 
@@ -68,60 +70,81 @@ def frame_colour(cfg: RunConfig) -> str:
     return corpus_colour(list(resolve_static(cfg)["path"]), seed=cfg.seed)
 
 
-def shared_cremad() -> Path | None:
-    """../shared/data/crema-d when it holds CREMA-D's summaryTable and a videos/ folder, else None."""
+def corpus_root(cfg: RunConfig, corpus: VideoCorpus) -> Path | None:
+    """The root the user gave for `corpus`: the RunConfig field '<name>_root' when there is one, else
+    cfg.extra['<name>_root'] (corpora registered as plug-ins), else None."""
+    field = corpus.root_setting
+    root = getattr(cfg, field) if hasattr(cfg, field) else cfg.extra.get(field)
+    return None if root is None else Path(root)
+
+
+def corpus_settings(cfg: RunConfig, names: Mapping[str, str]) -> dict[str, Any]:
+    """Keyword -> value of each setting `names` maps a keyword to: a RunConfig field, else a key of cfg.extra."""
+    return {key: getattr(cfg, name) if hasattr(cfg, name) else cfg.extra[name] for key, name in names.items()}
+
+
+def shared_copy(corpus: VideoCorpus) -> Path | None:
+    """The real copy of `corpus` in ../shared/data (corpus.shared says where and checks it), else None."""
     shared = shared_data_root()
-    root = shared / "crema-d" if shared is not None else None
-    return root if root is not None and (root / "summaryTable.csv").is_file() and (root / "videos").is_dir() else None
+    return corpus.shared(shared) if shared is not None and corpus.shared is not None else None
+
+
+def corpus_kind(cfg: RunConfig, name: str) -> str:
+    """Which data resolve_video picks for video corpus `name`: 'demo' when its demo setting says so, else 'corpus'
+    (the user's root), 'shared' (a real copy in ../shared/data) or 'demo'."""
+    corpus = find_corpus(name)
+    if corpus.demo_setting is not None and getattr(cfg, corpus.demo_setting) == "demo":
+        return "demo"
+    if corpus_root(cfg, corpus) is not None:
+        return "corpus"
+    return "shared" if shared_copy(corpus) is not None else "demo"
 
 
 def video_kind(cfg: RunConfig) -> str:
     """Which CREMA-D resolve_cremad picks: 'corpus' (cfg.cremad_root), 'shared' (the real clips of ../shared) or
     'demo'."""
-    if cfg.video_corpus == "demo":
-        return "demo"
-    if cfg.cremad_root is not None:
-        return "corpus"
-    return "shared" if shared_cremad() is not None else "demo"
+    return corpus_kind(cfg, "cremad")
 
 
-def resolve_cremad(cfg: RunConfig) -> pd.DataFrame:
-    """The CREMA-D clips with video at cfg.cremad_root, else ../shared/data/crema-d's real clips, else the generated
-    demo corpus (always the demo when cfg.video_corpus is 'demo'), labelled as cfg.cremad_labels says.
+def resolve_video(cfg: RunConfig, name: str) -> pd.DataFrame:
+    """The clips of video corpus `name` (moede.data.corpus) with video: at the user's root, else its real copy in
+    ../shared/data, else its generated demo corpus (corpus_kind), read with the settings its declaration names.
 
-    attrs['partitions_dir'] names the folder of published partition files (root or root/partitions holding
-    label_consensus_1.csv), None for the demo (generated partitions); `cremad_partitions` takes it.
+    attrs['partitions_dir'] names the folder of its published partition files found beside the clips, None for the
+    demo (generated partitions); attrs['source'] says where the clips came from.
     """
-    from moede.data.cremad import find_partitions_dir, read_present_clips
-
-    kind = video_kind(cfg)
+    corpus = find_corpus(name)
+    kind = corpus_kind(cfg, name)
+    settings = corpus_settings(cfg, corpus.read_settings)
     if kind == "demo":
-        root = demo_cremad(Path(cfg.run_dir) / "data" / "cremad_demo", seed=cfg.seed)
-        frame = _with_source(read_cremad(root, cfg.cremad_labels),
-                             DataSource("CREMA-D-layout demo", "demo", str(root)))
+        root = corpus.demo(Path(cfg.run_dir) / "data" / f"{name}_demo", cfg.seed)
+        frame = _with_source(corpus.read(root, **settings), DataSource(corpus.demo_title, "demo", str(root)))
         frame.attrs["partitions_dir"] = None
         return frame
-    root = _user_root(cfg.cremad_root, "CREMA-D") if kind == "corpus" else shared_cremad()
-    frame = read_present_clips(root, cfg.cremad_labels)
-    corpus = "CREMA-D" if kind == "corpus" else f"CREMA-D, the {len(frame)} real clips of ../shared/data"
-    frame = _with_source(frame, DataSource(corpus, kind, str(root)))
-    if frame.attrs["missing_media"]:
-        print(f"CREMA-D at {root}: {len(frame)} of the {frame.attrs['listed']} clips listed ({cfg.cremad_labels} "
-              f"labels) have a video; the other {frame.attrs['missing_media']} are skipped")
-    partitions = find_partitions_dir(root)
+    root = _user_root(corpus_root(cfg, corpus), corpus.title) if kind == "corpus" else shared_copy(corpus)
+    frame = corpus.read(root, **settings)
+    title = corpus.title if kind == "corpus" else f"{corpus.title}, the {len(frame)} real clips of ../shared/data"
+    frame = _with_source(frame, DataSource(title, kind, str(root)))
+    if frame.attrs.get("missing_media") and "listed" in frame.attrs:
+        print(f"{corpus.title} at {root}: {len(frame)} of the {frame.attrs['listed']} clips listed"
+              f"{_read_with(settings)} have a video; the other {frame.attrs['missing_media']} are skipped")
+    partitions = corpus.find_partitions(root)
     frame.attrs["partitions_dir"] = str(partitions) if partitions else None
     return frame
 
 
+def _read_with(settings: Mapping[str, Any]) -> str:
+    """The read settings in words, e.g. ' (labels intended)', or nothing."""
+    return f" ({', '.join(f'{key} {value}' for key, value in settings.items())})" if settings else ""
+
+
+def resolve_cremad(cfg: RunConfig) -> pd.DataFrame:
+    """The CREMA-D clips (resolve_video): at cfg.cremad_root, else ../shared/data/crema-d's real clips, else the
+    generated demo (always the demo when cfg.video_corpus is 'demo'), labelled as cfg.cremad_labels says."""
+    return resolve_video(cfg, "cremad")
+
+
 def resolve_msp_improv(cfg: RunConfig) -> pd.DataFrame:
-    """MSP-IMPROV clips at cfg.msp_improv_root (partition files from root/partitions when present), else the demo."""
-    root = _user_root(cfg.msp_improv_root, "MSP-IMPROV")
-    if root is not None:
-        partitions = root / "partitions" if (root / "partitions" / "labels_consensus_1.csv").is_file() else None
-        frame = _with_source(read_msp_improv(root, partitions), DataSource("MSP-IMPROV", "corpus", str(root)))
-        frame.attrs["partitions_dir"] = str(partitions) if partitions else None
-        return frame
-    root = demo_msp_improv(Path(cfg.run_dir) / "data" / "msp_improv_demo", seed=cfg.seed)
-    frame = _with_source(read_msp_improv(root), DataSource("MSP-IMPROV-like demo", "demo", str(root)))
-    frame.attrs["partitions_dir"] = None
-    return frame
+    """MSP-IMPROV clips (resolve_video) at cfg.msp_improv_root (partition files from root/partitions when present),
+    else the demo."""
+    return resolve_video(cfg, "msp_improv")

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from moede.data.corpus import CORPORA
 from moede.data.emotions import CANONICAL, CREMAD, MSP_IMPROV, PAPER_NAMES, SHORT_NAMES
 from moede.evaluation.complexity import PAPER_BACKBONE, complexity_numbers
 from moede.evaluation.metrics import confusion, per_class, summary
@@ -74,22 +75,32 @@ def _unpack(results: Results) -> tuple[dict[str, Sequence[Predictions]], dict]:
 
 
 def table5(results: Results, significance: Mapping[str, TTestResult] | None = None,
-           classes: Sequence[str] = CREMAD) -> pd.DataFrame:
-    """Table 5: DFER on CREMA-D, rows as in the paper (MoEDE variants, 'Auxiliary <Emotion>', 'Single feature
-    extractor'), mean over partitions. `results` maps row names to per-partition predictions; the auxiliary rows
+           classes: Sequence[str] | None = None) -> pd.DataFrame:
+    """Table 5: DFER on CREMA-D (or the video corpus of a DFERResults), rows as in the paper (MoEDE variants,
+    'Auxiliary <Emotion>', 'Single feature extractor'), mean over partitions, per-class F1 of `classes` (None: the
+    DFERResults' classes, else CREMA-D's). `results` maps row names to per-partition predictions; the auxiliary rows
     are added from the MoEDE-with-auxiliary (FFE) predictions when not given. With `significance` (row -> one-tailed
     t-test against SFE; taken from a DFERResults' own tests when not given) the columns 'p (vs SFE)' and
     'significant' (p < 0.05, the paper's star) are added."""
     if significance is None and isinstance(results, DFERResults):
         significance = results.significance
+    if classes is None:
+        classes = results.classes if isinstance(results, DFERResults) else CREMAD
+    title = _corpus_title(results.dataset) if isinstance(results, DFERResults) else "CREMA-D"
     results, attrs = _unpack(results)
     if MOEDE_ROW in results and not any(name.startswith("Auxiliary") for name in results):
         results.update(auxiliary_results(results[MOEDE_ROW]))
     ordered = {name: results[name] for name in paper_table("table5").index if name in results}
     ordered.update({name: p for name, p in results.items() if name not in ordered})
-    table = _with_significance(score_table(ordered, classes, list(paper_table("table5").columns)), significance)
-    table.attrs.update(attrs, caption="DFER on CREMA-D (this run), mean over partitions; per-emotion columns are F1")
+    columns = [*OVERALL, *(PAPER_NAMES[c] for c in classes)]  # CREMA-D's: the paper's Table 5 columns
+    table = _with_significance(score_table(ordered, classes, columns), significance)
+    table.attrs.update(attrs, caption=f"DFER on {title} (this run), mean over partitions; per-emotion columns are F1")
     return table
+
+
+def _corpus_title(dataset: str) -> str:
+    """The title of the registered video corpus named `dataset` (moede.data.corpus), or the name itself."""
+    return CORPORA[dataset].title if dataset in CORPORA else dataset
 
 
 def _with_significance(table: pd.DataFrame, significance: Mapping[str, TTestResult] | None) -> pd.DataFrame:
