@@ -19,7 +19,7 @@ from moede.data.emotions import CANONICAL
 from moede.errors import SettingError
 from moede.models.backbone import build_backbone
 from moede.models.run_layout import MOEDE_ROW, static_checkpoints
-from moede.results.dynamic_tables import SFE_ROW
+from moede.tables.dynamic_tables import SFE_ROW
 from moede.stages import dynamic, preflight, resolve
 
 PLUGIN = '''"""FAKE: three classes of CREMA-D-layout clips, found by their file names, partitioned by actor."""

@@ -370,7 +370,7 @@ def run_table5(cfg: RunConfig, features: DFERFeatures | None = None) -> DFERResu
     for another corpus). Pass `features` to skip re-checking the caches."""
     start = time.perf_counter()
     features = cremad_features(cfg) if features is None else features
-    models = {name: model for name, model in table5_models(cfg).items() if model[0] in features.caches}
+    models = {name: model for name, model in table5_models(cfg).items() if model.bank in features.caches}
     results = run_models(cfg, features, models)
     results.significance = compute_significance(results, seed=cfg.seed)
     results.versus_baselines = moede_versus_baselines(results, MOEDE_ROW, seed=cfg.seed)

@@ -40,7 +40,7 @@ THROUGH_INPUTS: dict[str, str] = {
     "partitions": "the splits (the DFER split digest)",
     "msp_improv_partitions": "the splits (the DFER split digest)",
     "actor_folds": "the splits (the DFER split digest)",
-    "extra": "partition folders: their files reach the DFER split digest",
+    "extra": "partition folders and plug-in corpora's roots: their clips and files reach the DFER split digest",
     "dfer_experts": "which static checkpoints make the features (their digests, in the feature caches' key)",
     "readout": "the DFER model's spec",
     "sfe_layers": "the DFER model's spec",
