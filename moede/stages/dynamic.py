@@ -327,6 +327,11 @@ def baseline_models(cfg: RunConfig) -> dict[str, VideoModel]:
     return {name: VideoModel(name.lower(), "sfe", baseline_factory(name, cfg.baselines)) for name in BASELINES}
 
 
+def sfe_model(cfg: RunConfig) -> VideoModel:
+    """The single-feature-extractor baseline (SFER features) under cfg's readout and sfe_layers."""
+    return VideoModel("sfe", "sfe", sfe_factory(cfg.readout, cfg.sfe_layers))
+
+
 def moede_model(cfg: RunConfig) -> VideoModel:
     """Table 5's MoEDE (auxiliary classifiers, FFE features) under cfg's readout."""
     return VideoModel(MOEDE_ID, "ffe", moede_factory(True, readout=cfg.readout))
@@ -339,7 +344,7 @@ def table5_models(cfg: RunConfig) -> dict[str, VideoModel]:
             "MoEDE without auxiliary (FFE)": VideoModel("moede_ffe", "ffe", moede_factory(False, readout=cfg.readout)),
             "MoEDE with auxiliary (FTFE)": VideoModel("moede_aux_ftfe", "ftfe", moede_factory(True, readout=cfg.readout)),
             "MoEDE without auxiliary (FTFE)": VideoModel("moede_ftfe", "ftfe", moede_factory(False, readout=cfg.readout)),
-            SFE_ROW: VideoModel("sfe", "sfe", sfe_factory(cfg.readout, cfg.sfe_layers)), **baseline_models(cfg)}
+            SFE_ROW: sfe_model(cfg), **baseline_models(cfg)}
 
 
 def _runs_frame(results: DFERResults, select_by: str) -> pd.DataFrame:
@@ -506,8 +511,7 @@ def run_msp_improv(cfg: RunConfig, features: DFERFeatures | None = None) -> DFER
     CREMA-D hyperparameters, every row t-tested against the SFE and MoEDE against each baseline; writes
     results/table8.csv and significance_baselines_msp_improv.csv."""
     features = msp_improv_features(cfg) if features is None else features
-    results = run_models(cfg, features, {"SFE": VideoModel("sfe", "sfe", sfe_factory(cfg.readout, cfg.sfe_layers)),
-                                         "MoEDE": moede_model(cfg), **baseline_models(cfg)})
+    results = run_models(cfg, features, {"SFE": sfe_model(cfg), "MoEDE": moede_model(cfg), **baseline_models(cfg)})
     results.significance = compute_significance(results, "SFE", seed=cfg.seed)
     results.versus_baselines = moede_versus_baselines(results, "MoEDE", seed=cfg.seed)
     save_result(table8(results), "table8", cfg)

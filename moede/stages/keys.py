@@ -11,7 +11,7 @@ no model (`NOT_OUTPUT`): tests/test_reuse_keys.py checks that the three cover ev
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from moede.config import RunConfig
@@ -110,7 +110,7 @@ class _Recording(RunConfig):
     def with_(self, **changes: Any) -> RunConfig:
         """A recording copy with `changes` applied, noting reads into the same set."""
         values = {name: object.__getattribute__(self, name) for name in FIELDS}
-        return _recorder(replace(RunConfig(**values), **changes), object.__getattribute__(self, "_read"))
+        return _recorder(RunConfig(**{**values, **changes}), object.__getattribute__(self, "_read"))
 
 
 def _recorder(cfg: RunConfig, read: set[str]) -> RunConfig:

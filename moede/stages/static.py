@@ -198,10 +198,10 @@ def _predictions(dev: pd.DataFrame, result: TrainResult, classes: tuple[str, ...
     return table
 
 
-def _job(cfg: RunConfig, stage: str, name: str, key: dict[str, Any], classes: tuple[str, ...],
-         source: DataSource, dev: pd.DataFrame, train: Callable[[RunConfig], TrainResult]) -> Job:
-    """The training (or reuse) of run_dir/models/<name>.pt, made with `key`, beside results/<name>/; `train` runs on
-    a config that records the settings it reads (moede.stages.keys.checked: `stage` must declare them)."""
+def _job(cfg: RunConfig, name: str, key: dict[str, Any], classes: tuple[str, ...], source: DataSource,
+         dev: pd.DataFrame, train: Callable[[RunConfig], TrainResult]) -> Job:
+    """The training (or reuse) of run_dir/models/<name>.pt, made with `key` (`_key`), beside results/<name>/; `train`
+    runs on a config that records the settings it reads (moede.stages.keys.checked: key's stage must declare them)."""
     folder = cfg.run_dir / "results" / name
 
     def fit(cfg: RunConfig) -> Trained:
@@ -216,7 +216,8 @@ def _job(cfg: RunConfig, stage: str, name: str, key: dict[str, Any], classes: tu
             "dev": summary(result.dev_targets, result.dev_predictions, len(classes))},
             outputs={"history": result.history, "predictions": _predictions(dev, result, classes)})
 
-    return Job(cfg.run_dir / "models" / f"{name}.pt", key, checked(stage, cfg, fit), cfg.as_dict(), classes, source,
+    return Job(cfg.run_dir / "models" / f"{name}.pt", key, checked(key["stage"], cfg, fit), cfg.as_dict(), classes,
+               source,
                needs=(folder / "history.csv", folder / "dev_predictions.csv"))
 
 
@@ -240,10 +241,10 @@ def _static_result(name: str, job: Job, trained: Trained) -> StaticResult:
                         job.source, job.path, reused=trained.reused)
 
 
-def _train_or_reuse(cfg: RunConfig, stage: str, name: str, key: dict[str, Any], classes: tuple[str, ...],
-                    source: DataSource, dev: pd.DataFrame, train: Callable[[RunConfig], TrainResult]) -> StaticResult:
+def _train_or_reuse(cfg: RunConfig, name: str, key: dict[str, Any], classes: tuple[str, ...], source: DataSource,
+                    dev: pd.DataFrame, train: Callable[[RunConfig], TrainResult]) -> StaticResult:
     """Reuse run_dir/models/<name>.pt and results/<name>/ when made with `key`; otherwise train, save and return."""
-    job = _job(cfg, stage, name, key, classes, source, dev, train)
+    job = _job(cfg, name, key, classes, source, dev, train)
     return _static_result(name, job, train_or_reuse_all([job])[0])
 
 
@@ -265,7 +266,7 @@ def train_sfer_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> Stati
         result.model = model.cpu().eval()
         return result
 
-    sfer = _train_or_reuse(cfg, "sfer", "sfer", _key(cfg, "sfer", frame), AFFECTNET, source, dev_rows, fit)
+    sfer = _train_or_reuse(cfg, "sfer", _key(cfg, "sfer", frame), AFFECTNET, source, dev_rows, fit)
     from moede.tables.static_tables import table2
 
     save_result(table2(sfer), "table2", cfg)
@@ -343,7 +344,7 @@ def train_experts(cfg: RunConfig, frame: pd.DataFrame) -> dict[str, StaticResult
     dev_rows = _dev_rows(frame)
     parent = checkpoint_digest(sfer.checkpoint)
     names = [expert_name(emotion, lora_rank(cfg)) for emotion in AFFECTNET]
-    jobs = [_job(cfg, "expert", name, _key(cfg, "expert", frame, emotion=emotion, sfer=parent),
+    jobs = [_job(cfg, name, _key(cfg, "expert", frame, emotion=emotion, sfer=parent),
                  ("other", emotion), sfer.source, dev_rows,
                  lambda cfg, index=index, emotion=emotion: _train_expert(cfg, sfer.model, *_datasets(frame, cfg),
                                                                          _split_paths(frame), index, emotion))
@@ -413,7 +414,7 @@ def train_fusion_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> Fus
             return result
 
         key = _key(cfg, "fusion", frame, fusion=name, experts=parents)
-        results[name] = _train_or_reuse(cfg, "fusion", name, key, AFFECTNET, experts.source, dev_rows, fit)
+        results[name] = _train_or_reuse(cfg, name, key, AFFECTNET, experts.source, dev_rows, fit)
     fusion = FusionResult(results["ffe"], results["ftfe"])
     from moede.tables.static_tables import table3
 

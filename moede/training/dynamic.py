@@ -15,7 +15,7 @@ from moede.distributed import Distributed, ShardedBatchSampler, current, global_
 from moede.evaluation.metrics import summary
 from moede.models.dfer import DFEROutput, collate_clips, dfer_loss
 from moede.evaluation.predictions import Predictions
-from moede.training.loop import check_settings, fit
+from moede.training.loop import fit
 from moede.training.outcomes import TrainResult
 
 
@@ -94,7 +94,6 @@ def train_dfer(model: nn.Module, source: FeatureSource, train_ids: Sequence[str]
     development clips after each epoch; return the model with the weights of the epoch best by `select_by`
     ('accuracy', the paper's, or 'f1_macro'; the first one on ties); `patience`: early stopping (see fit).
     Shuffling is seeded with `seed` + epoch; seed torch yourself before building the model for reproducible weights."""
-    check_settings(epochs, select_by, patience)
     if not len(train_ids) or not len(dev_ids):
         raise ValueError(f"need training and development clips, got {len(train_ids)} and {len(dev_ids)}")
     ctx = current()

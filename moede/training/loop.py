@@ -28,7 +28,7 @@ TrainEpoch = Callable[[nn.Module, torch.optim.Optimizer, int], tuple[dict[str, f
 ScoreDev = Callable[[nn.Module], tuple[dict[str, float], np.ndarray | None]]
 
 
-def check_settings(epochs: int, select_by: str, patience: int | None) -> None:
+def _check_settings(epochs: int, select_by: str, patience: int | None) -> None:
     """Refuse fewer than one epoch, a selection metric outside SELECT_BY or a patience below one."""
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}")
@@ -50,7 +50,7 @@ def fit(model: nn.Module, train_epoch: TrainEpoch, score_dev: ScoreDev, *, epoch
     `patience` epochs in a row have not beaten the best dev score; the history then also has the column
     epochs_without_improvement (its last row equals `patience` when training stopped early).
     """
-    check_settings(epochs, select_by, patience)
+    _check_settings(epochs, select_by, patience)
     start = time.perf_counter()
     model.to(device)
     optimizer = make_optimizer(optimizer_name, model.parameters(), learning_rate)
