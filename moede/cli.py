@@ -117,10 +117,16 @@ def _add_book(sub: argparse._SubParsersAction) -> None:
 
 
 TRAIN_STAGES = ("sfer", "experts", "fusion", "dfer", "ablation", "msp-improv", "all")
-STAGE_CORPORA = {"sfer": ("static",), "experts": ("static",), "fusion": ("static",), "dfer": ("static", "cremad"),
-                 "ablation": ("static", "cremad"), "msp-improv": ("static", "msp_improv"),
-                 "all": ("static", "cremad", "msp_improv")}
-"""The corpora (moede.stages.preflight.corpus_options) each stage of `moede train` reads."""
+def stage_corpora(stage: str) -> tuple[str, ...]:
+    """The corpora (moede.stages.preflight.corpus_options) stage `stage` of `moede train` reads: the static corpus,
+    and Table 5's or Table 8's video corpus or, for 'all', every registered one."""
+    from moede.data.corpus import video_corpora
+    from moede.stages.dynamic import TABLE5_CORPUS, TABLE8_CORPUS
+
+    video = {"dfer": (TABLE5_CORPUS,), "ablation": (TABLE5_CORPUS,), "msp-improv": (TABLE8_CORPUS,),
+             "all": tuple(c.name for c in video_corpora())}
+    return ("static", *video.get(stage, ()))
+
 
 TRAIN_EPILOG = """\
 stages (each trains or reuses what it depends on, e.g. experts needs the SFER):
@@ -358,7 +364,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from moede.distributed import init_from_environment, shutdown
 
     cfg = _config(args)
-    refuse_demo_data(cfg, STAGE_CORPORA[args.stage])
+    refuse_demo_data(cfg, stage_corpora(args.stage))
     ctx = init_from_environment(timeout_s=args.wait_hours * 3600)
     try:
         if ctx.active and cfg.torch_device() == "cuda":

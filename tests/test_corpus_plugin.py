@@ -13,7 +13,7 @@ import torch
 import moede.data.corpus as registry
 import moede.models.checkpoint as checkpoint
 import moede.stages.static as static
-from moede.cli import main
+from moede.cli import main, stage_corpora
 from moede.config import RunConfig
 from moede.data.emotions import CANONICAL
 from moede.errors import SettingError
@@ -96,6 +96,7 @@ def test_a_registered_corpus_is_resolved_checked_and_offered(fake: registry.Vide
     assert preflight.check_inputs(cfg)["fake_root"].describe() == f"FAKE at {root}: 24 of 24 labelled clips found"
     assert preflight.corpus_options()["fake"] == "--fake" and preflight.generated_corpora(cfg, ("fake",)) == []
     assert preflight.generated_corpora(cfg.with_(extra={}), ("fake",)) == ["--fake"]
+    assert stage_corpora("all")[-1] == "fake" and "fake" not in stage_corpora("dfer")
     assert main(["info", "--fake", str(root), "--set", f"run_dir={tmp_path / 'run'}"]) == 0
     assert f"FAKE: FAKE at {root}: 24 of 24 labelled clips found" in capsys.readouterr().out
     demo = resolve.resolve_video(cfg.with_(extra={}), "fake")

@@ -59,6 +59,7 @@ IMAGENET_BANK = "imagenet"  # the untrained backbone, whose features the linear-
 PROBE_ROW = "Linear probe on ImageNet features"
 VOTE_ROW = "SFER per-frame vote (zero-shot)"
 TABLE5_CORPUS = "cremad"  # the paper's Table 5 corpus: its chapter-5 tables keep the paper's names
+TABLE8_CORPUS = "msp_improv"  # the corpus of the paper's generalization table (Table 8, chapter 7)
 ModelFactory = Callable[["ClipShape"], nn.Module]  # what the clips look like -> an untrained model
 
 
@@ -192,12 +193,12 @@ def load_corpus(cfg: RunConfig, corpus: str) -> pd.DataFrame:
 
 def load_clips(cfg: RunConfig) -> pd.DataFrame:
     """The CREMA-D clip table of this run (load_corpus)."""
-    return load_corpus(cfg, "cremad")
+    return load_corpus(cfg, TABLE5_CORPUS)
 
 
 def load_msp_improv(cfg: RunConfig) -> pd.DataFrame:
     """The MSP-IMPROV clip table of this run (load_corpus)."""
-    return load_corpus(cfg, "msp_improv")
+    return load_corpus(cfg, TABLE8_CORPUS)
 
 
 def given_partitions(cfg: RunConfig, clips: pd.DataFrame, corpus: str) -> str | None:
@@ -223,14 +224,14 @@ def cremad_features(cfg: RunConfig) -> DFERFeatures:
     """CREMA-D clips, their speaker-independent partitions (`cremad_partitions`: cfg.partitions of the
     label_consensus_{k}.csv files in cfg.extra['cremad_partitions_dir'] or beside the clips, cfg.actor_folds folds by
     actor when those leave too few clips to test, generated ones for the demo), and FFE/FTFE/SFE/ImageNet caches."""
-    return corpus_features(cfg, "cremad")
+    return corpus_features(cfg, TABLE5_CORPUS)
 
 
 def msp_improv_features(cfg: RunConfig) -> DFERFeatures:
     """MSP-IMPROV clips, cfg.msp_improv_partitions session-independent partitions (the paper: six, each session the
     test set once; from the labels_consensus_{k}.csv files `given_partitions` finds, else generated),
     and FFE/SFE feature caches."""
-    return corpus_features(cfg, "msp_improv")
+    return corpus_features(cfg, TABLE8_CORPUS)
 
 
 def _split(part: pd.DataFrame, cache: FeatureCache, classes: tuple[str, ...], split: str) -> tuple[list, list]:
