@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import cv2
@@ -73,6 +74,23 @@ def test_grad_cam_finds_the_evidence_inside_or_outside_the_mask(target: str) -> 
     assert (cams.probabilities > 0.5).all()  # the positive class wins on both
     with pytest.raises(ValueError, match="unknown CAM target"):
         grad_cams(model, images, model.features[0], "negative")
+
+
+def test_grad_cam_backward_stops_at_the_layer_with_the_same_maps() -> None:
+    from moede.evaluation import cams as module
+    from moede.models.backbone import BackboneClassifier
+
+    torch.manual_seed(0)
+    model = BackboneClassifier("mobilenet_v2", 2).eval()
+    model.features[:3].requires_grad_(False)  # the flags grad_cams finds are the flags it leaves
+    flags = [p.requires_grad for p in model.parameters()]
+    images = torch.randn(2, 3, 48, 48)
+    fast = grad_cams(model, images, model.cam_layer)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(module, "_backward_stops_at", lambda model, layer: contextlib.nullcontext())
+        whole = grad_cams(model, images, model.cam_layer)
+    assert np.array_equal(fast.maps, whole.maps) and fast.maps.max() > 0
+    assert [p.requires_grad for p in model.parameters()] == flags
 
 
 def test_hull_mask_covers_the_landmarks_polygon() -> None:

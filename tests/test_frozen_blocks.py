@@ -63,6 +63,38 @@ def test_bank_from_block_matches_the_bank_on_images() -> None:
         assert torch.allclose(FusionFromBlock(fusion, START)(shared), fusion(x), atol=1e-4)
 
 
+def test_training_in_turn_equals_training_the_grouped_bank_and_finishes_grouped() -> None:
+    experts = _experts_sharing_blocks(3, START)
+    shared = experts[0].features[:START](torch.randn(6, 3, 40, 40)).detach()
+    targets = torch.tensor([0, 1, 2, 0, 1, 2])
+    fusions = []
+    for in_turn in (False, True):
+        torch.manual_seed(1)
+        fusion = ExpertFusion(ExpertBank(copy.deepcopy(experts)), n_classes=3, fine_tune=True)
+        view = FusionFromBlock(fusion, START, in_turn=in_turn).train()
+        assert fusion.bank.mode == ("sequential" if in_turn else "grouped")
+        optimizer = torch.optim.SGD([p for p in view.parameters() if p.requires_grad], lr=0.1)
+        for _ in range(2):
+            optimizer.zero_grad()
+            torch.nn.functional.cross_entropy(view(shared), targets).backward()
+            optimizer.step()
+        fusions.append(view.finish().eval())
+    grouped, in_turn = fusions
+    assert in_turn.bank.mode == "grouped" and in_turn.state_dict().keys() == grouped.state_dict().keys()
+    for name, value in grouped.state_dict().items():
+        assert torch.allclose(in_turn.state_dict()[name].float(), value.float(), atol=1e-4), name
+    before = ExpertBank(experts)
+    assert torch.equal(before.in_turn().regrouped().stacked[0][0].weight, before.stacked[0][0].weight)
+
+
+def test_from_block_trains_channels_last_and_finishes_in_the_default_format() -> None:
+    model = _experts_sharing_blocks(1, START)[0]
+    view = FromBlock(model, START)
+    channels = model.features[START].conv[0][0].weight.shape[1]  # a 1x1 convolution (O, I, 1, 1): its strides
+    assert model.features[START].conv[0][0].weight.stride()[2:] == (channels, channels)  # say the memory format
+    assert view.finish() is model and model.features[START].conv[0][0].weight.stride()[2:] == (1, 1)
+
+
 def test_sequential_experts_run_shared_blocks_once() -> None:
     experts = _experts_sharing_blocks(3, START)
     assert shared_prefix_length([e.features for e in experts]) == START

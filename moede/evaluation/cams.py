@@ -16,6 +16,8 @@ share, and the pooled share weighs each face by its map's mass). Targets
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import cv2
@@ -77,6 +79,22 @@ class _UnscaledGradCAM(GradCAM):
         return np.concatenate(cam_per_target_layer, axis=1).mean(axis=1)
 
 
+@contextlib.contextmanager
+def _backward_stops_at(model: nn.Module, layer: nn.Module) -> Iterator[None]:
+    """While inside, only `layer`'s parameters of `model` require gradients (when it has any), so the backward pass
+    stops at `layer` instead of reaching the image: Grad-CAM needs the gradient at `layer`'s output only, which is
+    the same either way (the maps are unchanged: tested). The flags are restored on exit."""
+    flags = [(parameter, parameter.requires_grad) for parameter in model.parameters()]
+    if any(True for _ in layer.parameters()):
+        model.requires_grad_(False)
+        layer.requires_grad_(True)
+    try:
+        yield
+    finally:
+        for parameter, flag in flags:
+            parameter.requires_grad_(flag)
+
+
 def grad_cams(model: nn.Module, images: torch.Tensor, layer: nn.Module, target: str = "positive",
               classes: torch.Tensor | None = None) -> Cams:
     """Grad-CAM (pytorch-grad-cam, maps unscaled) of `model` on normalised `images` (B, 3, H, W) at `layer`,
@@ -85,7 +103,8 @@ def grad_cams(model: nn.Module, images: torch.Tensor, layer: nn.Module, target: 
         raise ValueError(f"unknown CAM target {target!r}; choose one of {CAM_TARGETS}")
     classes = torch.ones(len(images), dtype=torch.long) if classes is None else torch.as_tensor(classes).long()
     make = ClassifierOutputTarget if target == "positive" else _Margin
-    with _UnscaledGradCAM(model=model.eval(), target_layers=[layer]) as cam, torch.enable_grad():
+    with _UnscaledGradCAM(model=model.eval(), target_layers=[layer]) as cam, torch.enable_grad(), \
+            _backward_stops_at(model, layer):
         maps = cam(input_tensor=images, targets=[make(int(c)) for c in classes])
         logits = cam.outputs.detach()
     probabilities = torch.softmax(logits, dim=1).gather(1, classes[:, None])[:, 0]

@@ -127,11 +127,13 @@ class ExpertBank(nn.Module):
     """All experts' feature extractors (one backbone) as one network: forward (B,3,H,W) -> (B, n, num_features).
 
     `mode` says how they run: "grouped" (stacked into grouped convolutions, `stacked`) when every layer of the backbone
-    is `STACKABLE`, else "sequential" (one copy per expert in `separate`, run in turn); `why` gives the reason.
+    is `STACKABLE` and `grouped` is True, else "sequential" (one copy per expert in `separate`, run in turn); `why`
+    gives the reason.
     `backbone` names their architecture (moede.models.backbone.BACKBONES); by default the experts' own. LoRA experts
     (moede.models.lora) join merged: one weight set per expert, the FLOPs of full experts."""
 
-    def __init__(self, experts: Sequence[nn.Module], channels_last: bool = True, backbone: str | None = None) -> None:
+    def __init__(self, experts: Sequence[nn.Module], channels_last: bool = True, backbone: str | None = None,
+                 grouped: bool = True) -> None:
         super().__init__()
         if not experts:
             raise ValueError("ExpertBank needs at least one expert")
@@ -141,14 +143,16 @@ class ExpertBank(nn.Module):
         self.num_features = output_channels(_features_of(experts[0]))
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         reason = why_not_stackable(_features_of(experts[0]))
-        if reason is None:
+        if reason is None and grouped:
             self.mode = "grouped"
             self.why = f"every layer of {self.backbone} keeps each expert's channels apart"
             self.stacked = stack_features(experts).to(memory_format=self.memory_format)
         else:
             self.mode = "sequential"
-            self.why = f"{self.backbone} cannot run as grouped convolutions: {reason}"
-            log.info("the %s experts run one after another: %s", self.backbone, self.why)
+            self.why = (f"{self.backbone} cannot run as grouped convolutions: {reason}" if reason else
+                        "asked to run the experts in turn (grouped=False)")
+            if reason:
+                log.info("the %s experts run one after another: %s", self.backbone, self.why)
             self.separate = nn.ModuleList(copy.deepcopy(_features_of(e)).to(memory_format=self.memory_format)
                                           for e in experts)
 
@@ -174,6 +178,18 @@ class ExpertBank(nn.Module):
         x = activations.repeat(1, self.n_experts, 1, 1).contiguous(memory_format=self.memory_format)
         return self.stacked[start:](x).mean(dim=(2, 3)).view(activations.shape[0], self.n_experts,
                                                                   self.num_features)
+
+    def in_turn(self) -> "ExpertBank":
+        """A bank of copies of these experts that runs them one after another (mode 'sequential'): the faster way to
+        train them on a CPU (benchmarks/bench_experts.py --train)."""
+        return ExpertBank(self.unstack(), channels_last=self.memory_format == torch.channels_last,
+                          backbone=self.backbone, grouped=False)
+
+    def regrouped(self) -> "ExpertBank":
+        """A bank of copies of these experts in the default mode (grouped when the backbone allows it): the form a
+        checkpoint stores."""
+        return ExpertBank(self.unstack(), channels_last=self.memory_format == torch.channels_last,
+                          backbone=self.backbone)
 
     def unstack(self) -> list[nn.Module]:
         """Return one separate `features` block per expert (copies of the current weights)."""

@@ -179,8 +179,17 @@ def _trainable(cfg: RunConfig, model: nn.Module, train: FaceImageDataset, dev: F
     fit_train, fit_dev = (_frozen_activations(cfg, blocks, p, role).relabel(d.targets)
                           for p, d, role in zip(paths, (train, dev), ("train", "dev")))
     if isinstance(model, ExpertFusion):
-        return FusionFromBlock(model, cfg.trainable_from), fit_train, fit_dev
+        in_turn = torch.device(cfg.torch_device()).type == "cpu"  # faster there (FusionFromBlock); GPUs not measured
+        return FusionFromBlock(model, cfg.trainable_from, in_turn), fit_train, fit_dev
     return FromBlock(model, cfg.trainable_from), fit_train, fit_dev
+
+
+def _finished(trained: nn.Module, model: nn.Module) -> nn.Module:
+    """`model` after training `trained` (what `_trainable` returned for it) in its checkpoint form, on the CPU, in
+    eval mode."""
+    if isinstance(trained, (FromBlock, FusionFromBlock)):
+        trained.finish()
+    return model.cpu().eval()
 
 
 def _key(cfg: RunConfig, stage: str, frame: pd.DataFrame, **inputs: Any) -> dict[str, Any]:
@@ -263,7 +272,7 @@ def train_sfer_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> Stati
                                   device=cfg.torch_device(), loss_weights=class_weights(train.targets, len(AFFECTNET)),
                                   select_by=cfg.static_select_by, optimizer_name=cfg.optimizer, seed=cfg.seed,
                                   desc="SFER")
-        result.model = model.cpu().eval()
+        result.model = _finished(trained, model)
         return result
 
     sfer = _train_or_reuse(cfg, "sfer", _key(cfg, "sfer", frame), AFFECTNET, source, dev_rows, fit)
@@ -303,7 +312,7 @@ def _train_expert(cfg: RunConfig, sfer: nn.Module, train: FaceImageDataset, dev:
                               learning_rate=cfg.learning_rate, batch_size=cfg.batch_size, device=cfg.torch_device(),
                               sampler=sampler, select_by=cfg.static_select_by, optimizer_name=cfg.optimizer,
                               seed=cfg.seed + index, desc=f"expert {emotion}")
-    result.model = model.cpu().eval()
+    result.model = _finished(trained, model)
     return result
 
 
@@ -410,7 +419,7 @@ def train_fusion_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> Fus
                                       loss_weights=class_weights(train.targets, len(AFFECTNET)),
                                       select_by=cfg.static_select_by, optimizer_name=cfg.optimizer, seed=cfg.seed,
                                       desc=name.upper())
-            result.model = model.cpu().eval()
+            result.model = _finished(trained, model)
             return result
 
         key = _key(cfg, "fusion", frame, fusion=name, experts=parents)

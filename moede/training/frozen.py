@@ -24,25 +24,37 @@ def freeze_blocks(features: nn.Sequential, start: int) -> None:
 
 class FromBlock(nn.Module):
     """A MobileNetV2 classifier run from `features[start]` on: activations (B, C, h, w) of the frozen blocks -> logits
-    (B, classes). It shares the model's parameters, so training it trains the model."""
+    (B, classes). It shares the model's parameters, so training it trains the model. While it trains, the trained
+    blocks hold their weights channels-last (1.3x faster per step on a CPU: benchmarks/bench_experts.py --train);
+    `finish` puts them back in the default memory format, the one checkpoints hold."""
 
     def __init__(self, model: nn.Module, start: int) -> None:
         super().__init__()
         self.model, self.start = model, start
         freeze_blocks(model.features, start)
+        model.features[start:].to(memory_format=torch.channels_last)
 
     def forward(self, activations: torch.Tensor) -> torch.Tensor:
         """Logits (B, classes) for activations (B, C, h, w) of `features[:start]`."""
-        return self.model.classifier(self.model.features[self.start:](activations).mean(dim=(2, 3)))
+        x = activations.contiguous(memory_format=torch.channels_last)
+        return self.model.classifier(self.model.features[self.start:](x).mean(dim=(2, 3)))
+
+    def finish(self) -> nn.Module:
+        """The trained model, its weights in the default memory format."""
+        return self.model.to(memory_format=torch.contiguous_format)
 
 
 class FusionFromBlock(nn.Module):
     """An ExpertFusion run from block `start` of every expert on: the experts share the frozen blocks, so one
-    activation tensor (B, C, h, w) feeds them all; returns logits (B, classes)."""
+    activation tensor (B, C, h, w) feeds them all; returns logits (B, classes). With `in_turn` the fusion's bank is
+    swapped for one running its experts one after another while it trains (on a CPU 1.4x faster per step than the
+    grouped convolutions: benchmarks/bench_experts.py --train); `finish` swaps the grouped form back."""
 
-    def __init__(self, fusion: ExpertFusion, start: int) -> None:
+    def __init__(self, fusion: ExpertFusion, start: int, in_turn: bool = False) -> None:
         super().__init__()
-        self.fusion, self.start = fusion, start
+        if in_turn:
+            fusion.bank = fusion.bank.in_turn()
+        self.fusion, self.start, self.in_turn = fusion, start, in_turn
         for network in fusion.bank.networks:
             freeze_blocks(network, start)
 
@@ -50,16 +62,24 @@ class FusionFromBlock(nn.Module):
         """Logits (B, classes) for activations (B, C, h, w) of the shared frozen blocks."""
         return self.fusion.head(self.fusion.bank.forward_from(activations, self.start))
 
+    def finish(self) -> ExpertFusion:
+        """The trained fusion, its bank in the form a checkpoint stores (grouped when the backbone allows it)."""
+        if self.in_turn:
+            self.fusion.bank = self.fusion.bank.regrouped()
+        return self.fusion
+
 
 @torch.no_grad()  # not inference_mode: its tensors could not be saved for the backward pass of the trained blocks
 def block_activations(blocks: nn.Module, dataset: FaceImageDataset, batch_size: int = 64,
-                      device: str = "cpu") -> FeatureDataset:
-    """Run the frozen `blocks` (eval mode) over `dataset`'s un-augmented images; return their outputs with targets."""
-    blocks = blocks.eval().to(device)
+                      device: str = "cpu", channels_last: bool = False) -> FeatureDataset:
+    """Run the frozen `blocks` (eval mode; with `channels_last`, weights and images in that memory format) over
+    `dataset`'s un-augmented images; return their outputs (in the default format) with targets."""
+    layout = torch.channels_last if channels_last else torch.contiguous_format
+    blocks = blocks.eval().to(device, memory_format=layout)
     plain = dataset.relabel(dataset.targets, augment=False)
     starts = tqdm(range(0, len(plain), batch_size), desc="frozen blocks' activations", unit="batch", leave=False,
                   disable=len(plain) < 20 * batch_size)
     outputs = [blocks(torch.stack([plain[i][0] for i in range(start, min(start + batch_size, len(plain)))])
-                      .to(device)).cpu()
+                      .to(device).contiguous(memory_format=layout)).contiguous().cpu()
                for start in starts]
     return FeatureDataset(torch.cat(outputs), dataset.targets)
