@@ -10,7 +10,9 @@ and squeeze-excitation gates are per channel); a backbone with any other layer (
 layer norm, stochastic depth dropping whole samples) runs its experts one after another instead, and the bank says so
 (`ExpertBank.mode`, `ExpertBank.why`).
 The bank is the path of training through the experts (the FTFE fine-tunes it, fusions run it on augmented images);
-every frozen feature the book computes goes through moede.features.extract.fast_extractor (SequentialExperts)
+on a CPU the FTFE trains a copy running its experts in turn (`in_turn`: 0.76 s against 1.42 s per step of 32 faces
+at 160 px on the 2-core machine, `benchmarks/bench_experts.py --train`) and stores the grouped form (`regrouped`).
+Every frozen feature the book computes goes through moede.features.extract.fast_extractor (SequentialExperts)
 instead. `benchmarks/bench_experts.py --threads 1 --sizes 64 --repeats 5` (8 experts, batch 16, torch 2.14, on the
 shared 2-core machine at load ~5): SequentialExperts 25.2 frames/s, the experts in turn 21.5, this bank in
 channels-last memory format (the default, `channels_last=True`) 19.7, in the default format 10.6, torch.func vmap

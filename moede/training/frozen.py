@@ -25,7 +25,8 @@ def freeze_blocks(features: nn.Sequential, start: int) -> None:
 class FromBlock(nn.Module):
     """A MobileNetV2 classifier run from `features[start]` on: activations (B, C, h, w) of the frozen blocks -> logits
     (B, classes). It shares the model's parameters, so training it trains the model. While it trains, the trained
-    blocks hold their weights channels-last (1.3x faster per step on a CPU: benchmarks/bench_experts.py --train);
+    blocks hold their weights channels-last (0.097 s against 0.119 s per step of 32 faces at 160 px on the 2-core
+    machine: benchmarks/bench_experts.py --train);
     `finish` puts them back in the default memory format, the one checkpoints hold."""
 
     def __init__(self, model: nn.Module, start: int) -> None:
@@ -47,8 +48,9 @@ class FromBlock(nn.Module):
 class FusionFromBlock(nn.Module):
     """An ExpertFusion run from block `start` of every expert on: the experts share the frozen blocks, so one
     activation tensor (B, C, h, w) feeds them all; returns logits (B, classes). With `in_turn` the fusion's bank is
-    swapped for one running its experts one after another while it trains (on a CPU 1.4x faster per step than the
-    grouped convolutions: benchmarks/bench_experts.py --train); `finish` swaps the grouped form back."""
+    swapped for one running its experts one after another while it trains (on the 2-core machine 0.76 s against
+    1.42 s per step of 32 faces at 160 px for the grouped convolutions: benchmarks/bench_experts.py --train);
+    `finish` swaps the grouped form back."""
 
     def __init__(self, fusion: ExpertFusion, start: int, in_turn: bool = False) -> None:
         super().__init__()
