@@ -10,8 +10,9 @@ and squeeze-excitation gates are per channel); a backbone with any other layer (
 layer norm, stochastic depth dropping whole samples) runs its experts one after another instead, and the bank says so
 (`ExpertBank.mode`, `ExpertBank.why`).
 The bank is the path of training through the experts (the FTFE fine-tunes it, fusions run it on augmented images);
-on a CPU the FTFE trains a copy running its experts in turn (`in_turn`: 0.76 s against 1.42 s per step of 32 faces
-at 160 px on the 2-core machine, `benchmarks/bench_experts.py --train`) and stores the grouped form (`regrouped`).
+on a CPU the FTFE trains a copy running its experts in turn (`rebuilt(grouped=False)`: 0.76 s against 1.42 s per
+step of 32 faces at 160 px on the 2-core machine, `benchmarks/bench_experts.py --train`) and stores the grouped form
+(`rebuilt()`).
 Every frozen feature the book computes goes through moede.features.extract.fast_extractor (SequentialExperts)
 instead. `benchmarks/bench_experts.py --threads 1 --sizes 64 --repeats 5` (8 experts, batch 16, torch 2.14, on the
 shared 2-core machine at load ~5): SequentialExperts 25.2 frames/s, the experts in turn 21.5, this bank in
@@ -181,17 +182,12 @@ class ExpertBank(nn.Module):
         return self.stacked[start:](x).mean(dim=(2, 3)).view(activations.shape[0], self.n_experts,
                                                                   self.num_features)
 
-    def in_turn(self) -> "ExpertBank":
-        """A bank of copies of these experts that runs them one after another (mode 'sequential'): the faster way to
-        train them on a CPU (benchmarks/bench_experts.py --train)."""
+    def rebuilt(self, grouped: bool = True) -> "ExpertBank":
+        """A bank of copies of these experts, grouped when `grouped` and the backbone allows it (the form a checkpoint
+        stores), else run one after another: the faster way to train them on a CPU (benchmarks/bench_experts.py
+        --train)."""
         return ExpertBank(self.unstack(), channels_last=self.memory_format == torch.channels_last,
-                          backbone=self.backbone, grouped=False)
-
-    def regrouped(self) -> "ExpertBank":
-        """A bank of copies of these experts in the default mode (grouped when the backbone allows it): the form a
-        checkpoint stores."""
-        return ExpertBank(self.unstack(), channels_last=self.memory_format == torch.channels_last,
-                          backbone=self.backbone)
+                          backbone=self.backbone, grouped=grouped)
 
     def unstack(self) -> list[nn.Module]:
         """Return one separate `features` block per expert (copies of the current weights)."""

@@ -226,8 +226,7 @@ def _job(cfg: RunConfig, name: str, key: dict[str, Any], classes: tuple[str, ...
             outputs={"history": result.history, "predictions": _predictions(dev, result, classes)})
 
     return Job(cfg.run_dir / "models" / f"{name}.pt", key, checked(key["stage"], cfg, fit), cfg.as_dict(), classes,
-               source,
-               needs=(folder / "history.csv", folder / "dev_predictions.csv"))
+               source, needs=(folder / "history.csv", folder / "dev_predictions.csv"))
 
 
 def _static_result(name: str, job: Job, trained: Trained) -> StaticResult:

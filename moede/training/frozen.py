@@ -26,8 +26,8 @@ class FromBlock(nn.Module):
     """A MobileNetV2 classifier run from `features[start]` on: activations (B, C, h, w) of the frozen blocks -> logits
     (B, classes). It shares the model's parameters, so training it trains the model. While it trains, the trained
     blocks hold their weights channels-last (0.097 s against 0.119 s per step of 32 faces at 160 px on the 2-core
-    machine: benchmarks/bench_experts.py --train);
-    `finish` puts them back in the default memory format, the one checkpoints hold."""
+    machine: benchmarks/bench_experts.py --train); `finish` puts them back in the default memory format, the one
+    checkpoints hold."""
 
     def __init__(self, model: nn.Module, start: int) -> None:
         super().__init__()
@@ -55,7 +55,7 @@ class FusionFromBlock(nn.Module):
     def __init__(self, fusion: ExpertFusion, start: int, in_turn: bool = False) -> None:
         super().__init__()
         if in_turn:
-            fusion.bank = fusion.bank.in_turn()
+            fusion.bank = fusion.bank.rebuilt(grouped=False)
         self.fusion, self.start, self.in_turn = fusion, start, in_turn
         for network in fusion.bank.networks:
             freeze_blocks(network, start)
@@ -67,7 +67,7 @@ class FusionFromBlock(nn.Module):
     def finish(self) -> ExpertFusion:
         """The trained fusion, its bank in the form a checkpoint stores (grouped when the backbone allows it)."""
         if self.in_turn:
-            self.fusion.bank = self.fusion.bank.regrouped()
+            self.fusion.bank = self.fusion.bank.rebuilt()
         return self.fusion
 
 
