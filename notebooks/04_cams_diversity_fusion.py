@@ -129,7 +129,9 @@ show_table(cam_in_face_table(cams), "cam_in_face")
 # ## Table 4: cosine similarity between the experts' features (development set)
 # The mean over development images of cos(f_i(x), f_j(x)) between experts i and j. Low off-diagonal values mean
 # the experts extract diverse representations. The paper's mean off-diagonal value is 0.33; the demo's, with
-# `../shared`, 0.75 (0.76 before the trained blocks ran channels-last: float rounding alone moves it). Every expert starts from the same SFER and, in the demo, trains only blocks 14-18 for 2 epochs
+# `../shared`, 0.75-0.78 (0.76 before the trained blocks ran channels-last, 0.75 after, 0.78 for the same code on
+# another VM of the same kind: float rounding alone moves it). Every expert starts from the same SFER and, in the
+# demo, trains only blocks 14-18 for 2 epochs
 # on the same frozen activations of blocks 0-13, without augmentation; the paper trains every block for 20 epochs
 # with augmentation. Measured with `benchmarks/bench_diversity.py` (demo, `../shared`, 2 shared CPU cores):
 # 6 expert epochs instead of 2 lowered the mean to 0.71 (Table 1's mean F1-macro rose from 64.4 to 67.1, the experts'
