@@ -81,8 +81,11 @@ def test_training_in_turn_equals_training_the_grouped_bank_and_finishes_grouped(
         fusions.append(view.finish().eval())
     grouped, in_turn = fusions
     assert in_turn.bank.mode == "grouped" and in_turn.state_dict().keys() == grouped.state_dict().keys()
-    for name, value in grouped.state_dict().items():
-        assert torch.allclose(in_turn.state_dict()[name].float(), value.float(), atol=1e-4), name
+    for name, value in grouped.state_dict().items():  # grouped and per-expert convolutions sum in other orders; two
+        # SGD steps at lr 0.1 turn that into a 1.7e-3 difference on one of 1,728 batch-norm biases on some CPUs
+        # (relative norm 7e-4); a wrong path differs by far more than 1%
+        gap = torch.linalg.vector_norm(in_turn.state_dict()[name].float() - value.float())
+        assert gap <= 5e-3 * torch.linalg.vector_norm(value.float()) + 1e-6, name
     before = ExpertBank(experts)
     assert torch.equal(before.rebuilt(grouped=False).rebuilt().stacked[0][0].weight, before.stacked[0][0].weight)
 
