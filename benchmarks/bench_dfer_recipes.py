@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.special import softmax
 
 from moede.config import RunConfig, settings
 from moede.evaluation.floors import probe_predictions
@@ -45,13 +46,6 @@ def _scratch(base: Path, name: str) -> Path:
     return run
 
 
-def _pooled(partitions: list[Predictions]) -> pd.DataFrame:
-    """Each pooled test clip's true class and class probabilities, by sample id."""
-    rows = [(sid, int(y), *np.exp(p - p.max()) / np.exp(p - p.max()).sum())
-            for one in partitions for sid, y, p in zip(one.sample_ids, one.y_true, one.logits)]
-    return pd.DataFrame(rows).set_index(0).rename(columns={1: "y"}).sort_index()
-
-
 def _dev_accuracy(features: DFERFeatures, histories: list[pd.DataFrame], select_by: str) -> float:
     """The kept epochs' development accuracy, pooled over partitions (weighted by their development clips)."""
     ffe = features.caches["ffe"].index.index
@@ -64,20 +58,19 @@ def measure(cfg: RunConfig, seeds: int) -> dict[str, object]:
     """MoEDE trained on every partition for `seeds` seeds of `cfg`: development and test accuracy (pooled), their
     spread over seeds, the seeds' ensemble and the seconds it took."""
     start = time.perf_counter()
-    dev, test, probabilities = [], [], []
+    dev, pooled = [], []
     features = cremad_features(cfg)  # the static models, folds and features of cfg's seed; the seeds vary DFER only
     for seed in range(seeds):
         seeded = cfg.with_(seed=cfg.seed + seed)
         trained = run_models(seeded, features, {"MoEDE": moede_model(seeded)})
-        pooled = _pooled(trained.predictions["MoEDE"])
+        pooled.append(Predictions.pooled(trained.predictions["MoEDE"]))  # the same clips in the same order each seed
         dev.append(_dev_accuracy(features, trained.histories["MoEDE"], cfg.dfer_select_by))
-        test.append(100 * float((pooled.drop(columns="y").to_numpy().argmax(1) == pooled["y"]).mean()))
-        probabilities.append(pooled)
-    mean = sum(p.drop(columns="y") for p in probabilities) / seeds
-    ensemble = 100 * float((mean.to_numpy().argmax(1) == probabilities[0]["y"].to_numpy()).mean())
+    test = [100 * float((p.y_pred == p.y_true).mean()) for p in pooled]
+    ensemble = np.mean([softmax(p.logits, axis=1) for p in pooled], axis=0).argmax(1)
+    ensemble_accuracy = 100 * float((ensemble == pooled[0].y_true).mean())
     return {"dev accuracy": round(np.mean(dev), 1), "test accuracy": round(np.mean(test), 1),
-            "test spread (std)": round(np.std(test), 1), "test, seeds' ensemble": round(ensemble, 1),
-            "clips": len(probabilities[0]), "seconds": round(time.perf_counter() - start)}
+            "test spread (std)": round(np.std(test), 1), "test, seeds' ensemble": round(ensemble_accuracy, 1),
+            "clips": len(pooled[0].y_true), "seconds": round(time.perf_counter() - start)}
 
 
 def probes(cfg: RunConfig) -> pd.Series:
@@ -85,9 +78,8 @@ def probes(cfg: RunConfig) -> pd.Series:
     features = cremad_features(cfg)
     scores = {}
     for bank, cache in features.caches.items():
-        pooled = probe_predictions(cache, features.partitions, features.classes)
-        scores[f"probe on {bank}"] = round(100 * float(np.mean(np.concatenate(
-            [p.y_pred == p.y_true for p in pooled]))), 1)
+        pooled = Predictions.pooled(probe_predictions(cache, features.partitions, features.classes))
+        scores[f"probe on {bank}"] = round(100 * float((pooled.y_pred == pooled.y_true).mean()), 1)
     return pd.Series(scores, name="test accuracy")
 
 

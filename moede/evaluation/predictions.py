@@ -27,6 +27,13 @@ class Predictions:
         return cls(sample_ids=list(sample_ids), y_true=np.asarray(y_true), logits=scores, aux_logits=None,
                    emo_last=np.zeros((len(scores), 0, 0), dtype=np.float32))
 
+    @classmethod
+    def pooled(cls, partitions: Sequence["Predictions"]) -> "Predictions":
+        """The predictions of all partitions as one set, in partition order (class scores only)."""
+        return cls.from_scores([i for p in partitions for i in p.sample_ids],
+                               np.concatenate([p.y_true for p in partitions]),
+                               np.concatenate([p.logits for p in partitions]))
+
     @property
     def y_pred(self) -> np.ndarray:
         """Predicted class of the main classifier."""

@@ -113,20 +113,13 @@ def _with_significance(table: pd.DataFrame, significance: Mapping[str, TTestResu
     return table
 
 
-def _pooled(partitions: Sequence[Predictions]) -> Predictions:
-    """The predictions of all partitions as one set (class scores only)."""
-    return Predictions.from_scores([i for p in partitions for i in p.sample_ids],
-                                   np.concatenate([p.y_true for p in partitions]),
-                                   np.concatenate([p.logits for p in partitions]))
-
-
 def pooled_table(results: Results, floors: Mapping[str, Sequence[Predictions]],
                  classes: Sequence[str] = CREMAD) -> pd.DataFrame:
     """Every test clip once: each row's test predictions of all partitions pooled (with folds by actor, every clip of
     the corpus, by models that never saw its actor), beside `floors` (row -> predictions, e.g. moede.evaluation.floors)
     and two references from the clips' labels: chance (1 / classes) and always answering the most frequent class."""
     rows, attrs = _unpack(results)
-    pooled = {name: _pooled(partitions) for name, partitions in {**floors, **rows}.items()}
+    pooled = {name: Predictions.pooled(partitions) for name, partitions in {**floors, **rows}.items()}
     kinds = {name: "floor" if name in floors else "trained on video" for name in pooled}
     y_true = next(iter(pooled.values())).y_true
     majority = int(np.bincount(y_true, minlength=len(classes)).argmax())
