@@ -18,7 +18,6 @@ aligned frames, so only the features a variant changes are recomputed, and the f
 from __future__ import annotations
 
 import argparse
-import shutil
 import time
 from pathlib import Path
 
@@ -26,24 +25,14 @@ import numpy as np
 import pandas as pd
 from scipy.special import softmax
 
-from moede.config import RunConfig, settings
+from moede.config import RunConfig
 from moede.evaluation.floors import probe_predictions
 from moede.evaluation.predictions import Predictions
-from moede.settings import parse_assignments
 from moede.stages.dynamic import DFERFeatures, cremad_features, moede_model, run_models
+from variants import parse_variant, variant_run
 
 COPIED = ("models", "results", "aligned", "frozen", "data")  # what a variant reuses of the base run (results:
 # the static models' outputs, which their reuse checks)
-
-
-def _scratch(base: Path, name: str) -> Path:
-    """A run folder beside `base` holding a copy of its static models and aligned faces and frames."""
-    run = base.parent / f"{base.name}-recipe-{name}"
-    shutil.rmtree(run, ignore_errors=True)
-    for part in COPIED:
-        if (base / part).exists():
-            shutil.copytree(base / part, run / part)
-    return run
 
 
 def _dev_accuracy(features: DFERFeatures, histories: list[pd.DataFrame], select_by: str) -> float:
@@ -93,12 +82,9 @@ def main() -> None:
     base = RunConfig.for_profile("demo", run_dir=args.base)
     rows = {}
     for item in ["demo (base)", *args.set]:
-        variant = {} if item == "demo (base)" else parse_assignments(item.split(","), settings())
-        run = _scratch(args.base, item.replace("=", "-").replace(",", "_").replace(" ", "").strip("()"))
-        try:
+        variant = {} if item == "demo (base)" else parse_variant(item)
+        with variant_run(args.base, item, COPIED) as run:
             rows[item] = measure(base.with_(run_dir=run, **variant), args.seeds)
-        finally:
-            shutil.rmtree(run, ignore_errors=True)
         print(pd.DataFrame.from_dict(rows, orient="index").to_string(), flush=True)
     print(probes(base).to_string())
 

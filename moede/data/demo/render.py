@@ -61,7 +61,6 @@ def draw_face(identity: Identity, aus: np.ndarray, size: int, matrix: np.ndarray
         fringe = np.r_[np.c_[g["face_w"] * np.cos(arc), top * 0.72 + (top - top * 0.72) * np.sin(arc)],
                        forehead[::-1]]
         _fill(img, _apply(matrix, fringe), identity.hair)
-    wrinkle = _shade(skin, 0.72)
     # Texture cues: forehead lines (brow raise), glabella lines (brow lower), nose wrinkles, smile folds.
     for k in range(3):
         strength = a["brow_raise"] + 0.5 * a["inner_brow_raise"]
