@@ -45,7 +45,7 @@ CHAPTERS: tuple[Chapter, ...] = (
                                    "trainable_from", "augment", "init", "imagenet_weights", "optimizer",
                                    "static_select_by")),
     Chapter("03_experts", "The eight emotion experts", "Table 1, balanced sampling", tables=2, exercises=1,
-            settings=("expert_epochs", "image_size", "trainable_from", "seed")),
+            settings=("expert_epochs", "expert_learning_rate", "image_size", "trainable_from", "seed")),
     Chapter("04_cams_diversity_fusion", "CAMs, expert diversity and fusion", "Figure 2, Table 4, Table 3",
             tables=3, figures=2, exercises=1, settings=("fusion_epochs", "fusion_relu")),
     Chapter("05_dfer", "Dynamic FER with MoEDE", "Table 5, every clip beside the floors, the frames' colour, "

@@ -38,8 +38,8 @@ def banner(cfg: RunConfig, *sources: DataSource | str | None) -> None:
         elif source:
             lines.append(str(source))
     if cfg.profile == "demo":
-        lines.append(f"Demo profile: {cfg.image_size}x{cfg.image_size} faces, Adam lr {cfg.learning_rate:g} (DFER "
-                     f"{cfg.dfer_learning_rate:g}), "
+        lines.append(f"Demo profile: {cfg.image_size}x{cfg.image_size} faces, Adam lr {cfg.learning_rate:g} (experts "
+                     f"{cfg.expert_learning_rate:g}, DFER {cfg.dfer_learning_rate:g}), "
                      f"{'augmented' if cfg.augment else 'no augmentation'}, epochs SFER {cfg.sfer_epochs} / experts "
                      f"{cfg.expert_epochs} / fusion {cfg.fusion_epochs} / DFER {cfg.dfer_epochs} (paper 60/20/20/20), "
                      f"{cfg.partitions} partition(s): smaller settings than the paper's, not its data.")

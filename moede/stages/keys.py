@@ -84,16 +84,16 @@ class UndeclaredSetting(RuntimeError):
     """A stage's training read a setting its reuse key does not hold."""
 
 
-_STATIC = ("seed", "init", "imagenet_weights", "image_size", "augment", "trainable_from", "learning_rate",
-           "batch_size", "static_select_by", "optimizer")
+_STATIC = ("seed", "init", "imagenet_weights", "image_size", "augment", "trainable_from", "batch_size",
+           "static_select_by", "optimizer")
 STAGES: dict[str, Stage] = {stage.name: stage for stage in (
     Stage("static_alignment", ("static_corpus", "affectnet_root", "seed", "image_size", "align_landmarks",
                                "align_fill")),
     Stage("features", ("image_size", "max_frames", "frame_step", "frame_colour", "align_landmarks", "align_fill")),
-    Stage("sfer", (*_STATIC, "backbone", "sfer_epochs")),
-    Stage("expert", (*_STATIC, "experts", "expert_epochs", "lora_rank"),
+    Stage("sfer", (*_STATIC, "backbone", "sfer_epochs", "learning_rate")),
+    Stage("expert", (*_STATIC, "experts", "expert_epochs", "expert_learning_rate", "lora_rank"),
           when={"lora_rank": lambda cfg: cfg.experts == "lora"}),
-    Stage("fusion", (*_STATIC, "fusion_epochs", "fusion_relu")),
+    Stage("fusion", (*_STATIC, "fusion_epochs", "fusion_relu", "learning_rate")),
     Stage("dfer", ("seed", "dfer_epochs", "dfer_learning_rate", "clip_batch_size", "aux_weight", "aux_loss",
                    "optimizer", "standardize_features", "dfer_select_by")),
 )}
