@@ -137,8 +137,8 @@ show_table(cam_in_face_table(cams), "cam_in_face")
 # ### What the cosine depends on
 # `benchmarks/bench_diversity.py` changes one thing at a time from the demo and measures, with `../shared`, the
 # SFER's development accuracy, Table 4's mean cosine, Table 1's mean F1-macro, the experts' mean in-face CAM share
-# (the table above; the lowest expert in brackets) and the seconds the SFER and the experts train (2-core VM, 3efb211
-# + this change; the 6-epoch row from an earlier stop):
+# (the table above; the lowest expert in brackets) and the seconds the SFER and the experts train (2-core VM, the
+# code of commit a0d76cc; the 6-epoch row from an earlier stop):
 #
 # | change from the demo | SFER acc. | cosine | Table 1 F1 | in-face (lowest) | seconds |
 # |---|---|---|---|---|---|
