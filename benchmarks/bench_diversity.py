@@ -1,6 +1,7 @@
 """How Table 4's expert diversity and the experts' in-face CAM share depend on what the demo changes from the paper.
 
-    python benchmarks/bench_diversity.py --base runs/demo [--set expert_epochs=6] [--set trainable_from=0] ...
+    python benchmarks/bench_diversity.py --base runs/demo [--set expert_learning_rate=0.001] \
+        [--set trainable_from=0,augment=true] ...
 
 Each `--set` variant (and the base run itself, first) trains the eight experts in its own run folder beside
 `--base` (runs/demo-variant-<settings>), reusing the base run's aligned faces and, when the variant leaves the SFER's
