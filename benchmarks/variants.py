@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -21,8 +22,7 @@ def parse_variant(text: str) -> dict[str, Any]:
 @contextmanager
 def variant_run(base: Path, label: str, parts: Sequence[str]) -> Iterator[Path]:
     """A fresh run folder beside `base` holding a copy of `parts` of it (folders or files), deleted afterwards."""
-    name = label.replace("=", "-").replace(",", "_").replace(" ", "").strip("()")
-    run = base.parent / f"{base.name}-variant-{name}"
+    run = base.parent / f"{base.name}-variant-{re.sub(r'[^A-Za-z0-9.]+', '-', label).strip('-')}"
     shutil.rmtree(run, ignore_errors=True)
     try:
         for part in parts:

@@ -308,9 +308,9 @@ def _train_expert(cfg: RunConfig, sfer: nn.Module, train: FaceImageDataset, dev:
     trained, fit_train, fit_dev = _trainable(cfg, model, binary_train, binary_dev, paths)
     sampler = BalancedEpochSampler(binary_train.targets, positive=1, seed=cfg.seed + index)
     result = train_classifier(trained, fit_train, fit_dev, n_classes=2, epochs=cfg.expert_epochs,
-                              learning_rate=cfg.expert_learning_rate, batch_size=cfg.batch_size, device=cfg.torch_device(),
-                              sampler=sampler, select_by=cfg.static_select_by, optimizer_name=cfg.optimizer,
-                              seed=cfg.seed + index, desc=f"expert {emotion}")
+                              learning_rate=cfg.expert_learning_rate, batch_size=cfg.batch_size,
+                              device=cfg.torch_device(), sampler=sampler, select_by=cfg.static_select_by,
+                              optimizer_name=cfg.optimizer, seed=cfg.seed + index, desc=f"expert {emotion}")
     result.model = _finished(trained, model)
     return result
 
