@@ -2,7 +2,8 @@
 plus CPU training throughput (clips per second) of each temporal model on random 1280-d features.
 
 The temporal models run on cached features; the per-frame front-end is MoEDE's eight MobileNetV2 backbones or, for
-every baseline and the SFE, one. Usage: python benchmarks/bench_baselines.py [--threads 2] [--batch 16] [--frames 60] [--sizes paper|small]
+every baseline and the SFE, one. Usage:
+    python benchmarks/bench_baselines.py [--threads 2] [--batch 16] [--frames 60] [--sizes paper|small]
 """
 
 from __future__ import annotations

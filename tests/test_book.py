@@ -228,7 +228,8 @@ def test_site_builds_from_executed_notebooks(tiny_site: Path):
 
 
 needs_chromium = pytest.mark.skipif(find_chromium() is None,
-                                    reason="Chromium is not installed (apt-get install chromium); browser check skipped")
+                                    reason="Chromium is not installed (apt-get install chromium); "
+                                           "browser check skipped")
 
 
 @needs_chromium
@@ -295,7 +296,8 @@ def test_whole_book_on_the_smallest_settings(tmp_path: Path, monkeypatch: pytest
         assert sum(h.count("<table") for h in html) >= chapter.tables, chapter.name
         assert len(images) >= chapter.figures, chapter.name
         assert any("Profile: demo" in o.get("text", "") for o in outputs), f"{chapter.name}: no banner"
-    assert {"table1", "table5", "table8", "complexity"} <= {p.stem for p in (tmp_path / "run" / "results").glob("*.csv")}
+    written = {p.stem for p in (tmp_path / "run" / "results").glob("*.csv")}
+    assert {"table1", "table5", "table8", "complexity"} <= written
     build_site(build)
     build_site(build, student=True)
     for chapter in CHAPTERS:

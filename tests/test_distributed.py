@@ -1,6 +1,7 @@
 """Data-parallel training under torchrun: 2 CPU processes (gloo) train what 1 process trains, only rank 0 writes
-(and what it writes may itself write on rank 0), a crashed rank fails the run instead of hanging it, `moede train experts` deals the experts out one per rank and
-gives the 1-process checkpoints, and a feature cache built by 2 ranks is byte for byte the 1-process one."""
+(and what it writes may itself write on rank 0), a crashed rank fails the run instead of hanging it, `moede train
+experts` deals the experts out one per rank and gives the 1-process checkpoints, and a feature cache built by 2 ranks
+is byte for byte the 1-process one."""
 
 from __future__ import annotations
 

@@ -71,7 +71,8 @@ def test_the_wheel_declares_what_moede_imports_and_the_pins_satisfy_it(wheel: Pa
             version = next(iter(pin.specifier)).version
             assert requirement.specifier.contains(version, prereleases=True), f"{pin} outside {requirement}"
     with zipfile.ZipFile(wheel) as archive:
-        assert any(n.endswith(".tflite") for n in archive.namelist()), "the shipped ImageNet weights are not in the wheel"
+        names = archive.namelist()
+    assert any(n.endswith(".tflite") for n in names), "the shipped ImageNet weights are not in the wheel"
 
 
 @pytest.mark.slow

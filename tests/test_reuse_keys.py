@@ -103,8 +103,8 @@ def test_the_dfer_stage_reads_exactly_what_it_declares(tmp_path: Path, monkeypat
     split_of = dict(zip(speakers, ["train", "train", "train", "train", "dev", "test"]))
     frames = {sid: rng.integers(0, 256, (3, 6, 6, 3), dtype=np.uint8) for sid in clips["sample_id"]}
     bank = nn.Sequential(nn.Conv2d(3, 8 * 4, 3), nn.AdaptiveAvgPool2d(1), nn.Unflatten(1, (8, 4)))  # (N, 8, 4, 1, 1)
-    cache = build_or_load(clips, nn.Sequential(bank, nn.Flatten(2)), {"bank": "ffe"}, tmp_path / "ffe.json", lambda row: frames[row["sample_id"]],
-                          log=lambda m: None)
+    cache = build_or_load(clips, nn.Sequential(bank, nn.Flatten(2)), {"bank": "ffe"}, tmp_path / "ffe.json",
+                          lambda row: frames[row["sample_id"]], log=lambda m: None)
     features = DFERFeatures("cremad", CREMAD, clips, [clips.assign(split=clips["speaker"].map(split_of))],
                             {"ffe": cache}, None)
     cfg = RunConfig.for_profile("demo", run_dir=tmp_path / "run", dfer_epochs=1, clip_batch_size=8, device="cpu")

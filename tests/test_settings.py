@@ -113,7 +113,8 @@ def test_a_literal_field_gets_its_choices() -> None:
 
 @pytest.mark.parametrize("overrides, message", [
     (dict(backbone="mobilenet_v3_small"), "no shipped ImageNet weights"),
-    (dict(backbone="mobilenet_v3_small", init="random"), "would freeze every block of mobilenet_v3_small, which has 13"),
+    (dict(backbone="mobilenet_v3_small", init="random"),
+     "would freeze every block of mobilenet_v3_small, which has 13"),
     (dict(trainable_from=19), "would freeze every block of mobilenet_v2, which has 19"),
 ])
 def test_backbone_settings_are_checked_against_the_backbone(overrides: dict, message: str) -> None:

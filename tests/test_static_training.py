@@ -93,7 +93,8 @@ def test_few_steps_reduce_loss_on_real_faces(shared_data: Path) -> None:
 def test_train_classifier_keeps_best_epoch(shared_data: Path) -> None:
     frame = _real_faces(shared_data, 2)
     data = FaceImageDataset.from_frame(frame, AFFECTNET, 32, IMAGENET_STATS)
-    result = train_classifier(build_backbone("mobilenet_v2", len(AFFECTNET)).module, data.relabel(data.targets, augment=True), data,
+    result = train_classifier(build_backbone("mobilenet_v2", len(AFFECTNET)).module,
+                              data.relabel(data.targets, augment=True), data,
                               n_classes=len(AFFECTNET), epochs=2, batch_size=8,
                               loss_weights=class_weights(data.targets, len(AFFECTNET)))
     history = result.history

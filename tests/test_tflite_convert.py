@@ -130,7 +130,8 @@ def _litert_logits(photos: np.ndarray) -> np.ndarray:
                                                      experimental_preserve_all_tensors=True)
     interpreter.allocate_tensors()
     source = interpreter.get_input_details()[0]
-    logits = next(d for d in interpreter.get_tensor_details() if d["name"].startswith("MobileNetV2/top/SpatialSqueeze/Reshape;"))
+    logits = next(d for d in interpreter.get_tensor_details()
+                  if d["name"].startswith("MobileNetV2/top/SpatialSqueeze/Reshape;"))
     scale, zero = logits["quantization"]
     out = []
     for photo in photos:

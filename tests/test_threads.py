@@ -39,7 +39,7 @@ def test_importing_moede_beside_a_busy_process_makes_openmp_threads_sleep_unless
 @pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or (os.cpu_count() or 1) < 2,
                     reason="needs Linux's affinity mask and two CPUs")
 def test_the_pool_counts_the_cpus_of_the_affinity_mask_not_the_machine() -> None:
-    code = "import os; os.sched_setaffinity(0, {0}); from moede.threads import BUSY_CPUS, available_cpus, others_busy_cpus, wait_policy; print(available_cpus())"
+    code = "import os; os.sched_setaffinity(0, {0}); from moede.threads import available_cpus; print(available_cpus())"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True).stdout.strip() == "1"
     assert available_cpus() == len(os.sched_getaffinity(0))

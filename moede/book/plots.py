@@ -36,7 +36,8 @@ def alignment_figure(originals: Sequence[tuple[str, np.ndarray]], aligned: Seque
     for k, ((name, image), face) in enumerate(zip(originals, aligned)):
         before = eye_angle(face.source_landmarks)
         _panel(axes[0, k], image, face.source_landmarks, f"{name}\neye line {before:+.1f}°")
-        _panel(axes[1, k], face.image, face.landmarks, f"aligned {face.image.shape[0]}px, {eye_angle(face.landmarks):+.1f}°")
+        _panel(axes[1, k], face.image, face.landmarks,
+               f"aligned {face.image.shape[0]}px, {eye_angle(face.landmarks):+.1f}°")
     fig.suptitle("Before (top) and after (bottom) eye-level alignment", fontsize=11)
     return fig
 

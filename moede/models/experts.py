@@ -173,8 +173,9 @@ class ExpertBank(nn.Module):
         return out.view(x.shape[0], self.n_experts, self.num_features)
 
     def forward_from(self, activations: torch.Tensor, start: int) -> torch.Tensor:
-        """Features (B, n_experts, num_features) from block `start` on, given the output (B, C, h, w) of blocks `[:start]`,
-        which every expert must share (the same frozen weights): it is fed to each expert's block `start`."""
+        """Features (B, n_experts, num_features) from block `start` on, given the output (B, C, h, w) of blocks
+        `[:start]`, which every expert must share (the same frozen weights): it is fed to each expert's block
+        `start`."""
         if self.mode == "sequential":
             x = activations.contiguous(memory_format=self.memory_format)
             return torch.stack([network[start:](x).mean(dim=(2, 3)) for network in self.separate], dim=1)

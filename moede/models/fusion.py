@@ -1,9 +1,9 @@
 """Fusion of the emotion experts for 8-class static recognition (paper Table 3): FFE (frozen) and FTFE (fine-tuned).
 
-Per expert a fully connected layer from its pooled features (1280 for MobileNetV2) -> 256, the eight 256-d vectors concatenated to 2048, then a linear
-8-class layer (softmax in the loss). The paper names no non-linearity between the two layers (`relu=False`, the full
-profile); the demo puts a ReLU there (`relu=True`): without it the two layers collapse into one rank-limited
-linear map.
+Per expert a fully connected layer from its pooled features (1280 for MobileNetV2) -> 256, the eight 256-d vectors
+concatenated to 2048, then a linear 8-class layer (softmax in the loss). The paper names no non-linearity between the
+two layers (`relu=False`, the full profile); the demo puts a ReLU there (`relu=True`): without it the two layers
+collapse into one rank-limited linear map.
 """
 
 from __future__ import annotations

@@ -140,7 +140,8 @@ class LoRAExpert(BackboneClassifier):
 
 
 def lora_expert_from_sfer(sfer: BackboneClassifier, rank: int, start: int = 0) -> LoRAExpert:
-    """A fresh binary LoRA expert of the SFER: its weights, a new 2-class head, adapters of `rank` from block `start`."""
+    """A fresh binary LoRA expert of the SFER: its weights, a new 2-class head, adapters of `rank` from block
+    `start`."""
     return LoRAExpert.from_backbone(replace_head(copy.deepcopy(sfer), 2), rank, start)
 
 

@@ -161,7 +161,8 @@ def _bank_spec(static_cfg: RunConfig, name: str, paths: dict[str, list[Path]], a
 
 def _features(cfg: RunConfig, dataset: str, classes: tuple[str, ...], clips: pd.DataFrame,
               partitions: list[pd.DataFrame], banks: tuple[str, ...],
-              checkpoints: Callable[[RunConfig, tuple[str, ...]], dict[str, list[Path]]] = _ensure_static) -> DFERFeatures:
+              checkpoints: Callable[[RunConfig, tuple[str, ...]], dict[str, list[Path]]] = _ensure_static,
+              ) -> DFERFeatures:
     """Build or reuse the feature caches of `banks` for every clip of the partitions (each clip aligned once for all
     stale caches), from the static models `checkpoints` trains or reuses for the experts' configuration."""
     from moede.stages.resolve import frame_colour
@@ -343,8 +344,10 @@ def table5_models(cfg: RunConfig) -> dict[str, VideoModel]:
     features, the SFE and the baselines of cfg.baselines."""
     return {MOEDE_ROW: moede_model(cfg),
             "MoEDE without auxiliary (FFE)": VideoModel("moede_ffe", "ffe", moede_factory(False, readout=cfg.readout)),
-            "MoEDE with auxiliary (FTFE)": VideoModel("moede_aux_ftfe", "ftfe", moede_factory(True, readout=cfg.readout)),
-            "MoEDE without auxiliary (FTFE)": VideoModel("moede_ftfe", "ftfe", moede_factory(False, readout=cfg.readout)),
+            "MoEDE with auxiliary (FTFE)": VideoModel("moede_aux_ftfe", "ftfe",
+                                                      moede_factory(True, readout=cfg.readout)),
+            "MoEDE without auxiliary (FTFE)": VideoModel("moede_ftfe", "ftfe",
+                                                         moede_factory(False, readout=cfg.readout)),
             SFE_ROW: sfe_model(cfg), **baseline_models(cfg)}
 
 
