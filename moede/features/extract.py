@@ -115,9 +115,9 @@ def _stored_name(row: pd.Series, landmarks: np.ndarray | None, settings: dict) -
     """The file name of a clip's stored aligned frames: a digest of its video file (path, size, modification time),
     its given landmarks and the alignment `settings`, so that a changed input or setting is aligned again."""
     stat = Path(row["path"]).stat()
-    given = None if landmarks is None else hashlib.sha256(np.ascontiguousarray(landmarks)).hexdigest()
+    landmarks_digest = None if landmarks is None else hashlib.sha256(np.ascontiguousarray(landmarks)).hexdigest()
     made_from = {"video": [str(Path(row["path"]).resolve()), stat.st_size, stat.st_mtime_ns], **settings,
-                 "landmarks": given}
+                 "landmarks": landmarks_digest}
     return f"{digest(made_from)[:24]}.npy"
 
 
