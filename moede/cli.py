@@ -181,7 +181,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     """The options `book` and `info` share: profile, dataset roots and --set."""
     p.add_argument("--profile", choices=["demo", "full"], default=None,
                    help="demo: embedded data, few epochs, CPU minutes (default); full: the paper's settings")
-    p.add_argument("--affectnet", type=Path, metavar="DIR", help="AffectNet root (Manually_Annotated_file_lists/ ...)")
+    p.add_argument("--affectnet", type=Path, metavar="DIR",
+                   help="AffectNet root: Manually_Annotated_file_lists/, train_set/ + val_set/ or train/<class>/ + "
+                   "val/<class>/ (or an image folder: labels.csv + images/)")
     for corpus in video_corpora():
         p.add_argument(corpus.option, dest=corpus.name, type=Path, metavar="DIR", help=corpus.help or
                        f"{corpus.title} root")

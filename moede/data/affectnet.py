@@ -1,4 +1,5 @@
-"""Read AffectNet in its official layout: Manually_Annotated_file_lists/{training,validation}.csv + the image folder."""
+"""Read AffectNet in any of its three layouts: the original Manually_Annotated_file_lists/{training,validation}.csv +
+the image folder (read here), the train_set/ + val_set/ release and class folders (moede.data.affectnet_layouts)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from moede.data.affectnet_layouts import is_class_folders, is_sets_layout, read_class_folders, read_sets
 from moede.data.emotions import AFFECTNET, affectnet_code_to_name
 from moede.data.schema import read_label_csv, validate_frame
 
@@ -20,6 +22,11 @@ IMAGE_FOLDERS: tuple[str, ...] = (
     "Manually_Annotated_Images", "Manually_Annotated_compressed/Manually_Annotated_Images",
     "Manually_Annotated_compressed", ".",
 )
+LAYOUTS: dict[str, str] = {
+    "file lists": "Manually_Annotated_file_lists/training.csv (and validation.csv) + Manually_Annotated_Images/",
+    "train_set/val_set": "train_set/ and val_set/, each with images/<id>.jpg + annotations/<id>_exp.npy",
+    "class folders": "train/<class>/*.jpg and val/<class>/*.jpg (class: AffectNet code 0-7 or emotion name)",
+}
 
 
 def parse_landmarks(text: object, where: str = "facial_landmarks") -> np.ndarray | None:
@@ -32,13 +39,26 @@ def parse_landmarks(text: object, where: str = "facial_landmarks") -> np.ndarray
     return values.reshape(68, 2)
 
 
-def _lists_dir(root: Path) -> Path:
-    """The folder holding training.csv/validation.csv (root/Manually_Annotated_file_lists or root itself)."""
+def _lists_dir(root: Path) -> Path | None:
+    """The folder holding training.csv/validation.csv (root/Manually_Annotated_file_lists or root itself), if any."""
     for candidate in (root / "Manually_Annotated_file_lists", root):
         if (candidate / "training.csv").is_file() or (candidate / "validation.csv").is_file():
             return candidate
-    raise FileNotFoundError(f"no AffectNet file lists under {root}: expected "
-                            f"{root / 'Manually_Annotated_file_lists' / 'training.csv'} (and validation.csv)")
+    return None
+
+
+def affectnet_layout(root: str | Path) -> str:
+    """Which of LAYOUTS the tree at `root` is; FileNotFoundError (one line naming the three) when none."""
+    root = Path(root)
+    if _lists_dir(root) is not None:
+        return "file lists"
+    if is_sets_layout(root):
+        return "train_set/val_set"
+    if is_class_folders(root):
+        return "class folders"
+    raise FileNotFoundError(f"{root} is not an AffectNet tree; expected one of its three layouts: "
+                            + "; ".join(f"{name}: {where}" for name, where in LAYOUTS.items())
+                            + " (or an image folder: labels.csv + images/)")
 
 
 def _read_list(path: Path) -> pd.DataFrame:
@@ -69,13 +89,9 @@ def _image_root(root: Path, relative: str) -> Path:
                             f"{root / 'Manually_Annotated_Images'}")
 
 
-def read_affectnet(root: str | Path, check_images: bool = True) -> pd.DataFrame:
-    """Read AffectNet (training.csv -> train, validation.csv -> dev) with boxes and (68, 2) landmarks, codes 0-7.
-
-    AffectNet has no identities, so `speaker` is the sample id. Listed images missing on disk are dropped
-    (count in attrs['missing_images'], with a warning) when `check_images`.
-    """
-    root = Path(root).expanduser().resolve()
+def _read_file_lists(root: Path) -> tuple[pd.DataFrame, int]:
+    """The samples of the original file lists (training.csv -> train, validation.csv -> dev) with boxes and
+    landmarks, and the number of samples with codes 8-10 (dropped)."""
     lists = _lists_dir(root)
     frames, dropped, image_root = [], 0, None
     for name, split in LIST_FILES.items():
@@ -106,13 +122,29 @@ def read_affectnet(root: str | Path, check_images: bool = True) -> pd.DataFrame:
         }))
     if not frames:
         raise ValueError(f"{lists}: the AffectNet file lists hold no samples with codes 0-7")
-    frame = pd.concat(frames, ignore_index=True)
+    return pd.concat(frames, ignore_index=True), dropped
+
+
+READERS = {"file lists": _read_file_lists, "train_set/val_set": read_sets, "class folders": read_class_folders}
+
+
+def read_affectnet(root: str | Path, check_images: bool = True) -> pd.DataFrame:
+    """Read AffectNet in any of LAYOUTS (training part -> train, validation part -> dev), codes 0-7, with the
+    layout's landmarks ((68, 2)) and boxes where it has them (the file lists: both; train_set/val_set: landmarks).
+
+    AffectNet has no identities, so `speaker` is the sample id. Listed images missing on disk are dropped
+    (count in attrs['missing_images'], with a warning) when `check_images`; attrs['layout'] names the layout.
+    """
+    root = Path(root).expanduser().resolve()
+    layout = affectnet_layout(root)
+    frame, dropped = READERS[layout](root)
     missing = 0
     if check_images:
         present = frame["path"].map(lambda p: Path(p).is_file())
         missing = int((~present).sum())
         if missing:
-            warnings.warn(f"{missing} AffectNet image(s) listed in {lists} are missing under {image_root}; dropped")
+            warnings.warn(f"{missing} AffectNet image(s) listed under {root} ({layout} layout) are missing on disk, "
+                          f"e.g. {frame.loc[~present, 'path'].iloc[0]}; dropped")
         frame = frame[present].reset_index(drop=True)
-    frame.attrs.update(dropped_codes_8_10=dropped, missing_images=missing, root=str(root))
-    return validate_frame(frame, AFFECTNET, where=str(lists))
+    frame.attrs.update(dropped_codes_8_10=dropped, missing_images=missing, root=str(root), layout=layout)
+    return validate_frame(frame, AFFECTNET, where=f"AffectNet at {root} ({layout} layout)")

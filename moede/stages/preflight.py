@@ -32,13 +32,15 @@ class RootCheck:
 
 
 def _read_static(root: Path) -> tuple[str, pd.DataFrame]:
-    """The static corpus table: an image folder (labels.csv) or AffectNet's file lists, images not yet checked."""
+    """The static corpus table: an image folder (labels.csv) or AffectNet in one of its layouts (named), images not
+    yet checked."""
     from moede.data.affectnet import read_affectnet
     from moede.data.imagefolder import read_image_folder
 
     if (root / "labels.csv").is_file():
         return "image folder", read_image_folder(root)
-    return "AffectNet", read_affectnet(root, check_images=False)
+    table = read_affectnet(root, check_images=False)
+    return f"AffectNet ({table.attrs['layout']} layout)", table
 
 
 Reader = Callable[[Path], tuple[str, pd.DataFrame]]
