@@ -112,7 +112,9 @@ def test_stored_aligned_frames_are_read_back_in_any_colour_and_realigned_when_th
 
     import moede.align as align
     from moede.data import demo_cremad, read_cremad
+    from moede.data.colour import as_colour
     from moede.features.extract import aligned_frames_fn
+    from moede.features.frames import FRAME_TOLERANCE, SUFFIX
 
     clips = read_cremad(demo_cremad(tmp_path / "cremad", n_actors=1, sentences=1, frames=(6, 7), size=64))
     row = clips.iloc[0]
@@ -123,8 +125,11 @@ def test_stored_aligned_frames_are_read_back_in_any_colour_and_realigned_when_th
     first = aligned_frames_fn(48, 4, 1, "rgb", store=store)(row)
     again = aligned_frames_fn(48, 4, 1, "rgb", store=store)(row)
     grey = aligned_frames_fn(48, 4, 1, "grey", store=store)(row)
-    assert len(calls) == 1 and np.array_equal(first, again) and len(list(store.iterdir())) == 1
-    assert np.array_equal(grey, aligned_frames_fn(48, 4, 1, "grey")(row))  # the stored frames, converted
+    assert len(calls) == 1 and np.array_equal(first, again)
+    assert [p.name[-len(SUFFIX):] for p in store.iterdir()] == [SUFFIX]
+    assert np.array_equal(grey, as_colour(first, "grey"))  # the stored frames, converted
+    raw = aligned_frames_fn(48, 4, 1, "rgb")(row).astype(int)  # no store: the raw aligned frames
+    assert np.abs(raw - first).max() <= FRAME_TOLERANCE["max_abs"] and not np.array_equal(raw, first)
     aligned_frames_fn(32, 4, 1, "rgb", store=store)(row)  # another size: aligned again, stored beside
     os.utime(row["path"], ns=(1, 1))  # the video changed
     aligned_frames_fn(48, 4, 1, "rgb", store=store)(row)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -11,7 +12,8 @@ import pandas as pd
 import torch
 from torch import nn
 
-from moede.io import atomic_path, digest
+from moede.features.frames import FRAMES_FORMAT, SUFFIX, load_frames, save_frames
+from moede.io import digest
 from moede.models.pretrained import IMAGENET_STATS, Normalisation
 
 FramesFn = Callable[[pd.Series], np.ndarray]
@@ -113,12 +115,13 @@ def row_landmarks(row: pd.Series) -> np.ndarray | None:
 
 def _stored_name(row: pd.Series, landmarks: np.ndarray | None, settings: dict) -> str:
     """The file name of a clip's stored aligned frames: a digest of its video file (path, size, modification time),
-    its given landmarks and the alignment `settings`, so that a changed input or setting is aligned again."""
+    its given landmarks, the alignment `settings` and the stored format (moede.features.frames), so that a changed
+    input, setting or format is aligned again."""
     stat = Path(row["path"]).stat()
     landmarks_digest = None if landmarks is None else hashlib.sha256(np.ascontiguousarray(landmarks)).hexdigest()
     made_from = {"video": [str(Path(row["path"]).resolve()), stat.st_size, stat.st_mtime_ns], **settings,
-                 "landmarks": landmarks_digest}
-    return f"{digest(made_from)[:24]}.npy"
+                 "landmarks_digest": landmarks_digest, "format": FRAMES_FORMAT}
+    return f"{digest(made_from)[:24]}{SUFFIX}"
 
 
 def aligned_frames_fn(size: int, max_frames: int | None, frame_step: int = 1, colour: str = "rgb",
@@ -127,8 +130,9 @@ def aligned_frames_fn(size: int, max_frames: int | None, frame_step: int = 1, co
     row's given landmarks (row_landmarks) when present, else dlib; it keeps every `frame_step`-th frame (1: all, 3:
     30 fps -> 10 fps) and at most `max_frames` of those (None: all), in `colour` (moede.data.colour.as_colour), the
     crop outside the frame painted as `fill` (moede.align.face.FILLS).
-    With `store`, each clip's aligned RGB frames are kept there and read back by later calls (any colour) instead
-    of being aligned again."""
+    With `store`, each clip's aligned RGB frames are kept there as JPEG images (moede.features.frames.save_frames)
+    and read back by later calls (any colour) instead of being aligned again; the frames a call returns are always
+    the stored ones, decoded, so that the first and every later run see the same frames."""
     from moede.align import align_video
     from moede.data.colour import as_colour
 
@@ -142,12 +146,14 @@ def aligned_frames_fn(size: int, max_frames: int | None, frame_step: int = 1, co
         landmarks = row_landmarks(row)
         target = None if store is None else Path(store) / _stored_name(row, landmarks, settings)
         if target is not None and target.is_file():
-            return np.load(target)
+            try:
+                return load_frames(target)
+            except ValueError as error:  # not written by this version (atomic writes leave no half file)
+                warnings.warn(f"{error}; aligning {row['path']} again")
         video = align_video(row["path"], size=size, landmarks=landmarks, max_frames=read, fill=fill)
         rgb = np.ascontiguousarray(video.frames[::frame_step][:max_frames])
-        if target is not None:
-            with atomic_path(target, rgb.nbytes) as tmp, open(tmp, "wb") as handle:
-                np.save(handle, rgb)
-        return rgb
+        if target is None:
+            return rgb
+        return save_frames(target, rgb)
 
     return lambda row: as_colour(aligned(row), colour)

@@ -35,6 +35,7 @@ from moede.evaluation.floors import frame_vote_predictions, probe_predictions
 from moede.evaluation.stats import matched_pair_test
 from moede.features.cache import CacheSpec, FeatureCache, build_or_load_many
 from moede.features.extract import aligned_frames_fn
+from moede.features.frames import FRAMES_FORMAT
 from moede.io import digest
 from moede.models.baselines import BASELINES, SMALL_SIZES, UAVMVisual
 from moede.models.checkpoint import checkpoint_digest, load_checkpoint
@@ -173,7 +174,8 @@ def _features(cfg: RunConfig, dataset: str, classes: tuple[str, ...], clips: pd.
     colour = frame_colour(static_cfg)
     clips = pd.concat(partitions).drop_duplicates("sample_id").drop(columns="split").reset_index(drop=True)
     clips = landmarks_from(clips, cfg.align_landmarks)
-    alignment = STAGES["features"].key(static_cfg.with_(frame_colour=colour), aligner="moede.align.align_video")
+    alignment = STAGES["features"].key(static_cfg.with_(frame_colour=colour), aligner="moede.align.align_video",
+                                       frames=FRAMES_FORMAT)  # features of frames stored another way are stale
     specs = [_bank_spec(static_cfg, name, paths, alignment, cfg.run_dir / "features" / f"{dataset}_{name}.json")
              for name in banks]
     store = cfg.run_dir / "aligned" / "video"
