@@ -123,9 +123,8 @@ class RunConfig:
     dfer_epochs: int = 5  # every DFER model of Tables 5, 7, 8 (the paper: 20)
     augment: bool = False  # the paper's RandomAffine augmentation of the static training images
     batch_size: int = 32  # faces per batch of the static models
-    loader_workers: int = 0  # processes reading the static models' faces from their files (0: the training process;
-    # the full profile: 4); batches and their augmentation are drawn in the training process, so results do not
-    # depend on it
+    loader_workers: int = 0  # processes reading the static models' faces from their files (0: the training process
+    # reads them); batches and their augmentation are drawn in the training process, so results do not depend on it
     precision: str = "fp32"  # the static models' training and dev passes: "fp32" (the paper's), "bf16" (autocast,
     # CPU or GPU) or "fp16" (autocast and a gradient scaler, CUDA only); the DFER models train in fp32
     clip_batch_size: int = 16  # clips per batch of the DFER models
