@@ -20,8 +20,9 @@ from moede.training.loop import fit
 from moede.training.outcomes import TrainResult
 from moede.training.precision import autocast, checked_precision, grad_scaler
 
-# On the 2-core machine a full-profile SFER step (64 faces at 224 px, every layer trained) ran 19.3 s channels-last
-# against 23.0 s in the default format (benchmarks/bench_scale.py --formats): models trained on images run so.
+# On the (busy) 2-core VM a full-profile SFER step (64 faces at 224 px, every layer trained) ran 19.3 s channels-last
+# against 23.0 s in the default format, peak RSS 6.2 against 6.5 GB (one quick run; benchmarks/bench_scale.py
+# --formats times it again): models trained on images train so.
 CHANNELS_LAST = torch.channels_last
 
 
