@@ -42,7 +42,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     "full": dict(image_size=224, sfer_epochs=60, expert_epochs=20, fusion_epochs=60, dfer_epochs=20,
                  fusion_relu=False, augment=True, standardize_features=False, batch_size=64, clip_batch_size=16,
                  partitions=5, ablation_partitions=None, msp_improv_partitions=6, max_frames=None, frame_step=1,
-                 baselines="paper", align_landmarks="dlib"),
+                 baselines="paper", align_landmarks="dlib", loader_workers=4),
 }
 
 STATIC_CORPORA = ("auto", "demo")
@@ -54,7 +54,8 @@ AT_LEAST_ONE = ("image_size", "sfer_epochs", "expert_epochs", "fusion_epochs", "
 LIMITS: dict[str, dict[str, Any]] = {
     **{name: {"minimum": 1} for name in AT_LEAST_ONE},
     "image_size": {"minimum": 32},  # MobileNetV2 halves the side five times
-    "trainable_from": {"minimum": 0},  # a `features` block of the backbone (checked against it in __post_init__)
+    "trainable_from": {"minimum": 0},
+    "loader_workers": {"minimum": 0},  # a `features` block of the backbone (checked against it in __post_init__)
     "msp_improv_partitions": {"minimum": 1, "maximum": 6},  # MSP-IMPROV has six sessions
     "sfe_layers": {"minimum": 1},
     "actor_folds": {"minimum": 3},  # test, development and at least one training fold
@@ -78,13 +79,14 @@ def _choices() -> dict[str, tuple[str, ...]]:
     from moede.models.dfer import AUX_REDUCTIONS
     from moede.models.pretrained import INITS
     from moede.training.optimizers import OPTIMIZERS
+    from moede.training.precision import PRECISIONS
     from moede.training.loop import SELECT_BY
 
     return {"init": INITS, "optimizer": tuple(OPTIMIZERS), "static_select_by": SELECT_BY,
             "dfer_select_by": SELECT_BY, "align_landmarks": LANDMARK_SOURCES, "aux_loss": AUX_REDUCTIONS,
             "static_corpus": STATIC_CORPORA, "video_corpus": VIDEO_CORPORA, "dfer_experts": DFER_EXPERTS,
             "cremad_labels": LABEL_CHOICES, "frame_colour": FRAME_COLOURS, "profile": tuple(PROFILES),
-            "backbone": tuple(BACKBONES), "align_fill": FILLS}
+            "backbone": tuple(BACKBONES), "align_fill": FILLS, "precision": PRECISIONS}
 
 
 @functools.cache
@@ -121,6 +123,10 @@ class RunConfig:
     dfer_epochs: int = 5  # every DFER model of Tables 5, 7, 8 (the paper: 20)
     augment: bool = False  # the paper's RandomAffine augmentation of the static training images
     batch_size: int = 32  # faces per batch of the static models
+    loader_workers: int = 0  # processes reading the static models' faces from their files (0: the training process
+    # reads them); batches and their augmentation are drawn in the training process, so results do not depend on it
+    precision: str = "fp32"  # the static models' training and dev passes: "fp32" (the paper's), "bf16" (autocast,
+    # CPU or GPU) or "fp16" (autocast and a gradient scaler, CUDA only); the DFER models train in fp32
     clip_batch_size: int = 16  # clips per batch of the DFER models
     partitions: int = 2  # CREMA-D speaker-independent partitions of Table 5 (the paper: 5)
     ablation_partitions: int | None = 1  # Table 7 on the first this many partitions (None: all)
@@ -185,6 +191,10 @@ class RunConfig:
             raise SettingError(f"trainable_from={self.trainable_from} would freeze every block of {self.backbone}, "
                                f"which has {feature_blocks(self.backbone)}; use a value from 0 to "
                                f"{feature_blocks(self.backbone) - 1}")
+        if self.device != "auto":
+            from moede.training.precision import checked_precision
+
+            checked_precision(self.precision, self.device)
         if self.trainable_from and self.augment:
             raise SettingError("trainable_from > 0 trains on cached activations of the frozen blocks, which cannot be "
                              "augmented; set augment=false or trainable_from=0")

@@ -28,7 +28,8 @@ SUMMARY_TITLES = {"significance": "Matched-pair t-tests against the single featu
 
 def banner(cfg: RunConfig, *sources: DataSource | str | None) -> None:
     """Print the profile, run directory and data source(s) at the top of a chapter's output."""
-    lines = [f"Profile: {cfg.profile} | run dir: {cfg.run_dir} | device: {cfg.device} | seed: {cfg.seed}",
+    lines = [f"Profile: {cfg.profile} | run dir: {cfg.run_dir} | device: {cfg.device} | seed: {cfg.seed} | "
+             f"precision: {cfg.precision}",
              f"Initialisation: {cfg.initialisation().describe()}"
              + (f"; blocks 0-{cfg.trainable_from - 1} of every MobileNetV2 stay frozen at it"
                 if cfg.trainable_from else "")]

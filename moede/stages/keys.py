@@ -23,6 +23,7 @@ NOT_OUTPUT: dict[str, str] = {
     "run_dir": "where the run is kept",
     "cache_dir": "where converted ImageNet weights are kept",
     "device": "where training runs",
+    "loader_workers": "how many processes read the faces (batches and augmentation are drawn in the training one)",
     "allow_random_init": "a guard of the full profile",
     "allow_demo_data": "a guard of the full profile",
     "ablation_partitions": "how many partitions Table 7 trains, not what one model learns",
@@ -85,7 +86,7 @@ class UndeclaredSetting(RuntimeError):
 
 
 _STATIC = ("seed", "init", "imagenet_weights", "image_size", "augment", "trainable_from", "batch_size",
-           "static_select_by", "optimizer")
+           "static_select_by", "optimizer", "precision")
 STAGES: dict[str, Stage] = {stage.name: stage for stage in (
     Stage("static_alignment", ("static_corpus", "affectnet_root", "seed", "image_size", "align_landmarks",
                                "align_fill")),

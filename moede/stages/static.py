@@ -16,7 +16,6 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict
-from functools import lru_cache
 from typing import Any, Callable
 
 import numpy as np
@@ -44,7 +43,8 @@ from moede.stages.keys import STAGES, checked
 from moede.stages.outputs import save_result
 from moede.training.activation_cache import cached_block_activations
 from moede.training.frozen import FromBlock, FusionFromBlock
-from moede.training.images import FaceImageDataset, FeatureDataset, load_face_images
+from moede.data.face_store import FaceFiles
+from moede.training.images import FaceImageDataset, FeatureDataset
 from moede.training.outcomes import ExpertsResult, FusionResult, StaticResult, TrainResult
 from moede.training.sampling import BalancedEpochSampler
 from moede.training.static import class_weights, train_classifier
@@ -127,12 +127,6 @@ def _align_static(cfg: RunConfig) -> pd.DataFrame:
     return frame
 
 
-@lru_cache(maxsize=2)
-def _images(paths: tuple[str, ...], image_size: int) -> torch.Tensor:
-    """Load (and keep in memory for the next stage) the face images at `paths`."""
-    return load_face_images(paths, image_size)
-
-
 def _dev_rows(frame: pd.DataFrame) -> pd.DataFrame:
     """The development rows of `frame`, after checking that it has training and development rows."""
     train, dev = frame[frame["split"] == "train"], frame[frame["split"] == "dev"].reset_index(drop=True)
@@ -143,12 +137,17 @@ def _dev_rows(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _datasets(frame: pd.DataFrame, cfg: RunConfig) -> tuple[FaceImageDataset, FaceImageDataset]:
     """Return the 8-class train set (augmented when cfg.augment) and the dev set of `frame`, normalised as the run's
-    initial weights expect (loaded only by the stages that train: reusing a checkpoint reads no image)."""
+    initial weights expect, read from their files when a batch needs them (memory independent of their number)."""
     train, dev = frame[frame["split"] == "train"], _dev_rows(frame)
     normalisation = cfg.initialisation().normalisation
-    make = lambda part, augment: FaceImageDataset(_images(tuple(part["path"]), cfg.image_size),  # noqa: E731
+    make = lambda part, augment: FaceImageDataset(FaceFiles(part["path"], cfg.image_size),  # noqa: E731
                                                   class_index(part["label"], AFFECTNET), normalisation, augment)
     return make(train, cfg.augment), make(dev, False)
+
+
+def _loading(cfg: RunConfig) -> dict[str, Any]:
+    """train_classifier's reading and precision options of `cfg`: its loader workers and precision."""
+    return {"loader_workers": cfg.loader_workers, "precision": cfg.precision}
 
 
 def _frozen_blocks(cfg: RunConfig, model: nn.Module) -> nn.Module:
@@ -163,7 +162,7 @@ def _frozen_activations(cfg: RunConfig, blocks: nn.Module, paths: tuple[str, ...
     kept in run_dir/frozen/<role>.pt for every model and notebook trained on the same blocks
     (moede.training.activation_cache)."""
     normalisation = cfg.initialisation().normalisation
-    images = FaceImageDataset(_images(paths, cfg.image_size), [0] * len(paths), normalisation)
+    images = FaceImageDataset(FaceFiles(paths, cfg.image_size), [0] * len(paths), normalisation)
     activations = cached_block_activations(blocks, images, paths, cfg.run_dir / "frozen" / f"{role}.pt",
                                            normalisation, cfg.image_size, cfg.torch_device())
     return FeatureDataset(activations, images.targets)
@@ -218,7 +217,7 @@ def _job(cfg: RunConfig, name: str, key: dict[str, Any], classes: tuple[str, ...
         result = train(cfg)
         log.info("%s: trained in %.1f s (seed %d), best dev epoch %d", name, result.seconds, seed, result.best_epoch)
         return Trained(result.model, {
-            "seed": seed, "best_epoch": result.best_epoch, "seconds": result.seconds,
+            "seed": seed, "best_epoch": result.best_epoch, "seconds": result.seconds, "precision": cfg.precision,
             "init": getattr(result.model, "moede_init", None),
             "normalisation": {k: list(v) for k, v in asdict(cfg.initialisation().normalisation).items()},
             "n_dev": len(dev),
@@ -270,7 +269,7 @@ def train_sfer_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> Stati
                                   learning_rate=cfg.learning_rate, batch_size=cfg.batch_size,
                                   device=cfg.torch_device(), loss_weights=class_weights(train.targets, len(AFFECTNET)),
                                   select_by=cfg.static_select_by, optimizer_name=cfg.optimizer, seed=cfg.seed,
-                                  desc="SFER")
+                                  desc="SFER", **_loading(cfg))
         result.model = _finished(trained, model)
         return result
 
@@ -310,7 +309,8 @@ def _train_expert(cfg: RunConfig, sfer: nn.Module, train: FaceImageDataset, dev:
     result = train_classifier(trained, fit_train, fit_dev, n_classes=2, epochs=cfg.expert_epochs,
                               learning_rate=cfg.expert_learning_rate, batch_size=cfg.batch_size,
                               device=cfg.torch_device(), sampler=sampler, select_by=cfg.static_select_by,
-                              optimizer_name=cfg.optimizer, seed=cfg.seed + index, desc=f"expert {emotion}")
+                              optimizer_name=cfg.optimizer, seed=cfg.seed + index, desc=f"expert {emotion}",
+                              **_loading(cfg))
     result.model = _finished(trained, model)
     return result
 
@@ -417,7 +417,7 @@ def train_fusion_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> Fus
                                       batch_size=cfg.batch_size, device=cfg.torch_device(),
                                       loss_weights=class_weights(train.targets, len(AFFECTNET)),
                                       select_by=cfg.static_select_by, optimizer_name=cfg.optimizer, seed=cfg.seed,
-                                      desc=name.upper())
+                                      desc=name.upper(), **_loading(cfg))
             result.model = _finished(trained, model)
             return result
 

@@ -1,51 +1,36 @@
-"""In-memory training sets: aligned face crops (RGB, resized, normalised as the initial weights expect, augmented) and
-precomputed features."""
+"""Training sets: aligned face crops (RGB, resized, normalised as the initial weights expect), held in memory or read
+from their files on access (moede.data.face_store), and precomputed features."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 import torch
-from PIL import Image
 from torch.utils.data import Dataset
 from torchvision.transforms import v2
 from tqdm.auto import tqdm
 
 from moede.data.emotions import class_index
+from moede.data.face_store import FaceFiles, read_face
 from moede.models.pretrained import Normalisation
-# The paper's "4% random shear" read as a shear factor of 0.04, i.e. a shear angle of atan(0.04) = 2.29 degrees
-# (torchvision's RandomAffine takes the shear as an angle in degrees).
-SHEAR_DEGREES = math.degrees(math.atan(0.04))
-
-
-def augmentation() -> v2.Transform:
-    """The paper's augmentation: up to 15 degrees rotation, 10% translation, 4% shear (RandomAffine)."""
-    return v2.RandomAffine(degrees=15, translate=(0.1, 0.1), shear=SHEAR_DEGREES)
 
 
 def load_face_images(paths: Sequence[str], image_size: int) -> torch.Tensor:
     """Read image files as RGB, resize to image_size x image_size; return a uint8 tensor (N,3,S,S)."""
     out = torch.empty((len(paths), 3, image_size, image_size), dtype=torch.uint8)
     for i, path in enumerate(tqdm(paths, desc=f"loading {len(paths)} faces", leave=False, disable=len(paths) < 200)):
-        try:
-            with Image.open(path) as image:
-                image = image.convert("RGB")
-                if image.size != (image_size, image_size):
-                    image = image.resize((image_size, image_size), Image.Resampling.BILINEAR)
-                out[i] = torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1)
-        except OSError as error:
-            raise FileNotFoundError(f"cannot read face image {path}: {error}; rerun the alignment stage") from error
+        out[i] = read_face(path, image_size)
     return out
 
 
 class FaceImageDataset(Dataset):
-    """Face crops held in memory with integer targets, normalised with `normalisation` (the initial weights');
-    `augment` applies the paper's random affine per sample."""
+    """Face crops (a uint8 tensor (N,3,S,S) in memory, or FaceFiles read on access) with integer targets, normalised
+    with `normalisation` (the initial weights'). `augment` marks a training set whose batches the training loop
+    augments on its device (moede.training.augment.BatchAffine); items are never augmented here."""
 
-    def __init__(self, images: torch.Tensor, targets: Sequence[int], normalisation: Normalisation,
+    def __init__(self, images: torch.Tensor | FaceFiles, targets: Sequence[int], normalisation: Normalisation,
                  augment: bool = False) -> None:
         if len(images) != len(targets):
             raise ValueError(f"{len(images)} images but {len(targets)} targets")
@@ -53,15 +38,15 @@ class FaceImageDataset(Dataset):
         self.targets = torch.as_tensor(np.asarray(targets), dtype=torch.long)
         self.normalisation = normalisation
         self.augment = augment
-        self._affine = augmentation()
         self._normalise = v2.Compose([v2.ToDtype(torch.float32, scale=True),
                                       v2.Normalize(normalisation.mean, normalisation.std)])
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, classes: Sequence[str], image_size: int, normalisation: Normalisation,
                    augment: bool = False) -> "FaceImageDataset":
-        """Load the images of `frame` (columns path, label) with targets = index of the label in `classes`."""
-        return cls(load_face_images(list(frame["path"]), image_size), class_index(frame["label"], classes),
+        """The images of `frame` (columns path, label), read from their files on access, with targets = index of the
+        label in `classes`."""
+        return cls(FaceFiles(list(frame["path"]), image_size), class_index(frame["label"], classes),
                    normalisation, augment)
 
     def relabel(self, targets: Sequence[int], augment: bool | None = None) -> "FaceImageDataset":
@@ -78,13 +63,10 @@ class FaceImageDataset(Dataset):
         return len(self.targets)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        image = self.images[index]
-        if self.augment:
-            image = self._affine(image)
-        return self._normalise(image), self.targets[index]
+        return self.normalised(index), self.targets[index]
 
     def normalised(self, index: int) -> torch.Tensor:
-        """Return image `index` normalised and without augmentation, shape (3,S,S)."""
+        """Return image `index` normalised (never augmented), shape (3,S,S)."""
         return self._normalise(self.images[index])
 
 
