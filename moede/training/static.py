@@ -3,7 +3,7 @@ weighted cross-entropy, Adam, best dev epoch kept."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -16,6 +16,7 @@ from moede.evaluation.metrics import summary
 from moede.training.images import FaceImageDataset
 from moede.training.loop import fit
 from moede.training.outcomes import TrainResult
+from moede.training.resume import EpochCheckpoint, is_stateful
 
 
 def class_weights(targets: Sequence[int], n_classes: int) -> torch.Tensor:
@@ -66,12 +67,16 @@ def train_classifier(model: nn.Module, train: FaceImageDataset, dev: FaceImageDa
                      epochs: int, learning_rate: float = 1e-3, batch_size: int = 64,
                      device: str | torch.device = "cpu", loss_weights: torch.Tensor | None = None,
                      sampler: Sampler[int] | None = None, select_by: str = "f1_macro", optimizer_name: str = "adam",
-                     seed: int = 0, patience: int | None = None, desc: str = "training") -> TrainResult:
+                     seed: int = 0, patience: int | None = None, desc: str = "training",
+                     resume: EpochCheckpoint | None = None,
+                     stateful: Mapping[str, object] | None = None) -> TrainResult:
     """Train with Adam (or `optimizer_name`: moede.training.optimizers) and (weighted) cross-entropy for `epochs`
     in the one loop (moede.training.loop.fit); keep the epoch best on dev by `select_by` (the first one on ties).
 
     `sampler` (e.g. BalancedEpochSampler) replaces shuffling; the history has one row per epoch with
     train_loss, dev_loss, dev_accuracy, dev_f1_macro (percent) and seconds; `patience`: early stopping (see fit).
+    `resume`: the epoch checkpoint to continue from and write (see fit), which saves the shuffling generator, a
+    stateful `sampler` and every object of `stateful` (e.g. an augmentation's generator) with the weights.
     """
     weight = None if loss_weights is None else loss_weights.to(device)
     loss_fn = nn.CrossEntropyLoss(weight=weight)
@@ -96,7 +101,11 @@ def train_classifier(model: nn.Module, train: FaceImageDataset, dev: FaceImageDa
         scores = summary(targets, logits.argmax(axis=1), n_classes)
         return {"dev_loss": dev_loss, "dev_accuracy": scores["accuracy"], "dev_f1_macro": scores["f1_macro"]}, logits
 
+    states: dict[str, object] = {"generator": generator} if generator is not None else {}
+    if is_stateful(sampler):
+        states["sampler"] = sampler
     result = fit(model, train_epoch, score_dev, epochs=epochs, learning_rate=learning_rate,
-                 optimizer_name=optimizer_name, select_by=select_by, patience=patience, device=device, desc=desc)
+                 optimizer_name=optimizer_name, select_by=select_by, patience=patience, device=device, desc=desc,
+                 resume=resume, stateful={**states, **(stateful or {})})
     result.model, result.dev_targets = result.model.cpu().eval(), dev.targets.numpy()
     return result
