@@ -33,6 +33,7 @@ Start here:
   moede book                 run every notebook on the embedded demo data and build the site (_build/html)
   moede check-book           open the built site in headless Chromium and check every chapter renders
   moede info                 versions, device, and which data each chapter would use
+  moede plan                 the hours, RAM and disk a profile's whole protocol needs, measured on this device
 
 Other tools:
   moede train STAGE          train (or reuse) one stage's models in the run directory; works under torchrun
@@ -223,6 +224,21 @@ def _add_others(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
     p.add_argument("--only", choices=["static", *(_demo_choice(c) for c in video_corpora())], action="append",
                    help="write only this corpus (repeatable; default: all)")
+
+    p = sub.add_parser("plan", help="project the hours, RAM and disk of a profile's whole protocol, measured",
+                       description="For a profile and the corpora found, list per stage the images or clips x "
+                                   "epochs, the cost per item measured on the chosen device by a short warm-up of "
+                                   "the actual model (forward, backward, optimiser step at the profile's image and "
+                                   "batch size), the projected hours, RAM and disk. The paper's corpora's published "
+                                   "counts are used for those not given; a stage that could not be measured says so "
+                                   "and is not in the total.")
+    _add_run_options(p)
+    p.add_argument("--device", default=None, help="where to measure: auto (default), cpu, cuda, cuda:1 ...")
+    p.add_argument("--steps", type=_checked(Setting("steps", int, minimum=1)), default=2,
+                   help="timed training steps per model, after one untimed warm-up step (default 2)")
+    p.add_argument("--fusion-batch", type=_checked(Setting("fusion_batch", int, minimum=1)), default=None,
+                   help="faces per measured step of the FFE/FTFE fusions (default: the profile's batch on a GPU, "
+                        "at most 8 on a CPU, whose memory may not hold eight MobileNetV2s at the full batch)")
 
     p = sub.add_parser("info", help="show versions, the torch device and which data each chapter would use",
                        description="Print package versions, the torch device, whether ../shared/data is found and "
@@ -520,6 +536,14 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plan(args: argparse.Namespace) -> int:
+    """Measure and print the plan of the profile's whole protocol."""
+    from moede.stages.plan import plan, plan_text
+
+    print(plan_text(plan(_config(args), steps=args.steps, fusion_batch=args.fusion_batch)))
+    return 0
+
+
 def data_plan(cfg: RunConfig, found: dict[str, RootCheck]) -> list[str]:
     """Say which data source each chapter would use under `cfg`, with what `found` counted under the user's roots
     (nothing is generated)."""
@@ -558,7 +582,7 @@ def data_plan(cfg: RunConfig, found: dict[str, RootCheck]) -> list[str]:
 
 
 COMMANDS = {"book": cmd_book, "train": cmd_train, "check-book": cmd_check_book, "align": cmd_align,
-            "demo-data": cmd_demo_data, "info": cmd_info, "export": predict_cli.cmd_export,
+            "demo-data": cmd_demo_data, "info": cmd_info, "plan": cmd_plan, "export": predict_cli.cmd_export,
             "predict": predict_cli.cmd_predict}
 
 

@@ -14,8 +14,9 @@ Conventions, so that N processes train the same model as one process would:
   each rank normalises with its own batch's statistics, as plain DDP does.
 - **Evaluation** runs on every rank over the whole development set with the synchronised weights, so every rank
   selects the same best epoch without communication.
-- **Files.** Only rank 0 writes (`run_on_main`): the others wait at a barrier and then read what it wrote (the one
-  exception: each rank writes its share of a feature cache to a part file that rank 0 merges, moede.features.cache).
+- **Files.** Only rank 0 writes (`run_on_main`): the others wait at a barrier and then read what it wrote (the two
+  exceptions: each rank writes its share of a feature cache to a part file that rank 0 merges, moede.features.cache;
+  a rank training a model alone writes that model's epoch checkpoints, moede.training.resume).
   Every rank must reach each collective (`run_on_main`, `broadcast_from_main`, `gather_objects`): a decision that
   picks a path ("is the checkpoint reusable?") is rank 0's, broadcast, never each rank's own look at the disk.
 - **Independent models** (the eight experts, the DFER partitions) are dealt out one per rank (`share_out`): each

@@ -51,6 +51,7 @@ from moede.stages.outputs import save_result
 from moede.training.dynamic import feature_statistics, predict_clips, train_dfer
 from moede.evaluation.predictions import Predictions
 from moede.training.outcomes import DFERResults
+from moede.training.resume import EpochCheckpoint
 from moede.training.reuse import Job, Trained, train_or_reuse_all
 
 FORMAT = "moede-dfer-run/1"
@@ -254,6 +255,7 @@ def partition_job(cfg: RunConfig, features: DFERFeatures, label: str, model: Vid
         spec = model.factory(shape).spec()
     key = STAGES["dfer"].key(cfg, format=FORMAT, features=digest(cache.key), model=spec, partition=k + 1,
                              split=digest([train_ids, train_y, dev_ids, dev_y, test_ids, test_y]))
+    path = dfer_model_path(cfg.run_dir, features.dataset, model.id, k + 1)
 
     def fit(cfg: RunConfig) -> Trained:
         seed = seed_everything(cfg.seed + k)
@@ -264,7 +266,8 @@ def partition_job(cfg: RunConfig, features: DFERFeatures, label: str, model: Vid
                             learning_rate=cfg.dfer_learning_rate, batch_size=cfg.clip_batch_size,
                             aux_weight=cfg.aux_weight, aux_reduction=cfg.aux_loss, optimizer_name=cfg.optimizer,
                             select_by=cfg.dfer_select_by,
-                            seed=seed, device=cfg.torch_device(), desc=f"{label} [{k + 1}]")
+                            seed=seed, device=cfg.torch_device(), desc=f"{label} [{k + 1}]",
+                            resume=EpochCheckpoint.beside(path, key, f"{label} [{k + 1}]"))
         test = predict_clips(result.model, cache, test_ids, test_y, cfg.clip_batch_size, cfg.torch_device())
         best = result.history.loc[result.best_epoch - 1]  # the kept epoch's row (epochs count from 1)
         return Trained(result.model.cpu(), {"best_epoch": result.best_epoch,
@@ -272,8 +275,7 @@ def partition_job(cfg: RunConfig, features: DFERFeatures, label: str, model: Vid
                        {"history": result.history.to_dict("list"), "test": test.to_payload()})
 
     config = {**cfg.as_dict(), "frame_colour": features.colour}  # as resolved: what predict shows the experts
-    return Job(dfer_model_path(cfg.run_dir, features.dataset, model.id, k + 1), key, checked("dfer", cfg, fit),
-               config, features.classes, features.source)
+    return Job(path, key, checked("dfer", cfg, fit), config, features.classes, features.source)
 
 
 def run_models(cfg: RunConfig, features: DFERFeatures, models: dict[str, VideoModel],

@@ -48,6 +48,7 @@ from moede.training.images import FaceImageDataset, FeatureDataset
 from moede.training.outcomes import ExpertsResult, FusionResult, StaticResult, TrainResult
 from moede.training.sampling import BalancedEpochSampler
 from moede.training.static import class_weights, train_classifier
+from moede.training.resume import EpochCheckpoint
 from moede.training.reuse import Job, Trained, train_or_reuse_all
 
 log = logging.getLogger(__name__)
@@ -207,14 +208,16 @@ def _predictions(dev: pd.DataFrame, result: TrainResult, classes: tuple[str, ...
 
 
 def _job(cfg: RunConfig, name: str, key: dict[str, Any], classes: tuple[str, ...], source: DataSource,
-         dev: pd.DataFrame, train: Callable[[RunConfig], TrainResult]) -> Job:
+         dev: pd.DataFrame, train: Callable[[RunConfig, EpochCheckpoint], TrainResult]) -> Job:
     """The training (or reuse) of run_dir/models/<name>.pt, made with `key` (`_key`), beside results/<name>/; `train`
-    runs on a config that records the settings it reads (moede.stages.keys.checked: key's stage must declare them)."""
+    runs on a config that records the settings it reads (moede.stages.keys.checked: key's stage must declare them)
+    and resumes from (and writes) the epoch checkpoint of `key` beside the model's."""
     folder = cfg.run_dir / "results" / name
+    path = cfg.run_dir / "models" / f"{name}.pt"
 
     def fit(cfg: RunConfig) -> Trained:
         seed = seed_everything(cfg.seed)
-        result = train(cfg)
+        result = train(cfg, EpochCheckpoint.beside(path, key, name))
         log.info("%s: trained in %.1f s (seed %d), best dev epoch %d", name, result.seconds, seed, result.best_epoch)
         return Trained(result.model, {
             "seed": seed, "best_epoch": result.best_epoch, "seconds": result.seconds, "precision": cfg.precision,
@@ -224,8 +227,8 @@ def _job(cfg: RunConfig, name: str, key: dict[str, Any], classes: tuple[str, ...
             "dev": summary(result.dev_targets, result.dev_predictions, len(classes))},
             outputs={"history": result.history, "predictions": _predictions(dev, result, classes)})
 
-    return Job(cfg.run_dir / "models" / f"{name}.pt", key, checked(key["stage"], cfg, fit), cfg.as_dict(), classes,
-               source, needs=(folder / "history.csv", folder / "dev_predictions.csv"))
+    return Job(path, key, checked(key["stage"], cfg, fit), cfg.as_dict(), classes, source,
+               needs=(folder / "history.csv", folder / "dev_predictions.csv"))
 
 
 def _static_result(name: str, job: Job, trained: Trained) -> StaticResult:
@@ -249,7 +252,7 @@ def _static_result(name: str, job: Job, trained: Trained) -> StaticResult:
 
 
 def _train_or_reuse(cfg: RunConfig, name: str, key: dict[str, Any], classes: tuple[str, ...], source: DataSource,
-                    dev: pd.DataFrame, train: Callable[[RunConfig], TrainResult]) -> StaticResult:
+                    dev: pd.DataFrame, train: Callable[[RunConfig, EpochCheckpoint], TrainResult]) -> StaticResult:
     """Reuse run_dir/models/<name>.pt and results/<name>/ when made with `key`; otherwise train, save and return."""
     job = _job(cfg, name, key, classes, source, dev, train)
     return _static_result(name, job, train_or_reuse_all([job])[0])
@@ -261,7 +264,7 @@ def train_sfer_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> Stati
     source = _frame_source(frame)
     dev_rows = _dev_rows(frame)
 
-    def fit(cfg: RunConfig) -> TrainResult:
+    def fit(cfg: RunConfig, resume: EpochCheckpoint) -> TrainResult:
         train, dev = _datasets(frame, cfg)
         model = build_backbone(cfg.backbone, len(AFFECTNET), cfg.initialisation()).module
         trained, fit_train, fit_dev = _trainable(cfg, model, train, dev, _split_paths(frame))
@@ -269,7 +272,7 @@ def train_sfer_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> Stati
                                   learning_rate=cfg.learning_rate, batch_size=cfg.batch_size,
                                   device=cfg.torch_device(), loss_weights=class_weights(train.targets, len(AFFECTNET)),
                                   select_by=cfg.static_select_by, optimizer_name=cfg.optimizer, seed=cfg.seed,
-                                  desc="SFER", **_loading(cfg))
+                                  desc="SFER", resume=resume, **_loading(cfg))
         result.model = _finished(trained, model)
         return result
 
@@ -291,9 +294,10 @@ def lora_rank(cfg: RunConfig) -> int | None:
 
 
 def _train_expert(cfg: RunConfig, sfer: nn.Module, train: FaceImageDataset, dev: FaceImageDataset,
-                  paths: tuple[tuple[str, ...], tuple[str, ...]], index: int, emotion: str) -> TrainResult:
+                  paths: tuple[tuple[str, ...], tuple[str, ...]], index: int, emotion: str,
+                  resume: EpochCheckpoint | None = None) -> TrainResult:
     """Fine-tune a copy of the SFER (cfg.experts 'full'), or LoRA adapters on it ('lora'), with a 2-class head on
-    balanced 'emotion vs rest' epochs."""
+    balanced 'emotion vs rest' epochs (`resume`: its epoch checkpoint, see moede.training.loop.fit)."""
     if cfg.experts == "lora":
         model = lora_expert_from_sfer(sfer, cfg.lora_rank, cfg.trainable_from)
     else:
@@ -310,7 +314,7 @@ def _train_expert(cfg: RunConfig, sfer: nn.Module, train: FaceImageDataset, dev:
                               learning_rate=cfg.expert_learning_rate, batch_size=cfg.batch_size,
                               device=cfg.torch_device(), sampler=sampler, select_by=cfg.static_select_by,
                               optimizer_name=cfg.optimizer, seed=cfg.seed + index, desc=f"expert {emotion}",
-                              **_loading(cfg))
+                              resume=resume, **_loading(cfg))
     result.model = _finished(trained, model)
     return result
 
@@ -354,8 +358,8 @@ def train_experts(cfg: RunConfig, frame: pd.DataFrame) -> dict[str, StaticResult
     names = [expert_name(emotion, lora_rank(cfg)) for emotion in AFFECTNET]
     jobs = [_job(cfg, name, _key(cfg, "expert", frame, emotion=emotion, sfer=parent),
                  ("other", emotion), sfer.source, dev_rows,
-                 lambda cfg, index=index, emotion=emotion: _train_expert(cfg, sfer.model, *_datasets(frame, cfg),
-                                                                         _split_paths(frame), index, emotion))
+                 lambda cfg, resume, index=index, emotion=emotion: _train_expert(
+                     cfg, sfer.model, *_datasets(frame, cfg), _split_paths(frame), index, emotion, resume))
             for index, (emotion, name) in enumerate(zip(AFFECTNET, names))]
     trained = train_or_reuse_all(jobs, spread=True)  # under torchrun: one expert per rank at a time
     return {emotion: _static_result(name, job, done) for emotion, name, job, done in zip(AFFECTNET, names, jobs,
@@ -401,7 +405,8 @@ def train_fusion_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> Fus
     parents = [checkpoint_digest(e.checkpoint) for e in experts.experts.values()]
     results = {}
     for name, fine_tune in (("ffe", False), ("ftfe", True)):
-        def fit(cfg: RunConfig, fine_tune: bool = fine_tune, name: str = name) -> TrainResult:
+        def fit(cfg: RunConfig, resume: EpochCheckpoint, fine_tune: bool = fine_tune,
+                name: str = name) -> TrainResult:
             train, dev = _datasets(frame, cfg)
             model = ExpertFusion(ExpertBank(experts.models()), n_classes=len(AFFECTNET), fine_tune=fine_tune,
                                  relu=cfg.fusion_relu)
@@ -417,7 +422,7 @@ def train_fusion_stage(cfg: RunConfig, frame: pd.DataFrame | None = None) -> Fus
                                       batch_size=cfg.batch_size, device=cfg.torch_device(),
                                       loss_weights=class_weights(train.targets, len(AFFECTNET)),
                                       select_by=cfg.static_select_by, optimizer_name=cfg.optimizer, seed=cfg.seed,
-                                      desc=name.upper(), **_loading(cfg))
+                                      desc=name.upper(), resume=resume, **_loading(cfg))
             result.model = _finished(trained, model)
             return result
 

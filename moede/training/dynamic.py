@@ -17,6 +17,7 @@ from moede.models.dfer import DFEROutput, collate_clips, dfer_loss
 from moede.evaluation.predictions import Predictions
 from moede.training.loop import fit
 from moede.training.outcomes import TrainResult
+from moede.training.resume import EpochCheckpoint
 
 
 class FeatureSource(Protocol):
@@ -88,12 +89,14 @@ def train_dfer(model: nn.Module, source: FeatureSource, train_ids: Sequence[str]
                dev_ids: Sequence[str], dev_y: Sequence[int], *, epochs: int, learning_rate: float = 1e-3,
                batch_size: int = 16, aux_weight: float = 1.0, aux_reduction: str = "sum",
                optimizer_name: str = "adam", select_by: str = "accuracy", seed: int = 0,
-               patience: int | None = None, device: str | torch.device = "cpu", desc: str = "DFER") -> TrainResult:
+               patience: int | None = None, device: str | torch.device = "cpu", desc: str = "DFER",
+               resume: EpochCheckpoint | None = None) -> TrainResult:
     """Train with Adam (or `optimizer_name`: moede.training.optimizers) and cross-entropy (+ `aux_weight` x the sum or
     mean of the auxiliary losses, `dfer_loss`) for `epochs` in the one loop (moede.training.loop.fit), scoring the
     development clips after each epoch; return the model with the weights of the epoch best by `select_by`
     ('accuracy', the paper's, or 'f1_macro'; the first one on ties); `patience`: early stopping (see fit).
-    Shuffling is seeded with `seed` + epoch; seed torch yourself before building the model for reproducible weights."""
+    Shuffling is seeded with `seed` + epoch; seed torch yourself before building the model for reproducible weights.
+    `resume`: the epoch checkpoint to continue from and write (see fit)."""
     if not len(train_ids) or not len(dev_ids):
         raise ValueError(f"need training and development clips, got {len(train_ids)} and {len(dev_ids)}")
     ctx = current()
@@ -128,4 +131,4 @@ def train_dfer(model: nn.Module, source: FeatureSource, train_ids: Sequence[str]
 
     return fit(model, train_epoch, score_dev, epochs=epochs, learning_rate=learning_rate,
                optimizer_name=optimizer_name, select_by=select_by, patience=patience, device=device, desc=desc,
-               rate_column="clips_per_second")
+               rate_column="clips_per_second", resume=resume)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 from torch.utils.data import Sampler
@@ -33,3 +34,12 @@ class BalancedEpochSampler(Sampler[int]):
         order = np.concatenate([self.positives, self.last_negatives])
         self.rng.shuffle(order)
         return iter(order.tolist())
+
+    def state_dict(self) -> dict[str, Any]:
+        """The random generator's position and the last epoch's negatives (for resuming: moede.training.resume)."""
+        return {"rng": self.rng.bit_generator.state, "last_negatives": self.last_negatives.tolist()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from a state that `state_dict` returned."""
+        self.rng.bit_generator.state = state["rng"]
+        self.last_negatives = np.asarray(state["last_negatives"], dtype=int)

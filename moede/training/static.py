@@ -3,7 +3,7 @@ weighted cross-entropy, Adam, best dev epoch kept."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -18,6 +18,7 @@ from moede.training.augment import BatchAffine
 from moede.training.images import FaceImageDataset
 from moede.training.loop import fit
 from moede.training.outcomes import TrainResult
+from moede.training.resume import EpochCheckpoint, is_stateful
 from moede.training.precision import autocast, checked_precision, grad_scaler
 
 # On the (busy) 2-core VM a full-profile SFER step (64 faces at 224 px, every layer trained) ran 19.3 s channels-last
@@ -114,7 +115,9 @@ def train_classifier(model: nn.Module, train: FaceImageDataset, dev: FaceImageDa
                      device: str | torch.device = "cpu", loss_weights: torch.Tensor | None = None,
                      sampler: Sampler[int] | None = None, select_by: str = "f1_macro", optimizer_name: str = "adam",
                      seed: int = 0, patience: int | None = None, desc: str = "training", loader_workers: int = 0,
-                     precision: str = "fp32", augmenter: BatchAffine | None = None) -> TrainResult:
+                     precision: str = "fp32", augmenter: BatchAffine | None = None,
+                     resume: EpochCheckpoint | None = None,
+                     stateful: Mapping[str, object] | None = None) -> TrainResult:
     """Train with Adam (or `optimizer_name`: moede.training.optimizers) and (weighted) cross-entropy for `epochs`
     in the one loop (moede.training.loop.fit); keep the epoch best on dev by `select_by` (the first one on ties).
 
@@ -123,6 +126,8 @@ def train_classifier(model: nn.Module, train: FaceImageDataset, dev: FaceImageDa
     Faces read from files are read by `loader_workers` processes; `precision` (moede.training.precision) is the
     forward passes'. When `train.augment`, each batch is augmented on the device by `augmenter` (default: a
     BatchAffine seeded from `seed`; pass one to save and restore its state_dict).
+    `resume`: the epoch checkpoint to continue from and write (see fit), which saves the shuffling generator, a
+    stateful `sampler` and every object of `stateful` (e.g. an augmentation's generator) with the weights.
     """
     precision = checked_precision(precision, device)
     if getattr(train, "augment", False) and augmenter is None:
@@ -156,8 +161,14 @@ def train_classifier(model: nn.Module, train: FaceImageDataset, dev: FaceImageDa
     channels_last = _layout(train) == CHANNELS_LAST
     if channels_last:
         model.to(memory_format=CHANNELS_LAST)
+    states: dict[str, object] = {"generator": generator} if generator is not None else {}
+    if is_stateful(sampler):
+        states["sampler"] = sampler
+    if augmenter is not None:
+        states["augmenter"] = augmenter
     result = fit(model, train_epoch, score_dev, epochs=epochs, learning_rate=learning_rate,
-                 optimizer_name=optimizer_name, select_by=select_by, patience=patience, device=device, desc=desc)
+                 optimizer_name=optimizer_name, select_by=select_by, patience=patience, device=device, desc=desc,
+                 resume=resume, stateful={**states, **(stateful or {})})
     if channels_last:  # checkpoints hold the default memory format
         result.model.to(memory_format=torch.contiguous_format)
     result.model, result.dev_targets = result.model.cpu().eval(), dev.targets.numpy()
