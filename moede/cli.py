@@ -539,6 +539,8 @@ def data_plan(cfg: RunConfig, found: dict[str, RootCheck]) -> list[str]:
     kind = static_kind(cfg)
     if kind == "corpus":
         static = found["ferplus_root" if cfg.ferplus_root is not None else "affectnet_root"].describe()
+        if cfg.ferplus_root is not None and cfg.ferplus_per_class_cap:
+            static += f"; training keeps at most {cfg.ferplus_per_class_cap} per emotion (ferplus_per_class_cap)"
     elif kind == "shared":
         static = f"real stand-in {shared / 'facial_expressions'} (not the paper's corpus)"
     else:

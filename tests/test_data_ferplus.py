@@ -20,7 +20,8 @@ from moede.data import ferplus
 from moede.data.emotions import AFFECTNET
 from moede.data.schema import landmarks_from
 from moede.errors import InputDataError, SettingError
-from moede.stages.preflight import check_root
+from moede.cli import data_plan
+from moede.stages.preflight import check_inputs, check_root
 from moede.stages.resolve import resolve_static
 from moede.stages.static import _datasets, _key, _split_paths, with_targets
 from moede.training.images import FaceImageDataset
@@ -173,6 +174,8 @@ def test_resolution_preflight_and_banner_name_fer_plus_and_its_counts(tmp_path: 
     assert Path(frame["path"].iloc[0]).parent == tmp_path / "run" / "data" / "ferplus_faces"
     check = check_root("ferplus_root", root)
     assert (check.labelled, check.found) == (48, 48) and "tie 1" in check.describe()
+    plan = "\n".join(data_plan(_cfg(tmp_path, root), check_inputs(_cfg(tmp_path, root))))
+    assert f"chapters 2-4 (static): FER+ at {root}: 48 of 48" in plan and "at most 500 per emotion" in plan
     assert _cfg(tmp_path, root).ferplus_per_class_cap == 500 and RunConfig().ferplus_per_class_cap is None
 
 
