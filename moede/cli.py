@@ -185,6 +185,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--affectnet", type=Path, metavar="DIR",
                    help="AffectNet root: Manually_Annotated_file_lists/, train_set/ + val_set/ or train/<class>/ + "
                    "val/<class>/ (or an image folder: labels.csv + images/)")
+    p.add_argument("--ferplus", type=Path, metavar="DIR",
+                   help="FER+ root instead of AffectNet: fer2013.csv + fer2013new.csv, or FERPlus's FER2013Train/ "
+                        "Valid/Test folders (data/README.md)")
     for corpus in video_corpora():
         p.add_argument(corpus.option, dest=corpus.name, type=Path, metavar="DIR", help=corpus.help or
                        f"{corpus.title} root")
@@ -260,7 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-USER_PATHS = ("run_dir", "affectnet", "imagenet_weights", "build_dir", "source", "out")
+USER_PATHS = ("run_dir", "affectnet", "ferplus", "imagenet_weights", "build_dir", "source", "out")
 """argparse destinations holding paths typed by the user (and each video corpus' root, named after the corpus):
 resolved against the caller's directory before any work."""
 
@@ -275,8 +278,8 @@ def resolve_user_paths(args: argparse.Namespace) -> argparse.Namespace:
 
 
 FLAG_SETTINGS = {"profile": "--profile", "run_dir": "--run-dir", "affectnet_root": "--affectnet",
-                 "imagenet_weights": "--imagenet-weights", "device": "--device", "seed": "--seed",
-                 "allow_demo_data": "--allow-demo-data"}
+                 "ferplus_root": "--ferplus", "imagenet_weights": "--imagenet-weights", "device": "--device",
+                 "seed": "--seed", "allow_demo_data": "--allow-demo-data"}
 """Settings that have their own option: they work through --set too, but not both ways at once (so do the video
 corpora's roots, --<corpus>: flag_settings)."""
 
@@ -300,6 +303,7 @@ def _config(args: argparse.Namespace) -> RunConfig:
 
     values = _overrides(args.set)
     flags = {"profile": args.profile, "run_dir": getattr(args, "run_dir", None), "affectnet_root": args.affectnet,
+             "ferplus_root": args.ferplus,
              **{corpus.root_setting: getattr(args, corpus.name) for corpus in video_corpora()},
              "imagenet_weights": getattr(args, "imagenet_weights", None), "device": getattr(args, "device", None),
              "seed": getattr(args, "seed", None), "allow_demo_data": args.allow_demo_data}
@@ -497,7 +501,7 @@ def _demo_choice(corpus: VideoCorpus) -> str:
     return corpus.name.replace("_", "-")
 
 
-_PATH_FIELDS = ("run_dir", "affectnet_root", "extra")
+_PATH_FIELDS = ("run_dir", "affectnet_root", "ferplus_root", "extra")
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -560,7 +564,9 @@ def data_plan(cfg: RunConfig, found: dict[str, RootCheck]) -> list[str]:
     shared = shared_data_root()
     kind = static_kind(cfg)
     if kind == "corpus":
-        static = found["affectnet_root"].describe()
+        static = found["ferplus_root" if cfg.ferplus_root is not None else "affectnet_root"].describe()
+        if cfg.ferplus_root is not None and cfg.ferplus_per_class_cap:
+            static += f"; training keeps at most {cfg.ferplus_per_class_cap} per emotion (ferplus_per_class_cap)"
     elif kind == "shared":
         static = f"real stand-in {shared / 'facial_expressions'} (not the paper's corpus)"
     else:

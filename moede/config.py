@@ -33,7 +33,7 @@ PROFILES: dict[str, dict[str, Any]] = {
                  trainable_from=14, learning_rate=3e-4, expert_learning_rate=3e-4, dfer_learning_rate=1e-3,
                  standardize_features=True, batch_size=32, clip_batch_size=16, partitions=2, ablation_partitions=1,
                  msp_improv_partitions=2, max_frames=12, frame_step=3, fusion_relu=True, baselines="small",
-                 cremad_labels="intended"),
+                 cremad_labels="intended", ferplus_per_class_cap=500),
     # The paper's settings (Section IV.B): ImageNet start, every layer trained, RandomAffine
     # augmentation, Adam at 1e-3, 60 SFER epochs, 20 expert epochs, 20 DFER epochs; the fusions "trained similarly
     # to the eight-class model" (60 epochs, augmented, FFE too) with no non-linearity named between their layers;
@@ -65,7 +65,8 @@ LIMITS: dict[str, dict[str, Any]] = {
     "aux_weight": {"minimum": 0},
     "seed": {"minimum": 0, "maximum": 2**32 - 1},  # NumPy's seed range
     "lora_rank": {"minimum": 1},
-    "gate_k": {"minimum": 1, "maximum": 8},  # of the eight experts
+    "gate_k": {"minimum": 1, "maximum": 8},
+    "ferplus_per_class_cap": {"minimum": 1},  # of the eight experts
     "device": {"pattern": r"auto|cpu|mps|cuda(:\d+)?", "described": "auto, cpu, mps, cuda or cuda:N"},
 }
 
@@ -74,6 +75,7 @@ def _choices() -> dict[str, tuple[str, ...]]:
     """The allowed values of each choice field, taken from the modules that act on them."""
     from moede.align.face import FILLS
     from moede.data.cremad import LABEL_CHOICES
+    from moede.data.ferplus import LABEL_CHOICES as FERPLUS_LABELS
     from moede.data.schema import LANDMARK_SOURCES
     from moede.models.backbone import BACKBONES
     from moede.models.dfer import AUX_REDUCTIONS
@@ -85,7 +87,8 @@ def _choices() -> dict[str, tuple[str, ...]]:
     return {"init": INITS, "optimizer": tuple(OPTIMIZERS), "static_select_by": SELECT_BY,
             "dfer_select_by": SELECT_BY, "align_landmarks": LANDMARK_SOURCES, "aux_loss": AUX_REDUCTIONS,
             "static_corpus": STATIC_CORPORA, "video_corpus": VIDEO_CORPORA, "dfer_experts": DFER_EXPERTS,
-            "cremad_labels": LABEL_CHOICES, "frame_colour": FRAME_COLOURS, "profile": tuple(PROFILES),
+            "cremad_labels": LABEL_CHOICES,
+            "ferplus_labels": FERPLUS_LABELS, "frame_colour": FRAME_COLOURS, "profile": tuple(PROFILES),
             "backbone": tuple(BACKBONES), "align_fill": FILLS, "precision": PRECISIONS}
 
 
@@ -105,6 +108,12 @@ class RunConfig:
     profile: str = "demo"  # "demo" (the embedded default, minutes on a CPU) or "full" (the paper's settings)
     run_dir: Path = Path("runs/demo")  # checkpoints, feature caches and result tables (the profile's: runs/<profile>)
     affectnet_root: Path | None = None  # AffectNet's root (None: ../shared's faces, else the demo corpus)
+    ferplus_root: Path | None = None  # FER+'s root (fer2013.csv + fer2013new.csv, or FERPlus's FER2013Train,
+    # FER2013Valid and FER2013Test folders: moede.data.ferplus), the static corpus instead of AffectNet (not both)
+    ferplus_labels: str = "majority"  # FER+'s training targets from its ten votes: "majority" (the plurality
+    # emotion; faces voted unknown, not-a-face or tied are dropped) or "soft" (the eight emotions' vote shares)
+    ferplus_per_class_cap: int | None = None  # FER+ training faces kept per emotion (a seeded draw; dev and test
+    # whole; None: all); the demo profile keeps 500 so that its static chapters stay a lab-session build
     cremad_root: Path | None = None  # CREMA-D's root (None: ../shared's real clips, else the demo clips)
     msp_improv_root: Path | None = None  # MSP-IMPROV's root (None: the demo clips)
     init: str = "imagenet"  # "imagenet" (the paper's) or "random"
@@ -178,6 +187,8 @@ class RunConfig:
         if renamed:
             raise SettingError(f"extra[{renamed[0]!r}] is now extra['{renamed[0]}_dir'] (the folder of the corpus' "
                                "published partition files); rename the key")
+        if self.affectnet_root is not None and self.ferplus_root is not None:
+            raise SettingError("give one static corpus: AffectNet (--affectnet) or FER+ (--ferplus), not both")
         if self.profile == "full" and self.init == "random" and not self.allow_random_init:
             raise SettingError("the full profile reproduces the paper, which starts every MobileNetV2 from ImageNet; "
                              "init='random' trains from scratch and will not reach the paper's numbers. Pass "

@@ -12,6 +12,7 @@ KINDS = {
     "demo": "embedded synthetic demo corpus (generated, no download): NOT the paper's data",
     "shared": "real stand-in data from ../shared/data: NOT the paper's corpus",
     "corpus": "the paper's corpus, read from a user-given path",
+    "public": "a real public corpus read from a user-given path: NOT the paper's corpus",
 }
 
 

@@ -22,6 +22,9 @@ from typing import Optional
 profile: str = "demo"  # "demo" (the embedded default, minutes on a CPU) or "full" (the paper's settings)
 run_dir: Optional[str] = None  # checkpoints, feature caches and result tables (the profile's: runs/<profile>)
 affectnet_root: Optional[str] = None  # AffectNet's root (None: ../shared's faces, else the demo corpus)
+ferplus_root: Optional[str] = None  # FER+'s root (fer2013.csv + fer2013new.csv, or FERPlus's FER2013Train, FER2013Valid and FER2013Test folders: moede.data.ferplus), the static corpus instead of AffectNet (not both)
+ferplus_labels: str = "majority"  # FER+'s training targets from its ten votes: "majority" (the plurality emotion; faces voted unknown, not-a-face or tied are dropped) or "soft" (the eight emotions' vote shares)
+ferplus_per_class_cap: Optional[int] = None  # FER+ training faces kept per emotion (a seeded draw; dev and test whole; None: all); the demo profile keeps 500 so that its static chapters stay a lab-session build; None takes the profile's (demo 500, full None)
 cremad_root: Optional[str] = None  # CREMA-D's root (None: ../shared's real clips, else the demo clips)
 msp_improv_root: Optional[str] = None  # MSP-IMPROV's root (None: the demo clips)
 init: str = "imagenet"  # "imagenet" (the paper's) or "random"

@@ -38,12 +38,12 @@ class Chapter:
 # train whatever is missing, so a chapter run alone still works).
 CHAPTERS: tuple[Chapter, ...] = (
     Chapter("01_face_alignment", "Face alignment", "aligned faces and video frames", tables=1, figures=2,
-            settings=("affectnet_root", "cremad_root", "static_corpus", "video_corpus", "image_size", "align_fill",
-                      "max_frames", "frame_step", "align_landmarks")),
+            settings=("affectnet_root", "ferplus_root", "cremad_root", "static_corpus", "video_corpus", "image_size",
+                      "align_fill", "max_frames", "frame_step", "align_landmarks")),
     Chapter("02_sfer", "The 8-class SFER model", "Table 2, training curves, confusion matrix", tables=2, figures=2,
-            exercises=1, settings=("static_corpus", "image_size", "sfer_epochs", "learning_rate", "batch_size",
-                                   "trainable_from", "augment", "init", "imagenet_weights", "optimizer",
-                                   "static_select_by")),
+            exercises=1, settings=("static_corpus", "ferplus_labels", "ferplus_per_class_cap", "image_size",
+                                   "sfer_epochs", "learning_rate", "batch_size", "trainable_from", "augment", "init",
+                                   "imagenet_weights", "optimizer", "static_select_by")),
     Chapter("03_experts", "The eight emotion experts", "Table 1, balanced sampling", tables=2, exercises=1,
             settings=("expert_epochs", "expert_learning_rate", "image_size", "trainable_from", "seed")),
     Chapter("04_cams_diversity_fusion", "CAMs, expert diversity and fusion", "Figure 2, Table 4, Table 3",

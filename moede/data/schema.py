@@ -19,12 +19,14 @@ LANDMARK_SOURCES: tuple[str, ...] = ("dataset", "dlib")  # RunConfig.align_landm
 
 def landmarks_from(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     """`frame` as it is aligned with landmarks from `source`: 'dataset' keeps a corpus' own landmarks and face boxes
-    (dlib finds the rest), 'dlib' drops both so dlib finds every face and its landmarks, as the paper does."""
+    (dlib finds the rest), 'dlib' drops both so dlib finds every face and its landmarks, as the paper does; a box
+    that is the whole image (attrs['whole_image_box']: FER+'s 48x48 faces, where dlib's detector finds none) stays."""
     if source not in LANDMARK_SOURCES:
         raise ValueError(f"align_landmarks must be one of {LANDMARK_SOURCES}, got {source!r}")
     if source == "dataset":
         return frame
-    kept = frame.drop(columns=list(OPTIONAL_COLUMNS), errors="ignore")
+    dropped = ["landmarks"] if frame.attrs.get("whole_image_box") else list(OPTIONAL_COLUMNS)
+    kept = frame.drop(columns=dropped, errors="ignore")
     kept.attrs.update(frame.attrs)
     return kept
 

@@ -34,6 +34,8 @@ NOT_OUTPUT: dict[str, str] = {
 THROUGH_INPUTS: dict[str, str] = {
     "static_corpus": "the aligned faces (static alignment's key, in the data digest)",
     "affectnet_root": "the aligned faces (static alignment's key, in the data digest)",
+    "ferplus_root": "the aligned faces (static alignment's key, in the data digest)",
+    "ferplus_labels": "the training targets: 'soft' keeps FER+'s vote counts in the static table, in the data digest",
     "video_corpus": "the clips and splits (the DFER split digest)",
     "cremad_root": "the clips and splits (the DFER split digest)",
     "msp_improv_root": "the clips and splits (the DFER split digest)",
@@ -88,8 +90,8 @@ class UndeclaredSetting(RuntimeError):
 _STATIC = ("seed", "init", "imagenet_weights", "image_size", "augment", "trainable_from", "batch_size",
            "static_select_by", "optimizer", "precision")
 STAGES: dict[str, Stage] = {stage.name: stage for stage in (
-    Stage("static_alignment", ("static_corpus", "affectnet_root", "seed", "image_size", "align_landmarks",
-                               "align_fill")),
+    Stage("static_alignment", ("static_corpus", "affectnet_root", "ferplus_root", "ferplus_per_class_cap", "seed",
+                               "image_size", "align_landmarks", "align_fill")),
     Stage("features", ("image_size", "max_frames", "frame_step", "frame_colour", "align_landmarks", "align_fill")),
     Stage("sfer", (*_STATIC, "backbone", "sfer_epochs", "learning_rate")),
     Stage("expert", (*_STATIC, "experts", "expert_epochs", "expert_learning_rate", "lora_rank"),

@@ -25,10 +25,12 @@ class RootCheck:
     labelled: int
     found: int
     unit: str  # "images" or "clips"
+    note: str = ""  # what else the reader found (FER+: faces per emotion, faces the votes drop)
 
     def describe(self) -> str:
         """One line with the counts found, e.g. 'CREMA-D at /data/cremad: 7442 of 7442 labelled clips found'."""
-        return f"{self.corpus} at {self.root}: {self.found} of {self.labelled} labelled {self.unit} found"
+        note = f"; {self.note}" if self.note else ""
+        return f"{self.corpus} at {self.root}: {self.found} of {self.labelled} labelled {self.unit} found{note}"
 
 
 def _read_static(root: Path) -> tuple[str, pd.DataFrame]:
@@ -43,6 +45,13 @@ def _read_static(root: Path) -> tuple[str, pd.DataFrame]:
     return f"AffectNet ({table.attrs['layout']} layout)", table
 
 
+def _read_ferplus(root: Path) -> tuple[str, pd.DataFrame]:
+    """FER+'s table (either layout; for fer2013.csv the faces' `path` is that file, no PNG written)."""
+    from moede.data.ferplus import read_ferplus
+
+    return "FER+", read_ferplus(root, None, check_images=False)
+
+
 Reader = Callable[[Path], tuple[str, pd.DataFrame]]
 
 
@@ -52,8 +61,8 @@ def _read_video(corpus: VideoCorpus) -> Reader:
 
 
 def root_readers() -> dict[str, tuple[str, str, Reader]]:
-    """Root setting -> (corpus name, media unit, reader): AffectNet's, then every registered video corpus'."""
-    return {"affectnet_root": ("AffectNet", "images", _read_static),
+    """Root setting -> (corpus name, media unit, reader): AffectNet's, FER+'s, then every registered video corpus'."""
+    return {"affectnet_root": ("AffectNet", "images", _read_static), "ferplus_root": ("FER+", "images", _read_ferplus),
             **{c.root_setting: (c.title, "clips", _read_video(c)) for c in video_corpora()}}
 
 
@@ -76,7 +85,14 @@ def check_root(field: str, root: Path) -> RootCheck:
     if not present.any():
         raise InputDataError(f"{name} root {root}: none of its {len(table)} labelled {unit} is on disk (e.g. "
                              f"{table['path'].iloc[0]}); check that the media files are under the root")
-    return RootCheck(corpus, root, len(table), int(present.sum()), unit)
+    return RootCheck(corpus, root, len(table), int(present.sum()), unit, _note(table))
+
+
+def _note(table: pd.DataFrame) -> str:
+    """What a FER+ table says beyond its counts (moede.data.ferplus.describe), nothing for the other corpora."""
+    from moede.data.ferplus import describe
+
+    return describe(table) if "dropped" in table.attrs else ""
 
 
 def check_inputs(cfg: RunConfig) -> dict[str, RootCheck]:
@@ -84,13 +100,14 @@ def check_inputs(cfg: RunConfig) -> dict[str, RootCheck]:
     if cfg.imagenet_weights is not None and not Path(cfg.imagenet_weights).is_file():
         raise InputDataError(f"the ImageNet weights file {cfg.imagenet_weights} does not exist; fix the path or "
                              "leave --imagenet-weights out to use the shipped weights")
-    roots = {"affectnet_root": cfg.affectnet_root, **{c.root_setting: corpus_root(cfg, c) for c in video_corpora()}}
+    roots = {"affectnet_root": cfg.affectnet_root, "ferplus_root": cfg.ferplus_root,
+             **{c.root_setting: corpus_root(cfg, c) for c in video_corpora()}}
     return {field: check_root(field, Path(root)) for field, root in roots.items() if root}
 
 
 def corpus_options() -> dict[str, str]:
     """Each corpus of a run ('static' and every registered video corpus) and the option naming its root."""
-    return {"static": "--affectnet", **{c.name: c.option for c in video_corpora()}}
+    return {"static": "--affectnet (or --ferplus)", **{c.name: c.option for c in video_corpora()}}
 
 
 def paper_settings(cfg: RunConfig) -> bool:

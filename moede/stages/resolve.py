@@ -14,6 +14,7 @@ from moede.data.affectnet import read_affectnet
 from moede.data.colour import corpus_colour
 from moede.data.corpus import VideoCorpus, find_corpus
 from moede.data.demo import demo_static
+from moede.data.ferplus import describe, read_ferplus
 from moede.data.imagefolder import read_image_folder
 from moede.sources import DataSource, shared_data_root
 
@@ -36,19 +37,27 @@ def _user_root(path: Path | None, name: str) -> Path | None:
 
 
 def static_kind(cfg: RunConfig) -> str:
-    """Which static corpus resolve_static picks: 'corpus' (cfg.affectnet_root), 'shared' or 'demo'."""
+    """Which static corpus resolve_static picks: 'corpus' (cfg.affectnet_root or cfg.ferplus_root), 'shared' or
+    'demo'."""
     if cfg.static_corpus == "demo":
         return "demo"
-    if cfg.affectnet_root is not None:
+    if cfg.affectnet_root is not None or cfg.ferplus_root is not None:
         return "corpus"
     shared = shared_data_root()
     return "shared" if shared is not None and (shared / "facial_expressions" / "labels.csv").is_file() else "demo"
 
 
 def resolve_static(cfg: RunConfig) -> pd.DataFrame:
-    """AffectNet at cfg.affectnet_root, else ../shared/data/facial_expressions, else the generated demo corpus
-    (always the demo when cfg.static_corpus is 'demo')."""
+    """AffectNet at cfg.affectnet_root, or FER+ at cfg.ferplus_root (its training faces capped at
+    cfg.ferplus_per_class_cap per emotion, its counts printed), else ../shared/data/facial_expressions, else the
+    generated demo corpus (always the demo when cfg.static_corpus is 'demo')."""
     kind = static_kind(cfg)
+    if kind == "corpus" and cfg.ferplus_root is not None:
+        root = _user_root(cfg.ferplus_root, "FER+")
+        frame = read_ferplus(root, Path(cfg.run_dir) / "data" / "ferplus_faces", cap=cfg.ferplus_per_class_cap,
+                             seed=cfg.seed)
+        print(describe(frame))
+        return _with_source(frame, DataSource(describe(frame), "public", str(root)))
     if kind == "corpus":
         root = _user_root(cfg.affectnet_root, "AffectNet")
         if (root / "labels.csv").is_file():

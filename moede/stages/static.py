@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 from moede.config import RunConfig, seed_everything
 from moede.data.emotions import AFFECTNET, class_index
+from moede.data.ferplus import VOTE_COLUMNS, vote_shares
 from moede.distributed import run_on_main
 from moede.evaluation.metrics import summary
 from moede.evaluation.similarity import expert_cosine_matrix
@@ -65,25 +66,42 @@ def _frame_source(frame: pd.DataFrame) -> DataSource:
 
 
 def _data_digest(frame: pd.DataFrame) -> str:
-    """Short digest of the sample ids, labels and splits, and of the alignment that made the faces
-    (attrs['alignment'], the static_alignment stage's key, when the table comes from prepare_static)."""
-    text = frame[["sample_id", "label", "split"]].astype(str).to_csv(index=False)
+    """Short digest of the sample ids, labels and splits (and FER+'s vote counts when soft targets keep them), and of
+    the alignment that made the faces (attrs['alignment'], the static_alignment stage's key, when the table comes from
+    prepare_static)."""
+    text = frame[["sample_id", "label", "split", *_votes(frame)]].astype(str).to_csv(index=False)
     if "alignment" in frame.attrs:
         text += json.dumps(frame.attrs["alignment"], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _votes(frame: pd.DataFrame) -> list[str]:
+    """The FER+ vote-count columns `frame` has (none for the other corpora)."""
+    return [column for column in VOTE_COLUMNS if column in frame.columns]
+
+
+def with_targets(frame: pd.DataFrame, labels: str) -> pd.DataFrame:
+    """`frame` as the static training reads it: FER+'s vote counts kept for soft targets (cfg.ferplus_labels 'soft'),
+    dropped for the majority labels, so that its table and data digest are those of any hard-labelled corpus."""
+    if labels == "soft" or not _votes(frame):
+        return frame
+    kept = frame.drop(columns=_votes(frame))
+    kept.attrs.update(frame.attrs)
+    return kept
+
+
 def prepare_static(cfg: RunConfig) -> pd.DataFrame:
-    """Resolve the static corpus (user's AffectNet, shared facial_expressions, or demo) and align its faces.
+    """Resolve the static corpus (user's AffectNet or FER+, shared facial_expressions, or demo) and align its faces.
 
     Crops go to run_dir/aligned/static at cfg.image_size and cfg.align_fill; the aligned table is cached as frame.csv
-    there (frame.json records the size and the fill it was made with).
+    there (frame.json records the size and the fill it was made with). FER+'s votes stay in it as cfg.ferplus_labels
+    says (`with_targets`).
     """
     def cached_or_aligned() -> pd.DataFrame:
         frame = _aligned_static(cfg)
         return _align_static(cfg) if frame is None else frame
 
-    return run_on_main(cached_or_aligned)  # rank 0 aligns; every rank gets its table
+    return with_targets(run_on_main(cached_or_aligned), cfg.ferplus_labels)  # rank 0 aligns; every rank gets it
 
 
 def _aligned_static(cfg: RunConfig) -> pd.DataFrame | None:
@@ -117,7 +135,8 @@ def _align_static(cfg: RunConfig) -> pd.DataFrame:
         raw = resolve_static(cfg)
         aligned = align_images(landmarks_from(raw, cfg.align_landmarks), cfg.run_dir / "aligned" / "static",
                                cfg.image_size, fill=cfg.align_fill)
-        return aligned[FRAME_COLUMNS].reset_index(drop=True), _frame_source(raw), int(aligned.attrs.get("no_face", 0))
+        columns = FRAME_COLUMNS + _votes(aligned)
+        return aligned[columns].reset_index(drop=True), _frame_source(raw), int(aligned.attrs.get("no_face", 0))
 
     out = cfg.run_dir / "aligned" / "static"
     frame, source, no_face = checked("static_alignment", cfg, align)()
@@ -138,12 +157,15 @@ def _dev_rows(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _datasets(frame: pd.DataFrame, cfg: RunConfig) -> tuple[FaceImageDataset, FaceImageDataset]:
     """Return the 8-class train set (augmented when cfg.augment) and the dev set of `frame`, normalised as the run's
-    initial weights expect, read from their files when a batch needs them (memory independent of their number)."""
+    initial weights expect, read from their files when a batch needs them (memory independent of their number). The
+    train set's targets are FER+'s vote shares (N, 8) when `frame` keeps the votes (soft targets), else class
+    indices."""
     train, dev = frame[frame["split"] == "train"], _dev_rows(frame)
     normalisation = cfg.initialisation().normalisation
     make = lambda part, augment: FaceImageDataset(FaceFiles(part["path"], cfg.image_size),  # noqa: E731
                                                   class_index(part["label"], AFFECTNET), normalisation, augment)
-    return make(train, cfg.augment), make(dev, False)
+    train_set = make(train, cfg.augment)
+    return train_set.relabel(vote_shares(train)) if _votes(frame) else train_set, make(dev, False)
 
 
 def _loading(cfg: RunConfig) -> dict[str, Any]:
@@ -297,19 +319,27 @@ def _train_expert(cfg: RunConfig, sfer: nn.Module, train: FaceImageDataset, dev:
                   paths: tuple[tuple[str, ...], tuple[str, ...]], index: int, emotion: str,
                   resume: EpochCheckpoint | None = None) -> TrainResult:
     """Fine-tune a copy of the SFER (cfg.experts 'full'), or LoRA adapters on it ('lora'), with a 2-class head on
-    balanced 'emotion vs rest' epochs (`resume`: its epoch checkpoint, see moede.training.loop.fit)."""
+    balanced 'emotion vs rest' epochs (`resume`: its epoch checkpoint, see moede.training.loop.fit). With soft
+    targets (`train`'s (N, 8) vote shares) the expert's target is (1 - share, share) of its emotion and the balanced
+    epochs draw the faces whose plurality emotion it is."""
     if cfg.experts == "lora":
         model = lora_expert_from_sfer(sfer, cfg.lora_rank, cfg.trainable_from)
     else:
         model = replace_head(copy.deepcopy(sfer), 2)
     model.moede_init = f"sfer:{getattr(sfer, 'moede_init', None)}"
-    binary_train = train.relabel((train.targets == index).long())
+    if train.targets.dim() == 2:
+        shares = train.targets[:, index]
+        positive = (train.targets.argmax(dim=1) == index).long()
+        binary_train = train.relabel(torch.stack([1 - shares, shares], dim=1))
+    else:
+        binary_train = train.relabel((train.targets == index).long())
+        positive = binary_train.targets
     binary_dev = dev.relabel((dev.targets == index).long())
-    if int(binary_train.targets.sum()) == 0:
+    if int(positive.sum()) == 0:
         raise ValueError(f"no '{emotion}' images in the training split: the {emotion} expert cannot be trained; "
                          "use a corpus (or split) with training samples of every AffectNet emotion")
     trained, fit_train, fit_dev = _trainable(cfg, model, binary_train, binary_dev, paths)
-    sampler = BalancedEpochSampler(binary_train.targets, positive=1, seed=cfg.seed + index)
+    sampler = BalancedEpochSampler(positive, positive=1, seed=cfg.seed + index)
     result = train_classifier(trained, fit_train, fit_dev, n_classes=2, epochs=cfg.expert_epochs,
                               learning_rate=cfg.expert_learning_rate, batch_size=cfg.batch_size,
                               device=cfg.torch_device(), sampler=sampler, select_by=cfg.static_select_by,

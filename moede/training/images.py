@@ -25,17 +25,24 @@ def load_face_images(paths: Sequence[str], image_size: int) -> torch.Tensor:
     return out
 
 
+def as_targets(targets: Sequence[int] | np.ndarray | torch.Tensor) -> torch.Tensor:
+    """Training targets as a tensor: class indices (N,) as int64, or class probabilities (N, K) as float32."""
+    array = np.asarray(targets)
+    return torch.as_tensor(array, dtype=torch.float32 if array.ndim == 2 else torch.long)
+
+
 class FaceImageDataset(Dataset):
-    """Face crops (a uint8 tensor (N,3,S,S) in memory, or FaceFiles read on access) with integer targets, normalised
-    with `normalisation` (the initial weights'). `augment` marks a training set whose batches the training loop
-    augments on its device (moede.training.augment.BatchAffine); items are never augmented here."""
+    """Face crops (a uint8 tensor (N,3,S,S) in memory, or FaceFiles read on access) with integer (or soft:
+    as_targets) targets, normalised with `normalisation` (the initial weights'). `augment` marks a training set whose
+    batches the training loop augments on its device (moede.training.augment.BatchAffine); items are never augmented
+    here."""
 
     def __init__(self, images: torch.Tensor | FaceFiles, targets: Sequence[int], normalisation: Normalisation,
                  augment: bool = False) -> None:
         if len(images) != len(targets):
             raise ValueError(f"{len(images)} images but {len(targets)} targets")
         self.images = images
-        self.targets = torch.as_tensor(np.asarray(targets), dtype=torch.long)
+        self.targets = as_targets(targets)
         self.normalisation = normalisation
         self.augment = augment
         self._normalise = v2.Compose([v2.ToDtype(torch.float32, scale=True),
@@ -71,14 +78,15 @@ class FaceImageDataset(Dataset):
 
 
 class FeatureDataset(Dataset):
-    """Precomputed per-image features (N, ...) with integer targets; the FaceImageDataset interface the training loop
-    uses (`targets`, `relabel`), for heads trained on frozen features (no augmentation: features are fixed)."""
+    """Precomputed per-image features (N, ...) with integer (or soft) targets; the FaceImageDataset interface the
+    training loop uses (`targets`, `relabel`), for heads trained on frozen features (no augmentation: features are
+    fixed)."""
 
     def __init__(self, features: torch.Tensor, targets: Sequence[int]) -> None:
         if len(features) != len(targets):
             raise ValueError(f"{len(features)} feature rows but {len(targets)} targets")
         self.features = features
-        self.targets = torch.as_tensor(np.asarray(targets), dtype=torch.long)
+        self.targets = as_targets(targets)
 
     def relabel(self, targets: Sequence[int], augment: bool | None = None) -> "FeatureDataset":
         """Return a dataset sharing these features with new targets (`augment` is accepted and has no effect)."""

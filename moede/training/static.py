@@ -31,9 +31,13 @@ def class_weights(targets: Sequence[int], n_classes: int) -> torch.Tensor:
     """Inverse-frequency loss weights w_c = N / (K * n_c) over the K classes present in `targets`; 0 if absent.
 
     With these weights every present class contributes the same total weight (N / K) to the loss, and a
-    class-balanced training set gets all weights 1 (scikit-learn's 'balanced' class weights).
+    class-balanced training set gets all weights 1 (scikit-learn's 'balanced' class weights). Soft targets (N, K)
+    count each class by its probability mass.
     """
-    counts = np.bincount(np.asarray(targets, dtype=int), minlength=n_classes).astype(float)
+    if np.ndim(targets) == 2:
+        counts = np.asarray(targets, dtype=float).sum(axis=0)
+    else:
+        counts = np.bincount(np.asarray(targets, dtype=int), minlength=n_classes).astype(float)
     present = counts > 0
     weights = np.zeros(n_classes)
     weights[present] = counts.sum() / (present.sum() * counts[present])
@@ -81,6 +85,19 @@ def _batches(loader: DataLoader) -> Iterator[Any]:
     return iter(loader)
 
 
+def weighted_loss(loss_fn: nn.CrossEntropyLoss, logits: torch.Tensor,
+                  targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The batch's (weighted) mean cross-entropy and its total weight. Class indices go to `loss_fn` as they are;
+    class probabilities (N, K) (soft targets) take the same class weights and are divided by their weighted mass,
+    so that a one-hot target gives exactly its class index's loss."""
+    if targets.dim() == 1:
+        share = torch.tensor(float(len(targets))) if loss_fn.weight is None else loss_fn.weight[targets].sum()
+        return loss_fn(logits, targets), share
+    weight = torch.ones(targets.shape[1], device=targets.device) if loss_fn.weight is None else loss_fn.weight
+    share = (targets * weight).sum()
+    return nn.functional.cross_entropy(logits, targets, weight=weight, reduction="sum") / share, share
+
+
 def _train_epoch(model: nn.Module, loader: DataLoader, loss_fn: nn.CrossEntropyLoss, device: str | torch.device,
                  optimizer: torch.optim.Optimizer, desc: str, augmenter: BatchAffine | None = None,
                  precision: str = "fp32") -> tuple[dict[str, float], int]:
@@ -96,8 +113,7 @@ def _train_epoch(model: nn.Module, loader: DataLoader, loss_fn: nn.CrossEntropyL
         if augmenter is not None:
             images = augmenter(images)
         with autocast(precision, device):
-            loss = loss_fn(model(images).float(), targets)
-        share = torch.tensor(float(len(targets))) if loss_fn.weight is None else loss_fn.weight[targets].sum()
+            loss, share = weighted_loss(loss_fn, model(images).float(), targets)
         # DDP averages gradients over ranks: each rank weighs its mean loss by its share of the global batch
         scale, batch_size = global_batch(share, len(targets))
         optimizer.zero_grad(set_to_none=True)
@@ -120,6 +136,7 @@ def train_classifier(model: nn.Module, train: FaceImageDataset, dev: FaceImageDa
                      stateful: Mapping[str, object] | None = None) -> TrainResult:
     """Train with Adam (or `optimizer_name`: moede.training.optimizers) and (weighted) cross-entropy for `epochs`
     in the one loop (moede.training.loop.fit); keep the epoch best on dev by `select_by` (the first one on ties).
+    `train`'s targets are class indices or class probabilities (soft targets: `weighted_loss`); dev's are indices.
 
     `sampler` (e.g. BalancedEpochSampler) replaces shuffling; the history has one row per epoch with
     train_loss, dev_loss, dev_accuracy, dev_f1_macro (percent) and seconds; `patience`: early stopping (see fit).
