@@ -3,8 +3,8 @@ video clips (every clip of a drawn actor enters with it: a cluster bootstrap), s
 
 Each resample draws the distinct units with replacement (a seeded numpy Generator); an item counts in a resample as
 many times as its unit was drawn, so the confusion counts of every resample are one matrix product of the draws with
-the units' own counts (vectorised over the resamples). A paired difference applies the same draws to both models, so two models with identical predictions
-differ by exactly 0 in every resample.
+the units' own counts (vectorised over the resamples). A paired difference applies the same draws to both models,
+so two models with identical predictions differ by exactly 0 in every resample.
 """
 
 from __future__ import annotations
@@ -50,11 +50,15 @@ class Resampling:
         np.add.at(per_unit, self.columns(units), values)
         return np.tensordot(self.counts.astype(np.float64), per_unit, axes=1)
 
+    def drawn(self) -> str:
+        """What was resampled: the units, how many resamples, the seed."""
+        together = " (each actor's clips resampled together)" if self.unit == "actors" else ""
+        return (f"bootstrap over the {len(self.codes)} {self.unit}{together}, {self.resamples:,} resamples, "
+                f"seed {self.seed}")
+
     def describe(self, level: float = LEVEL) -> str:
         """One line saying how the intervals were drawn: level, units, resamples and seed."""
-        together = " (each actor's clips resampled together)" if self.unit == "actors" else ""
-        return (f"{100 * level:g}% intervals: percentile bootstrap over the {len(self.codes)} {self.unit}{together}, "
-                f"{self.resamples:,} resamples, seed {self.seed}")
+        return f"{100 * level:g}% intervals: percentile {self.drawn()}"
 
 
 def resampling(units: Sequence[Hashable], unit: str, resamples: int = RESAMPLES, seed: int = SEED) -> Resampling:

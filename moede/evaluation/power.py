@@ -45,7 +45,8 @@ def power_row(differences: np.ndarray, units: Sequence[Hashable] | None, gap: fl
     the items and units needed, and how many are here."""
     differences = np.asarray(differences, dtype=float)
     sd = float(differences.std(ddof=1))
-    row = {"sd of the per-item difference": sd, f"{item} needed if independent": items_needed(sd, gap)}
+    row = {f"sd of the per-{item.removesuffix('s')} difference": sd,
+           f"{item} needed if independent": items_needed(sd, gap)}
     if units is None:
         return {**row, f"{item} needed": row[f"{item} needed if independent"], f"{item} here": len(differences)}
     per_unit = len(differences) / len(set(units))
