@@ -93,6 +93,7 @@ def resampled_confusion(y_true: np.ndarray, y_pred: np.ndarray, units: Sequence[
 def class_f1(matrices: np.ndarray) -> np.ndarray:
     """(resamples, classes) per-class F1 in percent, 2 TP / (true + predicted), 0 where undefined (as
     moede.evaluation.metrics.per_class)."""
+    matrices = np.asarray(matrices, dtype=np.float64)
     tp = np.diagonal(matrices, axis1=1, axis2=2)
     denominator = matrices.sum(axis=2) + matrices.sum(axis=1)
     return 100 * np.divide(2 * tp, denominator, out=np.zeros_like(tp), where=denominator > 0)
