@@ -26,7 +26,7 @@ from moede.tables.paper import paper_complexity, paper_table, paper_vs_run
 from moede.models.baselines import BASELINES, SMALL_SIZES, TLSTM
 from moede.models.run_layout import MOEDE_ID, dfer_model_path
 from moede.stages.dynamic import (DFERFeatures, VideoModel, compute_significance, moede_versus_baselines, run_models,
-                                  versus_baselines_frame)
+                                  run_seed_spread, versus_baselines_frame)
 from moede.evaluation.predictions import Predictions
 from moede.training.outcomes import DFERResults
 
@@ -160,6 +160,11 @@ def test_stage_trains_each_partition_once_then_reuses_it(tmp_path: Path) -> None
     table = table5(first)
     assert "significant" in table.columns and "T-LSTM" in table.index
     assert table.loc["T-LSTM", "p (vs SFE)"] == pytest.approx(tests["T-LSTM"].p, nan_ok=True)  # nan: equal scores
+    spread = run_seed_spread(cfg.with_(seed_spread=2), features, first)
+    assert list(spread.index) == ["seed 0 (Table 5's models)", "seed 1", "mean over seeds", "sd over seeds",
+                                  "max - min"]
+    assert dfer_model_path(cfg.run_dir, "cremad", f"{MOEDE_ID}_seed_1", 1).is_file()
+    assert run_models(cfg, features, models).reused == {name: [True] for name in models}, "Table 5's kept"
 
 
 @pytest.mark.shared_data

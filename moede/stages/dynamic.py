@@ -43,7 +43,8 @@ from moede.models.experts import ExpertBank
 from moede.models.run_layout import DEMO_EXPERTS, MOEDE_ID, dfer_model_path, static_checkpoints
 from moede.tables.dynamic_tables import (ABLATION_FULL, DIFFERENCE, MOEDE_ROW, SFE_ROW, auxiliary_results,
                                           clip_resampling, clip_units, colour_table, complexity_table, f1_differences,
-                                          open_choices_table, pooled_table, scores, table5, table6, table7, table8)
+                                          open_choices_table, pooled_table, scores, seed_spread_table, table5, table6,
+                                          table7, table8)
 from moede.sources import DataSource
 from moede.stages.keys import STAGES, checked
 from moede.stages.outputs import save_result
@@ -563,6 +564,24 @@ def run_pooled(cfg: RunConfig, features: DFERFeatures, results: DFERResults) -> 
     table = pooled_table(results, floor_predictions(features), features.classes)
     table.attrs["partitioning"] = features.partitions[0].attrs.get("partitioning")
     save_result(table, "pooled", cfg)
+    return table
+
+
+def run_seed_spread(cfg: RunConfig, features: DFERFeatures, results: DFERResults) -> pd.DataFrame:
+    """Chapter 5's headline rows (MoEDE with auxiliary classifiers on FFE, the SFE) trained, or reused, with
+    cfg.seed_spread DFER seeds: the run's seed (Table 5's models in `results`), then seed + 1, ... (each kept in a
+    folder of its own, '<model id>_seed_<seed>', so Table 5's are never overwritten); the static models, folds and
+    features stay the run's. Writes results/seed_spread.csv."""
+    start = time.perf_counter()
+    by_seed = {cfg.seed: results}
+    for seed in range(cfg.seed + 1, cfg.seed + cfg.seed_spread):
+        seeded = cfg.with_(seed=seed)
+        models = {row: model._replace(id=f"{model.id}_seed_{seed}")
+                  for row, model in ((MOEDE_ROW, moede_model(seeded)), (SFE_ROW, sfe_model(seeded)))}
+        by_seed[seed] = run_models(seeded, features, models)
+    table = seed_spread_table(by_seed)
+    save_result(table, "seed_spread", cfg)
+    print(f"Seed spread: {cfg.seed_spread} DFER seed(s) in {time.perf_counter() - start:.1f} s")
     return table
 
 

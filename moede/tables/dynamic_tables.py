@@ -246,6 +246,31 @@ def power_table(results: DFERResults, baselines: bool = False) -> pd.DataFrame:
     return frame
 
 
+def seed_spread_table(by_seed: Mapping[int, DFERResults], rows: Sequence[str] = (MOEDE_ROW, SFE_ROW)) -> pd.DataFrame:
+    """The headline rows' pooled accuracy and F1-macro (every test clip once) per DFER seed, the first row's F1-macro
+    gap over the second, then their mean, standard deviation and range over the seeds."""
+    short = {MOEDE_ROW: "MoEDE", SFE_ROW: "SFE"}
+    table = {}
+    for seed, results in by_seed.items():
+        row = {}
+        for name in rows:
+            pooled = scores(Predictions.pooled(results.predictions[name]), results.classes)
+            row.update({f"{metric} ({short.get(name, name)})": pooled[metric] for metric in ("Accuracy", "F1-macro")})
+        row["F1-macro gap"] = row[f"F1-macro ({short.get(rows[0], rows[0])})"] - row[
+            f"F1-macro ({short.get(rows[1], rows[1])})"]
+        table[f"seed {seed}" + (" (Table 5's models)" if not table else "")] = row
+    frame = pd.DataFrame.from_dict(table, orient="index")
+    summary_rows = pd.DataFrame({"mean over seeds": frame.mean(), "sd over seeds": frame.std(ddof=1),
+                                 "max - min": frame.max() - frame.min()}).T
+    first = next(iter(by_seed.values()))
+    out = pd.concat([frame, summary_rows]).round(2)
+    out.attrs.update(source=first.source, caption=(
+        f"{' and '.join(rows)} trained with {len(by_seed)} DFER seeds (every test clip once, partitions pooled; gap: "
+        f"{short.get(rows[0], rows[0])} - {short.get(rows[1], rows[1])}): only the DFER models' seed varies (their "
+        "initial weights and batch order); the static models, the folds and the features are the run's"))
+    return out
+
+
 def colour_table(by_colour: Mapping[str, pd.DataFrame], this_run: str) -> pd.DataFrame:
     """One row per colour the frames were shown in (`pooled_table`s by colour), its rows' accuracy and F1-macro side
     by side; `this_run` marks the colour the run's other tables use."""
