@@ -159,6 +159,16 @@ if features.source.kind != "demo":
     show_table(every.groupby("truth")["correct"].agg(["sum", "count"]), "leave_actors_out_by_class")
 
 # %% [markdown]
+# The same clips' accuracy and F1-macro with 95% intervals from a bootstrap that resamples the actors (each actor's
+# clips together; `moede.evaluation.bootstrap`): how far the count above could move with other actors of the corpus.
+
+# %%
+from moede.stages.try_it import predict_scores
+
+if features.source.kind != "demo":
+    show_table(predict_scores(every, bundle.classes), "predict_scores")
+
+# %% [markdown]
 # ## Timelines
 # For each video (at most eight): a strip of its aligned frames, MoEDE's class probabilities per window (its length
 # defaults to the training clips'), the per-frame FTFE fusion when the bundle ships it, and one row per expert showing
