@@ -115,12 +115,18 @@ def f1_differences(rows: Rows, pairs: Mapping[str, tuple[str, str]], classes: Se
     draws = clip_resampling(rows, units)
     out = {}
     for label, (a, b) in pairs.items():
-        point = np.mean([scores(p, classes)["F1-macro"] for p in rows[a]]) - np.mean(
-            [scores(p, classes)["F1-macro"] for p in rows[b]])
-        low, high = bootstrap.percentile_interval(_resampled(rows[a], classes, draws, units, "F1-macro")
-                                                  - _resampled(rows[b], classes, draws, units, "F1-macro"))
-        out[label] = f"{point:+.1f} {bootstrap.interval_text(low, high, signed=True)}"
+        point, resampled = _f1_gap(rows[a], rows[b], classes, draws, units)
+        out[label] = f"{point:+.1f} {bootstrap.interval_text(*bootstrap.percentile_interval(resampled), signed=True)}"
     return out
+
+
+def _f1_gap(a: Sequence[Predictions], b: Sequence[Predictions], classes: Sequence[str], draws: bootstrap.Resampling,
+            units: Mapping[str, str] | None) -> tuple[float, np.ndarray]:
+    """A's F1-macro minus B's (mean over partitions) and the same difference in each of `draws`' resamples."""
+    point = (np.mean([scores(p, classes)["F1-macro"] for p in a])
+             - np.mean([scores(p, classes)["F1-macro"] for p in b]))
+    resampled = (_resampled(a, classes, draws, units, "F1-macro") - _resampled(b, classes, draws, units, "F1-macro"))
+    return float(point), resampled
 
 
 def _unpack(results: Results) -> tuple[dict[str, Sequence[Predictions]], dict]:
@@ -227,10 +233,7 @@ def power_table(results: DFERResults, baselines: bool = False) -> pd.DataFrame:
             raise ValueError(f"{moede} and {other} were tested on different clips; rerun both")
         gap = float(paper[moede] - paper[other])
         difference = 100.0 * ((a.y_pred == a.y_true).astype(float) - (b.y_pred == b.y_true))
-        resampled = (_resampled(rows[moede], results.classes, draws, units, "F1-macro")
-                     - _resampled(rows[other], results.classes, draws, units, "F1-macro"))
-        here = float(np.mean([scores(p, results.classes)["F1-macro"] for p in rows[moede]])
-                     - np.mean([scores(p, results.classes)["F1-macro"] for p in rows[other]]))
+        here, resampled = _f1_gap(rows[moede], rows[other], results.classes, draws, units)
         table[f"{moede} vs {other}"] = {
             "paper's gap (F1-macro)": gap, "gap here (F1-macro)": here,
             **power_row(difference, None if units is None else _units_of(a, units), gap),
