@@ -118,7 +118,8 @@ show_table(versus_baselines_frame(dfer), "significance_baselines")
 # For MoEDE against the SFE (the paper's +3.6 F1-macro) and against each rebuilt baseline (the paper's MoEDE minus
 # that system's F1-macro in its Table 5): the clips and actors a one-tailed paired test at p < 0.05 with 80% power
 # would need, from this run's per-clip differences and their clustering by actor (chapter 5 gives the formula),
-# beside how many there are here. These tests, at these sizes, can find only gaps far larger than the paper's.
+# beside how many there are here. Where the clips needed exceed the clips here, a true gap of the paper's size would
+# most often go unseen by this run's tests, significant or not.
 
 # %%
 from moede.tables.dynamic_tables import power_table

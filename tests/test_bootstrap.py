@@ -35,8 +35,8 @@ def test_paired_difference_of_identical_predictions_is_exactly_zero_wide():
     actors = rng.integers(0, 46, 78)
     draws = resampling(actors, "actors")
     for metric in ("Accuracy", "F1-macro"):
-        a = resampled_scores([(y_true, y_pred, actors)], 6, draws, metric)
-        b = resampled_scores([(y_true, y_pred.copy(), actors)], 6, draws, metric)
+        a = resampled_scores([(y_true, y_pred, actors)], 6, draws)[metric]
+        b = resampled_scores([(y_true, y_pred.copy(), actors)], 6, draws)[metric]
         assert percentile_interval(a - b) == (0.0, 0.0)
 
 
@@ -57,10 +57,10 @@ def test_mean_over_partitions_and_reproducibility():
     rng = np.random.default_rng(1)
     sets = [(rng.integers(0, 3, 20), rng.integers(0, 3, 20), rng.integers(0, 5, 20) + 5 * k) for k in range(2)]
     units = np.concatenate([s[2] for s in sets])
-    one = resampled_scores(sets, 3, resampling(units, "actors", seed=4), "Accuracy")
-    assert np.array_equal(one, resampled_scores(sets, 3, resampling(units, "actors", seed=4), "Accuracy"),
+    one = resampled_scores(sets, 3, resampling(units, "actors", seed=4))["Accuracy"]
+    assert np.array_equal(one, resampled_scores(sets, 3, resampling(units, "actors", seed=4))["Accuracy"],
                           equal_nan=True)  # nan: a resample that drew no actor of one partition
-    assert not np.array_equal(one, resampled_scores(sets, 3, resampling(units, "actors", seed=5), "Accuracy"))
+    assert not np.array_equal(one, resampled_scores(sets, 3, resampling(units, "actors", seed=5))["Accuracy"])
     assert one.shape == (2000,)
 
 

@@ -44,11 +44,13 @@ class Resampling:
 
     def totals(self, units: Sequence[Hashable], values: np.ndarray) -> np.ndarray:
         """(resamples, ...) sums of the items' `values` (rows: items) in each resample: the values summed per unit,
-        then weighted by how many times each unit is drawn (memory: resamples x units, not x items)."""
+        then weighted by how many times each unit is drawn (memory: resamples x units, not x items; only the units
+        of these items take part)."""
         values = np.asarray(values, dtype=np.float64)
-        per_unit = np.zeros((len(self.codes), *values.shape[1:]))
-        np.add.at(per_unit, self.columns(units), values)
-        return np.tensordot(self.counts.astype(np.float64), per_unit, axes=1)
+        present, inverse = np.unique(self.columns(units), return_inverse=True)
+        per_unit = np.zeros((len(present), *values.shape[1:]))
+        np.add.at(per_unit, inverse, values)
+        return np.tensordot(self.counts[:, present].astype(np.float64), per_unit, axes=1)
 
     def drawn(self) -> str:
         """What was resampled: the units, how many resamples, the seed."""
@@ -116,12 +118,12 @@ METRICS = {"Accuracy": accuracy, "F1-macro": f1_macro}
 
 
 def resampled_scores(sets: Sequence[tuple[np.ndarray, np.ndarray, Sequence[Hashable]]], n_classes: int,
-                     draws: Resampling, metric: str) -> np.ndarray:
-    """(resamples,) `metric` ('Accuracy' or 'F1-macro') of each resample as a table reports it: the mean over the
-    prediction sets (partitions) given as (y_true, y_pred, units of the items) of each set's score."""
-    per_set = [METRICS[metric](resampled_confusion(y_true, y_pred, units, n_classes, draws))
-               for y_true, y_pred, units in sets]
-    return np.mean(per_set, axis=0)
+                     draws: Resampling) -> dict[str, np.ndarray]:
+    """Each metric of METRICS ('Accuracy', 'F1-macro') -> (resamples,) its value in each resample as a table reports
+    it: the mean over the prediction sets (partitions) given as (y_true, y_pred, units of the items) of each set's
+    score."""
+    matrices = [resampled_confusion(y_true, y_pred, units, n_classes, draws) for y_true, y_pred, units in sets]
+    return {metric: np.mean([score(m) for m in matrices], axis=0) for metric, score in METRICS.items()}
 
 
 def percentile_interval(samples: np.ndarray, level: float = LEVEL) -> tuple[float, float]:

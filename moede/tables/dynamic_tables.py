@@ -90,10 +90,10 @@ def clip_resampling(rows: Rows, units: Mapping[str, str] | None) -> bootstrap.Re
 
 
 def _resampled(partitions: Sequence[Predictions], classes: Sequence[str], draws: bootstrap.Resampling,
-               units: Mapping[str, str] | None, metric: str) -> np.ndarray:
-    """`metric` (mean over partitions, as the tables) in each of `draws`' resamples."""
+               units: Mapping[str, str] | None) -> dict[str, np.ndarray]:
+    """Accuracy and F1-macro (mean over partitions, as the tables) in each of `draws`' resamples."""
     sets = [(p.y_true, p.y_pred, _units_of(p, units)) for p in partitions]
-    return bootstrap.resampled_scores(sets, len(classes), draws, metric)
+    return bootstrap.resampled_scores(sets, len(classes), draws)
 
 
 def with_intervals(table: pd.DataFrame, rows: Rows, classes: Sequence[str],
@@ -101,9 +101,10 @@ def with_intervals(table: pd.DataFrame, rows: Rows, classes: Sequence[str],
     """`table` (one row per entry of `rows`) with a 95% bootstrap interval column per metric of INTERVALS, resampling
     the clips' actors (moede.evaluation.bootstrap); attrs['interval'] says over how many, how often, which seed."""
     draws = clip_resampling(rows, units)
+    samples = {name: _resampled(rows[name], classes, draws, units) for name in table.index if name in rows}
     for metric, column in INTERVALS.items():
-        table[column] = [bootstrap.interval_text(*bootstrap.percentile_interval(
-            _resampled(rows[name], classes, draws, units, metric))) if name in rows else None for name in table.index]
+        table[column] = [bootstrap.interval_text(*bootstrap.percentile_interval(samples[name][metric]))
+                         if name in samples else None for name in table.index]
     table.attrs["interval"] = draws.describe()
     return table
 
@@ -123,9 +124,10 @@ def f1_differences(rows: Rows, pairs: Mapping[str, tuple[str, str]], classes: Se
 def _f1_gap(a: Sequence[Predictions], b: Sequence[Predictions], classes: Sequence[str], draws: bootstrap.Resampling,
             units: Mapping[str, str] | None) -> tuple[float, np.ndarray]:
     """A's F1-macro minus B's (mean over partitions) and the same difference in each of `draws`' resamples."""
-    point = (np.mean([scores(p, classes)["F1-macro"] for p in a])
-             - np.mean([scores(p, classes)["F1-macro"] for p in b]))
-    resampled = (_resampled(a, classes, draws, units, "F1-macro") - _resampled(b, classes, draws, units, "F1-macro"))
+    f1 = lambda parts: np.mean([bootstrap.f1_macro(confusion(p.y_true, p.y_pred, len(classes))[None])[0]  # noqa: E731
+                                for p in parts])  # metrics.summary's F1-macro, without its tables
+    point = f1(a) - f1(b)
+    resampled = _resampled(a, classes, draws, units)["F1-macro"] - _resampled(b, classes, draws, units)["F1-macro"]
     return float(point), resampled
 
 
@@ -244,7 +246,8 @@ def power_table(results: DFERResults, baselines: bool = False) -> pd.DataFrame:
         f"Clips (and actors) a one-tailed paired test at p < {ALPHA:g} with {100 * POWER:g}% power needs to find the "
         "paper's F1-macro gap, beside how many are here: n = ((z_0.95 + z_0.80) sd / gap)^2 from the per-clip "
         "difference 100 x (A right - B right) (the gap read as accuracy points), times the design effect "
-        "1 + (clips per actor - 1) x intra-actor correlation; the last column scales the actor bootstrap's standard "
+        "1 + (clips per actor - 1) x intra-actor correlation (actors needed: at this run's clips per actor); the last "
+        "column scales the actor bootstrap's standard "
         f"error of the F1-macro gap as 1 / sqrt(clips) ({draws.drawn()})"))
     return frame
 
