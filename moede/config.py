@@ -64,6 +64,7 @@ LIMITS: dict[str, dict[str, Any]] = {
     "expert_learning_rate": {"positive": True},
     "aux_weight": {"minimum": 0},
     "seed": {"minimum": 0, "maximum": 2**32 - 1},  # NumPy's seed range
+    "seed_spread": {"minimum": 1},  # 1: Table 5's own seed only
     "lora_rank": {"minimum": 1},
     "gate_k": {"minimum": 1, "maximum": 8},
     "ferplus_per_class_cap": {"minimum": 1},  # of the eight experts
@@ -177,6 +178,8 @@ class RunConfig:
     sfe_layers: int = 1  # stacked LSTM layers of the single-feature-extractor baseline (the paper does not say)
     device: str = "auto"  # "auto" (a GPU when there is one), "cpu", "cuda", "cuda:N" or "mps"
     seed: int = 0  # seeds Python, NumPy and torch at the top of every chapter
+    seed_spread: int = 3  # chapter 5: DFER seeds (the run's seed, +1, ...) MoEDE and the SFE are trained with to show
+    # how much a seed moves the headline rows; only the DFER seed varies (static models, folds, features shared)
     extra: dict[str, Any] = field(default_factory=dict)  # folders of published partition files
     # ('<corpus>_partitions_dir', e.g. cremad_partitions_dir), roots and settings of plug-in corpora ('<corpus>_root')
 

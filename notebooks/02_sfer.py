@@ -77,6 +77,7 @@ baselines: Optional[str] = None  # Table 5/8's T-LSTM, AuxFormer, UAVM, VAVL: th
 sfe_layers: int = 1  # stacked LSTM layers of the single-feature-extractor baseline (the paper does not say)
 device: str = "auto"  # "auto" (a GPU when there is one), "cpu", "cuda", "cuda:N" or "mps"
 seed: int = 0  # seeds Python, NumPy and torch at the top of every chapter
+seed_spread: int = 3  # chapter 5: DFER seeds (the run's seed, +1, ...) MoEDE and the SFE are trained with to show how much a seed moves the headline rows; only the DFER seed varies (static models, folds, features shared)
 extra: dict = {}  # folders of published partition files ('<corpus>_partitions_dir', e.g. cremad_partitions_dir), roots and settings of plug-in corpora ('<corpus>_root')
 
 # %%
@@ -118,7 +119,10 @@ print(f"SFER: {'reused from ' if sfer.reused else 'trained, saved to '}{sfer.che
 
 # %% [markdown]
 # ## Table 2: per-class precision, recall, F1 and accuracy on the development set
-# Accuracy per class is the recall of that class, as in the paper.
+# Accuracy per class is the recall of that class, as in the paper. The last column is each F1's 95% interval (the
+# Average row: the F1-macro's) from a bootstrap that resamples the development faces (`moede.evaluation.bootstrap`;
+# the caption says how many faces and resamples): with a few hundred faces, and a handful for some emotions, a
+# class's F1 is known to within many points.
 
 # %%
 from moede.tables.static_tables import table2
@@ -129,9 +133,10 @@ show_vs_paper(table2(sfer), "table2")
 # Did it learn more than the class balance? Beside the answer that is always the most frequent class:
 
 # %%
+from moede.book.display import show_table
 from moede.tables.static_tables import against_majority
 
-against_majority(sfer)
+show_table(against_majority(sfer), "against_majority")
 
 # %% [markdown]
 # ### Exercise 2.1

@@ -79,6 +79,7 @@ baselines: Optional[str] = None  # Table 5/8's T-LSTM, AuxFormer, UAVM, VAVL: th
 sfe_layers: int = 1  # stacked LSTM layers of the single-feature-extractor baseline (the paper does not say)
 device: str = "auto"  # "auto" (a GPU when there is one), "cpu", "cuda", "cuda:N" or "mps"
 seed: int = 0  # seeds Python, NumPy and torch at the top of every chapter
+seed_spread: int = 3  # chapter 5: DFER seeds (the run's seed, +1, ...) MoEDE and the SFE are trained with to show how much a seed moves the headline rows; only the DFER seed varies (static models, folds, features shared)
 extra: dict = {}  # folders of published partition files ('<corpus>_partitions_dir', e.g. cremad_partitions_dir), roots and settings of plug-in corpora ('<corpus>_root')
 
 # %%

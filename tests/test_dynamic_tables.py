@@ -20,13 +20,15 @@ from moede.features import build_or_load
 from moede.models.dfer import MoEDE, SingleExtractorLSTM, collate_clips
 from moede.models.backbone import BackboneClassifier
 from moede.models.checkpoint import load_checkpoint
-from moede.tables.dynamic_tables import complexity_table, table5, table6, table7, table8
+from moede.tables.dynamic_tables import (DIFFERENCE, INTERVALS, complexity_table, pooled_table, power_table, table5,
+                                         table6, table7, table8)
 from moede.tables.paper import paper_complexity, paper_table, paper_vs_run
 from moede.models.baselines import BASELINES, SMALL_SIZES, TLSTM
 from moede.models.run_layout import MOEDE_ID, dfer_model_path
 from moede.stages.dynamic import (DFERFeatures, VideoModel, compute_significance, moede_versus_baselines, run_models,
-                                  versus_baselines_frame)
+                                  run_seed_spread, versus_baselines_frame)
 from moede.evaluation.predictions import Predictions
+from moede.training.outcomes import DFERResults
 
 D, H = 10, 4
 
@@ -47,7 +49,7 @@ def test_tables_use_the_papers_labels_and_line_up_with_it() -> None:
                "Single feature extractor": [_predictions(rng, 6, 0.5) for _ in range(3)]}
     ours = table5(results)
     paper = paper_table("table5")
-    assert list(ours.columns) == list(paper.columns)
+    assert list(ours.columns) == [*paper.columns, *INTERVALS.values(), f"{DIFFERENCE} vs SFE"]
     assert set(ours.index) <= set(paper.index) and len(ours) == 2 + 8
     assert (ours[["Neutral", "Happiness", "Sadness", "Anger", "Fear", "Disgust"]].mean(axis=1)
             - ours["F1-macro"]).abs().max() < 0.02, "per-emotion columns are per-class F1"
@@ -60,7 +62,8 @@ def test_tables_use_the_papers_labels_and_line_up_with_it() -> None:
     assert list(t7.index) == list(paper_table("table7").index)
     assert list(t7.columns) == list(paper_table("table7").columns)
     t8 = table8({"SFE": [_predictions(rng, 4, 0.5, n_experts=1)], "MoEDE": [_predictions(rng, 4, 0.7)]})
-    assert list(t8.columns) == list(paper_table("table8").columns) and list(t8.index) == ["SFE", "MoEDE"]
+    assert list(t8.columns)[:7] == list(paper_table("table8").columns) and list(t8.index) == ["SFE", "MoEDE"]
+    assert pd.isna(t8.loc["SFE", f"{DIFFERENCE} vs SFE"]) and t8.loc["MoEDE", INTERVALS["Accuracy"]].startswith("[")
     t6 = table6(results)
     assert list(t6.index) == list(paper_table("table6").index) and np.allclose(np.diag(t6), 1)
     assert np.allclose(t6.to_numpy(), t6.to_numpy().T)
@@ -157,6 +160,11 @@ def test_stage_trains_each_partition_once_then_reuses_it(tmp_path: Path) -> None
     table = table5(first)
     assert "significant" in table.columns and "T-LSTM" in table.index
     assert table.loc["T-LSTM", "p (vs SFE)"] == pytest.approx(tests["T-LSTM"].p, nan_ok=True)  # nan: equal scores
+    spread = run_seed_spread(cfg.with_(seed_spread=2), features, first)
+    assert list(spread.index) == ["seed 0 (Table 5's models)", "seed 1", "mean over seeds", "sd over seeds",
+                                  "max - min"]
+    assert dfer_model_path(cfg.run_dir, "cremad", f"{MOEDE_ID}_seed_1", 1).is_file()
+    assert run_models(cfg, features, models).reused == {name: [True] for name in models}, "Table 5's kept"
 
 
 @pytest.mark.shared_data
@@ -212,3 +220,41 @@ def test_open_choice_variants_flip_one_setting_each_and_the_table_measures_again
     assert table.loc["ours", "F1-macro"] == 100 and table.loc["ours", "F1-macro change"] == 0
     change = table.loc["flipped", "F1-macro change"]
     assert change < 0 and change == pytest.approx(table.loc["flipped", "F1-macro"] - 100)
+
+
+def _actor_results(rng: np.random.Generator) -> DFERResults:
+    """MoEDE and SFE on two partitions of 30 clips each, three clips per actor (20 actors)."""
+    predictions = {}
+    for row, quality in (("MoEDE with auxiliary (FFE)", 0.8), ("Single feature extractor", 0.5)):
+        parts = [_predictions(rng, 6, quality, n=30) for _ in range(2)]
+        for k, p in enumerate(parts):
+            p.sample_ids = [f"p{k}_{i}" for i in range(30)]
+        predictions[row] = parts
+    units = {f"p{k}_{i}": f"actor{10 * k + i // 3}" for k in range(2) for i in range(30)}
+    return DFERResults("cremad", CREMAD, predictions, {}, units=units)
+
+
+def test_tables_carry_actor_bootstrap_intervals_and_paired_differences() -> None:
+    results = _actor_results(np.random.default_rng(2))
+    ours = table5(results)
+    assert ours.attrs["interval"].startswith("95% intervals: percentile bootstrap over the 20 actors")
+    assert "2,000 resamples, seed 0" in ours.attrs["interval"]
+    for row in ("MoEDE with auxiliary (FFE)", "Single feature extractor"):
+        low, high = map(float, ours.loc[row, INTERVALS["F1-macro"]].strip("[]").split(", "))
+        assert low < ours.loc[row, "F1-macro"] < high
+    difference = ours.loc["MoEDE with auxiliary (FFE)", f"{DIFFERENCE} vs SFE"]
+    gap = ours.loc["MoEDE with auxiliary (FFE)", "F1-macro"] - ours.loc["Single feature extractor", "F1-macro"]
+    assert float(difference.split(" [")[0]) == pytest.approx(gap, abs=0.06)
+    pooled = pooled_table(results, {})
+    assert pooled.loc["MoEDE with auxiliary (FFE)", INTERVALS["Accuracy"]].startswith("[")
+    assert pd.isna(pooled.loc["Chance", INTERVALS["Accuracy"]])
+
+
+def test_power_table_needs_more_clips_than_here_for_the_papers_gap() -> None:
+    results = _actor_results(np.random.default_rng(4))
+    power = power_table(results)
+    row = power.loc["MoEDE with auxiliary (FFE) vs Single feature extractor"]
+    assert row["paper's gap (F1-macro)"] == pytest.approx(3.6)
+    assert (row["clips here"], row["actors here"]) == (60, 20)
+    assert row["clips needed"] == pytest.approx(row["clips needed if independent"] * row["design effect"], rel=1e-2)
+    assert row["clips needed"] > row["clips here"] and "80% power" in power.attrs["caption"]

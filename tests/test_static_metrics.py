@@ -116,3 +116,38 @@ def test_table1_lines_up_the_paper_columns_by_meaning() -> None:
     assert joined[("N F1-score", "paper")].tolist() == paper["P F1-score"].tolist()
     assert joined[("F1-macro", "paper")].tolist() == paper["F1-macro"].tolist()
     assert "swapped" in joined.attrs["caption"]
+
+
+def _static_result(rng: np.random.Generator, quality: float, n: int = 200):
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from moede.sources import DataSource
+
+    targets = rng.integers(0, 8, n)
+    predictions = np.where(rng.random(n) < quality, targets, rng.integers(0, 8, n))
+    frame = pd.DataFrame({"sample_id": [f"f{i}" for i in range(n)], "target": targets, "prediction": predictions})
+    classes = ("neutral", "happy", "sad", "surprise", "fear", "disgust", "anger", "contempt")
+    return SimpleNamespace(predictions=frame, classes=classes, source=DataSource("test", "demo"))
+
+
+def test_tables_2_and_3_carry_face_bootstrap_intervals_and_table_3_a_power_statement() -> None:
+    from types import SimpleNamespace
+
+    from moede.tables.paper import paper_table
+    from moede.tables.static_tables import fusion_power, table2, table3
+
+    rng = np.random.default_rng(0)
+    t2 = table2(_static_result(rng, 0.6))
+    assert list(t2.columns) == [*paper_table("table2").columns, "F1-score [95% interval]"]
+    low, high = map(float, t2.loc["Average", "F1-score [95% interval]"].strip("[]").split(", "))
+    assert low < t2.loc["Average", "F1-score"] < high
+    assert t2.attrs["interval"] == "95% intervals: percentile bootstrap over the 200 faces, 2,000 resamples, seed 0"
+    fusion = SimpleNamespace(ffe=_static_result(rng, 0.5), ftfe=_static_result(np.random.default_rng(0), 0.6))
+    fusion.ftfe.predictions["target"] = fusion.ffe.predictions["target"]
+    t3 = table3(fusion)
+    assert list(t3.columns)[:8] == list(paper_table("table3").columns) and "FTFE F1 [95% interval]" in t3
+    power = fusion_power(fusion).loc["FTFE vs FFE"]
+    assert power["paper's gap (F1-macro)"] == pytest.approx(60.7 - 56.1)
+    assert power["faces here"] == 200 and power["faces needed"] == power["faces needed if independent"]

@@ -60,10 +60,10 @@ def test_static_stages_end_to_end_and_reuse(shared_data: Path, tmp_path: Path) -
                         (table4(experts), "table4")):
         paper = paper_table(name)
         assert list(table.index) == list(paper.index), name
-        assert list(table.columns) == list(paper.columns), name
+        assert list(table.columns)[:len(paper.columns)] == list(paper.columns), name  # then any intervals
         assert table.attrs["source"].startswith("Data: facial_expressions")
-        assert paper_vs_run(table, name).shape == (len(paper), 2 * len(paper.columns))
-    t2 = table2(sfer)
+        assert paper_vs_run(table, name).shape == (len(paper), 2 * len(table.columns))
+    t2 = table2(sfer)[list(paper_table("table2").columns)]
     assert ((t2.values >= 0) & (t2.values <= 100)).all()
     t4 = table4(experts).to_numpy()
     assert np.allclose(t4, t4.T) and np.allclose(np.diag(t4), 1)

@@ -39,3 +39,16 @@ def test_drawn_clips_are_replaced_by_packaged_real_media(tmp_path: Path, monkeyp
     media = try_it_media(_features("demo"), 1, tmp_path)
     assert media["truth"].isna().all() and (tmp_path / "astronaut.png").is_file()
     assert len(try_it_media(_features("shared"), 1, tmp_path)) == 3  # the real clips of the partition's test fold
+
+
+def test_predict_scores_carry_actor_intervals_and_count_no_class_as_wrong() -> None:
+    from moede.stages.try_it import predict_scores
+
+    truth = [CREMAD[i % 6] for i in range(24)]
+    every = pd.DataFrame({"truth": truth, "prediction": truth[:18] + [None] * 6,
+                          "actor": [str(1001 + i // 4) for i in range(24)]})
+    row = predict_scores(every, CREMAD).iloc[0]
+    assert row["Accuracy"] == pytest.approx(75.0) and (row["clips"], row["actors"]) == (24, 6)
+    low, high = map(float, row["Accuracy [95% interval]"].strip("[]").split(", "))
+    assert low < 75.0 < high <= 100.0
+    assert "over the 6 actors" in predict_scores(every, CREMAD).attrs["interval"]

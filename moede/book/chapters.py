@@ -48,12 +48,13 @@ CHAPTERS: tuple[Chapter, ...] = (
             settings=("expert_epochs", "expert_learning_rate", "image_size", "trainable_from", "seed")),
     Chapter("04_cams_diversity_fusion", "CAMs, expert diversity and fusion", "Figure 2, Table 4, Table 3",
             tables=3, figures=2, exercises=1, settings=("fusion_epochs", "fusion_relu")),
-    Chapter("05_dfer", "Dynamic FER with MoEDE", "Table 5, every clip beside the floors, the frames' colour, "
-            "training curves, confusion matrix", tables=4, figures=2,
+    Chapter("05_dfer", "Dynamic FER with MoEDE", "Table 5, every clip beside the floors, the clips the paper's gap "
+            "would need, the spread over seeds, the frames' colour, training curves, confusion matrix",
+            tables=6, figures=2,
             settings=("cremad_root", "video_corpus", "cremad_labels", "actor_folds", "frame_colour", "dfer_experts",
                       "dfer_epochs", "dfer_learning_rate", "partitions", "max_frames", "frame_step", "clip_batch_size",
                       "standardize_features", "readout", "aux_loss", "aux_weight", "baselines", "dfer_select_by",
-                      "sfe_layers")),
+                      "sfe_layers", "seed_spread")),
     Chapter("06_statistics", "Statistics, ablation and complexity", "t-test, Table 6, Table 7, complexity",
             tables=3, figures=1, settings=("ablation_partitions", "baselines", "readout", "aux_loss")),
     Chapter("07_msp_improv", "Generalization to MSP-IMPROV", "Table 8", tables=1,

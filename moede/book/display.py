@@ -72,7 +72,15 @@ def source_text(item: Any) -> str:
 
 def _styled(frame: pd.DataFrame, caption: str) -> Any:
     numeric = frame.select_dtypes("number").columns
-    return frame.style.format(precision=2, na_rep="–", subset=list(numeric)).set_caption(caption)
+    others = [c for c in frame.columns if c not in numeric]  # e.g. intervals printed as text
+    return (frame.style.format(precision=2, na_rep="–", subset=list(numeric)).format(na_rep="–", subset=others)
+            .set_caption(caption + _interval_note(frame)))
+
+
+def _interval_note(frame: pd.DataFrame) -> str:
+    """'. <how the intervals were drawn>' of a table with bootstrap intervals (attrs['interval']), else ''."""
+    note = frame.attrs.get("interval")
+    return f". {note}" if note else ""
 
 
 def load_results(cfg: RunConfig) -> dict[str, pd.DataFrame]:
@@ -88,6 +96,8 @@ def load_results(cfg: RunConfig) -> dict[str, pd.DataFrame]:
         elif meta.get("banner"):
             frame.attrs["source"] = meta["banner"]
         frame.attrs["profile"] = meta.get("profile")
+        if meta.get("interval"):
+            frame.attrs["interval"] = meta["interval"]
         tables[csv.stem] = frame
     return tables
 

@@ -42,8 +42,9 @@ from moede.models.checkpoint import checkpoint_digest, load_checkpoint
 from moede.models.dfer import MoEDE, SingleExtractorLSTM
 from moede.models.experts import ExpertBank
 from moede.models.run_layout import DEMO_EXPERTS, MOEDE_ID, dfer_model_path, static_checkpoints
-from moede.tables.dynamic_tables import (ABLATION_FULL, MOEDE_ROW, SFE_ROW, auxiliary_results, colour_table,
-                                          complexity_table, open_choices_table, pooled_table, scores, table5, table6,
+from moede.tables.dynamic_tables import (ABLATION_FULL, DIFFERENCE, MOEDE_ROW, SFE_ROW, auxiliary_results,
+                                          clip_resampling, clip_units, colour_table, complexity_table, f1_differences,
+                                          open_choices_table, pooled_table, scores, seed_spread_table, table5, table6,
                                           table7, table8)
 from moede.sources import DataSource
 from moede.stages.keys import STAGES, checked
@@ -278,11 +279,16 @@ def partition_job(cfg: RunConfig, features: DFERFeatures, label: str, model: Vid
     return Job(path, key, checked("dfer", cfg, fit), config, features.classes, features.source)
 
 
+def clip_actors(features: DFERFeatures) -> dict[str, str]:
+    """Each clip's actor (its `speaker`): the independent unit the tables' intervals resample."""
+    return dict(zip(features.clips["sample_id"], features.clips["speaker"].astype(str)))
+
+
 def run_models(cfg: RunConfig, features: DFERFeatures, models: dict[str, VideoModel],
                n_partitions: int | None = None) -> DFERResults:
     """Train (or reuse) each model (table row -> VideoModel) on the first `n_partitions` partitions (None: all);
     collect test predictions. Under torchrun the models to train are dealt out one per rank."""
-    results = DFERResults(features.dataset, features.classes, {}, {}, features.source)
+    results = DFERResults(features.dataset, features.classes, {}, {}, features.source, units=clip_actors(features))
     n = len(features.partitions) if n_partitions is None else min(n_partitions, len(features.partitions))
     jobs = [partition_job(cfg, features, label, model, k) for label, model in models.items() for k in range(n)]
     runs = iter(train_or_reuse_all(jobs, spread=True))
@@ -433,31 +439,43 @@ def moede_versus_baselines(results: DFERResults, moede_row: str, n_subsets: int 
             for name, partitions in results.predictions.items() if name in BASELINES}
 
 
-def _tests_frame(tests: dict, model: str, baseline: str, caption: str, source: DataSource | None) -> pd.DataFrame:
-    """t-tests (row -> TTestResult) as a table: mean subset F1-macro of `model` and `baseline`, t, p, pairs."""
-    columns = [f"F1-macro ({model})", f"F1-macro ({baseline})", "t", "p", "pairs", "significant"]
+def _tests_frame(tests: dict, model: str, baseline: str, caption: str, results: DFERResults,
+                 pairs: dict[str, tuple[str, str]]) -> pd.DataFrame:
+    """t-tests (row -> TTestResult) as a table: mean subset F1-macro of `model` and `baseline`, t, p, pairs, and
+    beside them each row's paired bootstrap F1-macro difference (A, B rows of `pairs`) with its 95% interval."""
+    columns = [f"F1-macro ({model})", f"F1-macro ({baseline})", "t", "p", "pairs", "significant", DIFFERENCE]
     if not tests:
         return pd.DataFrame(columns=columns)
     frame = pd.DataFrame({name: t.as_dict() for name, t in tests.items()}).T
+    rows = dict(results.predictions)
+    if MOEDE_ROW in rows:
+        rows.update(auxiliary_results(rows[MOEDE_ROW]))
+    frame[DIFFERENCE] = pd.Series(f1_differences(rows, pairs, results.classes, clip_units(results)))
     frame = frame.rename(columns={"mean_a": columns[0], "mean_b": columns[1], "n": "pairs"})[columns]
     frame = frame.astype({columns[0]: float, columns[1]: float, "t": float, "p": float}).round(
         {columns[0]: 2, columns[1]: 2, "t": 2, "p": 4})
-    frame.attrs.update(source=source, caption=caption)
+    frame.attrs.update(source=results.source, caption=caption,
+                       interval=clip_resampling(rows, clip_units(results)).describe()
+                       + "; the difference is of Table 5's F1-macro (mean over partitions), the t-test's of subsets")
     return frame
 
 
 def significance_frame(results: DFERResults) -> pd.DataFrame:
-    """The t-tests of `results` as a table: t, p (one-tailed), pairs, mean subset F1-macro of model and baseline."""
+    """The t-tests of `results` as a table: t, p (one-tailed), pairs, mean subset F1-macro of model and baseline,
+    and the paired bootstrap F1-macro difference against the baseline."""
+    baseline = SFE_ROW if SFE_ROW in results.predictions else "SFE"
     return _tests_frame(results.significance, "model", "SFE",
                         "One-tailed matched-pair t-test against the single feature extractor (p < 0.05 = *)",
-                        results.source)
+                        results, {name: (name, baseline) for name in results.significance})
 
 
 def versus_baselines_frame(results: DFERResults) -> pd.DataFrame:
-    """MoEDE's one-tailed matched-pair t-tests against each published baseline trained in this run."""
+    """MoEDE's one-tailed matched-pair t-tests against each published baseline trained in this run, with the paired
+    bootstrap F1-macro difference MoEDE - baseline."""
+    moede = MOEDE_ROW if MOEDE_ROW in results.predictions else "MoEDE"
     return _tests_frame(results.versus_baselines, "MoEDE", "baseline",
                         "One-tailed matched-pair t-test of MoEDE against each baseline (row), p < 0.05 = *",
-                        results.source)
+                        results, {name: (moede, name) for name in results.versus_baselines})
 
 
 def significance(cfg: RunConfig, results: DFERResults) -> pd.DataFrame:
@@ -503,7 +521,7 @@ def run_open_choices(cfg: RunConfig, features: DFERFeatures | None = None) -> DF
     (cfg.ablation_partitions; the first row is Table 5's own models, reused), so the page shows how much the paper's
     unstated choices move Table 5's first row. Writes results/open_choices.csv."""
     features = cremad_features(cfg) if features is None else features
-    results = DFERResults(features.dataset, features.classes, {}, {}, features.source)
+    results = DFERResults(features.dataset, features.classes, {}, {}, features.source, units=clip_actors(features))
     for row, variant, model_id in open_choice_variants(cfg):  # the first: Table 5's own models, reused
         model = VideoModel(model_id, "ffe", moede_factory(True, readout=variant.readout))
         trained = run_models(variant, features, {row: model}, cfg.ablation_partitions)
@@ -550,6 +568,24 @@ def run_pooled(cfg: RunConfig, features: DFERFeatures, results: DFERResults) -> 
     table = pooled_table(results, floor_predictions(features), features.classes)
     table.attrs["partitioning"] = features.partitions[0].attrs.get("partitioning")
     save_result(table, "pooled", cfg)
+    return table
+
+
+def run_seed_spread(cfg: RunConfig, features: DFERFeatures, results: DFERResults) -> pd.DataFrame:
+    """Chapter 5's headline rows (MoEDE with auxiliary classifiers on FFE, the SFE) trained, or reused, with
+    cfg.seed_spread DFER seeds: the run's seed (Table 5's models in `results`), then seed + 1, ... (each kept in a
+    folder of its own, '<model id>_seed_<seed>', so Table 5's are never overwritten); the static models, folds and
+    features stay the run's. Writes results/seed_spread.csv."""
+    start = time.perf_counter()
+    by_seed = {cfg.seed: results}
+    for seed in range(cfg.seed + 1, cfg.seed + cfg.seed_spread):
+        seeded = cfg.with_(seed=seed)
+        models = {row: model._replace(id=f"{model.id}_seed_{seed}")
+                  for row, model in ((MOEDE_ROW, moede_model(seeded)), (SFE_ROW, sfe_model(seeded)))}
+        by_seed[seed] = run_models(seeded, features, models)
+    table = seed_spread_table(by_seed)
+    save_result(table, "seed_spread", cfg)
+    print(f"Seed spread: {cfg.seed_spread} DFER seed(s) in {time.perf_counter() - start:.1f} s")
     return table
 
 

@@ -28,6 +28,7 @@ NOT_OUTPUT: dict[str, str] = {
     "allow_demo_data": "a guard of the full profile",
     "ablation_partitions": "how many partitions Table 7 trains, not what one model learns",
     "gate_k": "which gated MoEDE chapter 10 shows (each k is its own model)",
+    "seed_spread": "how many DFER seeds chapter 5's spread trains (each seed is its own model, keyed by its seed)",
 }
 """Settings that change where or whether a model is trained, never what it learns."""
 

@@ -33,7 +33,8 @@ def save_result(frame: pd.DataFrame, name: str, cfg: RunConfig, index: bool = Tr
     source = source_of(frame)
     text = source.banner() if isinstance(source, DataSource) else str(source or "source not recorded")
     meta = {"name": name, "profile": cfg.profile, "banner": text,
-            "source": source.as_dict() if isinstance(source, DataSource) else None}
+            "source": source.as_dict() if isinstance(source, DataSource) else None,
+            "interval": frame.attrs.get("interval")}  # how its bootstrap intervals were drawn, if it has them
 
     def write() -> None:
         write_csv(frame, target, index=index)

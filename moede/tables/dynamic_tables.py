@@ -7,7 +7,7 @@ F1: in the paper's Table 5 the six emotion columns average to its F1-macro colum
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -15,7 +15,9 @@ from matplotlib.figure import Figure
 
 from moede.data.corpus import CORPORA
 from moede.data.emotions import CANONICAL, CREMAD, MSP_IMPROV, PAPER_NAMES, SHORT_NAMES
+from moede.evaluation import bootstrap
 from moede.evaluation.complexity import PAPER_BACKBONE, complexity_numbers
+from moede.evaluation.power import ALPHA, POWER, bootstrap_items_needed, power_row
 from moede.evaluation.metrics import confusion, per_class, summary
 from moede.evaluation.similarity import expert_cosine_matrix, similarity_frame
 from moede.evaluation.stats import TTestResult
@@ -23,11 +25,14 @@ from moede.tables.figures import confusion_matrix_figure, training_curves
 from moede.tables.paper import paper_complexity, paper_table
 from moede.evaluation.predictions import Predictions
 from moede.training.outcomes import DFERResults
+from moede.models.baselines import BASELINES
 from moede.models.run_layout import MOEDE_ROW
 
 OVERALL = ("F1-macro", "F1-weighted", "Accuracy")
 SFE_ROW = "Single feature extractor"
 ABLATION_FULL = "None (MoEDE)"
+INTERVALS = {metric: f"{metric} [95% interval]" for metric in ("F1-macro", "Accuracy")}  # metric -> its column
+DIFFERENCE = "F1-macro difference [95% interval]"  # a paired bootstrap difference beside a t-test
 
 
 def scores(predictions: Predictions, classes: Sequence[str], y_pred: np.ndarray | None = None) -> dict[str, float]:
@@ -65,6 +70,65 @@ def auxiliary_results(partitions: Sequence[Predictions], experts: Sequence[str] 
 
 
 Results = DFERResults | Mapping[str, Sequence[Predictions]]
+Rows = Mapping[str, Sequence[Predictions]]
+
+
+def clip_units(results: Results) -> dict[str, str] | None:
+    """Clip id -> actor of a DFERResults that knows its clips' actors; None: each clip is its own unit."""
+    return dict(results.units) if isinstance(results, DFERResults) and results.units else None
+
+
+def _units_of(predictions: Predictions, units: Mapping[str, str] | None) -> list[Hashable]:
+    """The resampled unit of each clip of `predictions`: its actor, or the clip itself."""
+    return list(predictions.sample_ids) if units is None else [units[i] for i in predictions.sample_ids]
+
+
+def clip_resampling(rows: Rows, units: Mapping[str, str] | None) -> bootstrap.Resampling:
+    """The bootstrap draws of every actor (or clip, `units` None) of the clips of `rows`."""
+    every = [u for partitions in rows.values() for p in partitions for u in _units_of(p, units)]
+    return bootstrap.resampling(every, "clips" if units is None else "actors")
+
+
+def _resampled(partitions: Sequence[Predictions], classes: Sequence[str], draws: bootstrap.Resampling,
+               units: Mapping[str, str] | None) -> dict[str, np.ndarray]:
+    """Accuracy and F1-macro (mean over partitions, as the tables) in each of `draws`' resamples."""
+    sets = [(p.y_true, p.y_pred, _units_of(p, units)) for p in partitions]
+    return bootstrap.resampled_scores(sets, len(classes), draws)
+
+
+def with_intervals(table: pd.DataFrame, rows: Rows, classes: Sequence[str],
+                   units: Mapping[str, str] | None) -> pd.DataFrame:
+    """`table` (one row per entry of `rows`) with a 95% bootstrap interval column per metric of INTERVALS, resampling
+    the clips' actors (moede.evaluation.bootstrap); attrs['interval'] says over how many, how often, which seed."""
+    draws = clip_resampling(rows, units)
+    samples = {name: _resampled(rows[name], classes, draws, units) for name in table.index if name in rows}
+    for metric, column in INTERVALS.items():
+        table[column] = [bootstrap.interval_text(*bootstrap.percentile_interval(samples[name][metric]))
+                         if name in samples else None for name in table.index]
+    table.attrs["interval"] = draws.describe()
+    return table
+
+
+def f1_differences(rows: Rows, pairs: Mapping[str, tuple[str, str]], classes: Sequence[str],
+                   units: Mapping[str, str] | None) -> dict[str, str]:
+    """Per entry (label -> rows A, B of `rows`): A's F1-macro minus B's (mean over partitions, as Table 5) with its
+    95% paired bootstrap interval, the same actors drawn for both ('+1.2 [-8.0, +10.1]')."""
+    draws = clip_resampling(rows, units)
+    out = {}
+    for label, (a, b) in pairs.items():
+        point, resampled = _f1_gap(rows[a], rows[b], classes, draws, units)
+        out[label] = f"{point:+.1f} {bootstrap.interval_text(*bootstrap.percentile_interval(resampled), signed=True)}"
+    return out
+
+
+def _f1_gap(a: Sequence[Predictions], b: Sequence[Predictions], classes: Sequence[str], draws: bootstrap.Resampling,
+            units: Mapping[str, str] | None) -> tuple[float, np.ndarray]:
+    """A's F1-macro minus B's (mean over partitions) and the same difference in each of `draws`' resamples."""
+    f1 = lambda parts: np.mean([bootstrap.f1_macro(confusion(p.y_true, p.y_pred, len(classes))[None])[0]  # noqa: E731
+                                for p in parts])  # metrics.summary's F1-macro, without its tables
+    point = f1(a) - f1(b)
+    resampled = _resampled(a, classes, draws, units)["F1-macro"] - _resampled(b, classes, draws, units)["F1-macro"]
+    return float(point), resampled
 
 
 def _unpack(results: Results) -> tuple[dict[str, Sequence[Predictions]], dict]:
@@ -87,14 +151,29 @@ def table5(results: Results, significance: Mapping[str, TTestResult] | None = No
     if classes is None:
         classes = results.classes if isinstance(results, DFERResults) else CREMAD
     title = _corpus_title(results.dataset) if isinstance(results, DFERResults) else "CREMA-D"
+    original = results
     results, attrs = _unpack(results)
     if MOEDE_ROW in results and not any(name.startswith("Auxiliary") for name in results):
         results.update(auxiliary_results(results[MOEDE_ROW]))
     ordered = {name: results[name] for name in paper_table("table5").index if name in results}
     ordered.update({name: p for name, p in results.items() if name not in ordered})
     columns = [*OVERALL, *(PAPER_NAMES[c] for c in classes)]  # CREMA-D's: the paper's Table 5 columns
-    table = _with_significance(score_table(ordered, classes, columns), significance)
+    table = _with_uncertainty(score_table(ordered, classes, columns), original, ordered, classes, SFE_ROW)
+    table = _with_significance(table, significance)
     table.attrs.update(attrs, caption=f"DFER on {title} (this run), mean over partitions; per-emotion columns are F1")
+    return table
+
+
+def _with_uncertainty(table: pd.DataFrame, results: Results, rows: Rows, classes: Sequence[str],
+                      baseline: str) -> pd.DataFrame:
+    """`table` with the intervals of `with_intervals` and, when `baseline` is a row, each other row's paired F1-macro
+    difference against it (`f1_differences`)."""
+    table = with_intervals(table, rows, classes, clip_units(results))
+    if baseline in rows:
+        pairs = {name: (name, baseline) for name in table.index if name != baseline}
+        differences = f1_differences(rows, pairs, classes, clip_units(results))
+        table[f"{DIFFERENCE} vs {'SFE' if baseline == SFE_ROW else baseline}"] = [
+            differences.get(name) for name in table.index]
     return table
 
 
@@ -121,19 +200,81 @@ def pooled_table(results: Results, floors: Mapping[str, Sequence[Predictions]],
     rows, attrs = _unpack(results)
     pooled = {name: Predictions.pooled(partitions) for name, partitions in {**floors, **rows}.items()}
     kinds = {name: "floor" if name in floors else "trained on video" for name in pooled}
-    y_true = next(iter(pooled.values())).y_true
+    clips = next(iter(pooled.values()))
+    y_true = clips.y_true
     majority = int(np.bincount(y_true, minlength=len(classes)).argmax())
     pooled[f"Always '{classes[majority]}'"] = Predictions.from_scores(
-        [], y_true, np.eye(len(classes))[np.full(len(y_true), majority)])
+        clips.sample_ids, y_true, np.eye(len(classes))[np.full(len(y_true), majority)])
     table = pd.DataFrame({name: {"kind": kinds.get(name, "reference"), "clips": len(p.y_true),
                                  **{k: v for k, v in scores(p, classes).items() if k in OVERALL}}
                           for name, p in pooled.items()}).T
     table.loc["Chance", ["kind", "clips", "Accuracy"]] = ["reference", len(y_true), 100 / len(classes)]
     numbers = ["Accuracy", "F1-macro", "F1-weighted"]
     table[numbers] = table[numbers].astype(float).round(2)
-    table = table[["kind", *numbers, "clips"]]
+    table = with_intervals(table[["kind", *numbers, "clips"]], {name: [p] for name, p in pooled.items()}, classes,
+                           clip_units(results))
     table.attrs.update(attrs, caption="Every test clip once (partitions pooled): the video models beside the floors")
     return table
+
+
+def power_table(results: DFERResults, baselines: bool = False) -> pd.DataFrame:
+    """How many clips and actors the paper's F1-macro gap of MoEDE over the SFE (and, with `baselines`, over each
+    published baseline trained) would need for p < 0.05, one-tailed, at 80% power, beside how many are here: from
+    the per-clip paired correctness differences of the pooled test clips (moede.evaluation.power, with the design
+    effect of clips clustered by actor), and from the cluster bootstrap's standard error of the F1-macro gap."""
+    moede, sfe, paper_name = ((MOEDE_ROW, SFE_ROW, "table5") if MOEDE_ROW in results.predictions
+                              else ("MoEDE", "SFE", "table8"))
+    paper = paper_table(paper_name)["F1-macro"]
+    rows = results.predictions
+    others = [sfe, *(name for name in BASELINES if baselines and name in rows)]
+    units, draws = clip_units(results), clip_resampling(rows, clip_units(results))
+    table = {}
+    for other in [name for name in others if name in rows]:
+        a, b = Predictions.pooled(rows[moede]), Predictions.pooled(rows[other])
+        if a.sample_ids != b.sample_ids:
+            raise ValueError(f"{moede} and {other} were tested on different clips; rerun both")
+        gap = float(paper[moede] - paper[other])
+        difference = 100.0 * ((a.y_pred == a.y_true).astype(float) - (b.y_pred == b.y_true))
+        here, resampled = _f1_gap(rows[moede], rows[other], results.classes, draws, units)
+        table[f"{moede} vs {other}"] = {
+            "paper's gap (F1-macro)": gap, "gap here (F1-macro)": here,
+            **power_row(difference, None if units is None else _units_of(a, units), gap),
+            "clips needed (bootstrap SE of the gap)": bootstrap_items_needed(float(np.nanstd(resampled)), gap,
+                                                                             len(a.y_true))}
+    frame = pd.DataFrame.from_dict(table, orient="index").round(2)
+    frame.attrs.update(source=results.source, caption=(
+        f"Clips (and actors) a one-tailed paired test at p < {ALPHA:g} with {100 * POWER:g}% power needs to find the "
+        "paper's F1-macro gap, beside how many are here: n = ((z_0.95 + z_0.80) sd / gap)^2 from the per-clip "
+        "difference 100 x (A right - B right) (the gap read as accuracy points), times the design effect "
+        "1 + (clips per actor - 1) x intra-actor correlation (actors needed: at this run's clips per actor); the last "
+        "column scales the actor bootstrap's standard "
+        f"error of the F1-macro gap as 1 / sqrt(clips) ({draws.drawn()})"))
+    return frame
+
+
+def seed_spread_table(by_seed: Mapping[int, DFERResults], rows: Sequence[str] = (MOEDE_ROW, SFE_ROW)) -> pd.DataFrame:
+    """The headline rows' pooled accuracy and F1-macro (every test clip once) per DFER seed, the first row's F1-macro
+    gap over the second, then their mean, standard deviation and range over the seeds."""
+    short = {MOEDE_ROW: "MoEDE", SFE_ROW: "SFE"}
+    table = {}
+    for seed, results in by_seed.items():
+        row = {}
+        for name in rows:
+            pooled = scores(Predictions.pooled(results.predictions[name]), results.classes)
+            row.update({f"{metric} ({short.get(name, name)})": pooled[metric] for metric in ("Accuracy", "F1-macro")})
+        row["F1-macro gap"] = row[f"F1-macro ({short.get(rows[0], rows[0])})"] - row[
+            f"F1-macro ({short.get(rows[1], rows[1])})"]
+        table[f"seed {seed}" + (" (Table 5's models)" if not table else "")] = row
+    frame = pd.DataFrame.from_dict(table, orient="index")
+    summary_rows = pd.DataFrame({"mean over seeds": frame.mean(), "sd over seeds": frame.std(ddof=1),
+                                 "max - min": frame.max() - frame.min()}).T
+    first = next(iter(by_seed.values()))
+    out = pd.concat([frame, summary_rows]).round(2)
+    out.attrs.update(source=first.source, caption=(
+        f"{' and '.join(rows)} trained with {len(by_seed)} DFER seeds (every test clip once, partitions pooled; gap: "
+        f"{short.get(rows[0], rows[0])} - {short.get(rows[1], rows[1])}): only the DFER models' seed varies (their "
+        "initial weights and batch order); the static models, the folds and the features are the run's"))
+    return out
 
 
 def colour_table(by_colour: Mapping[str, pd.DataFrame], this_run: str) -> pd.DataFrame:
@@ -198,7 +339,7 @@ def table8(results: Results, classes: Sequence[str] = MSP_IMPROV) -> pd.DataFram
     significance = results.significance if isinstance(results, DFERResults) else None
     table = _rows_in_order(results, list(paper_table("table8").index), classes, "table8",
                            "Generalization to MSP-IMPROV (4 classes), this run, mean over partitions")
-    return _with_significance(table, significance)
+    return _with_significance(_with_uncertainty(table, results, _unpack(results)[0], classes, "SFE"), significance)
 
 
 def open_choices_table(results: Results, classes: Sequence[str] = CREMAD) -> pd.DataFrame:

@@ -98,3 +98,4 @@ class DFERResults:
     significance: dict = field(default_factory=dict)  # row name -> moede.evaluation.stats.TTestResult
     versus_baselines: dict = field(default_factory=dict)  # baseline name -> TTestResult of MoEDE against it
     reused: dict[str, list[bool]] = field(default_factory=dict)  # row name -> per partition: loaded, not trained
+    units: dict[str, str] = field(default_factory=dict)  # clip id -> its actor: the unit the intervals resample
