@@ -44,6 +44,7 @@ from moede.models.run_layout import DEMO_EXPERTS, MOEDE_ID, dfer_model_path, sta
 from moede.tables.dynamic_tables import (ABLATION_FULL, MOEDE_ROW, SFE_ROW, auxiliary_results, colour_table,
                                           complexity_table, open_choices_table, pooled_table, scores, table5, table6,
                                           table7, table8)
+from moede.paths import shown
 from moede.sources import DataSource
 from moede.stages.keys import STAGES, checked
 from moede.stages.outputs import save_result
@@ -124,9 +125,9 @@ def _ensure_static(cfg: RunConfig, banks: tuple[str, ...]) -> dict[str, list[Pat
 def _experts_text(cfg: RunConfig, experts_cfg: RunConfig) -> str:
     """One line saying which experts made the DFER features."""
     if experts_cfg is cfg:
-        return f"DFER experts: those of the static chapters ({cfg.run_dir / 'models'})"
-    return (f"DFER experts: trained as in chapters 2-4 but on the drawn-face demo corpus ({experts_cfg.run_dir}), "
-            "because the clips are drawn faces and the static chapters' experts learned from real photos "
+        return f"DFER experts: those of the static chapters ({shown(cfg.run_dir / 'models')})"
+    return (f"DFER experts: trained as in chapters 2-4 but on the drawn-face demo corpus "
+            f"({shown(experts_cfg.run_dir)}), because the clips are drawn faces and the static chapters' experts learned from real photos "
             "(set dfer_experts='static' to use those)")
 
 
