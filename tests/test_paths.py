@@ -10,10 +10,12 @@ import sys
 from pathlib import Path
 
 import cv2
+import nbformat
 import numpy as np
 import pytest
 
-from moede.paths import REPO_ROOT, shown
+from moede.book.site import present
+from moede.paths import REPO_ROOT, shown, shown_in
 
 # What a chapter prints about its paths: the banner (run dir, ../shared's photos read through the ../shared link,
 # a corpus beside the repository), a preflight line, the DFER experts' line and chapter 8's results folder.
@@ -81,3 +83,23 @@ def test_shown_keeps_the_repository_and_shared_relative_and_other_paths_absolute
     assert shown(REPO_ROOT.parent / "corpora" / "x") == "../corpora/x"
     assert shown("/nonexistent-corpora/AffectNet") == "/nonexistent-corpora/AffectNet"
     assert shown(None) == ""
+
+
+def test_shown_in_rewrites_the_paths_inside_a_text() -> None:
+    repo, beside = REPO_ROOT.as_posix(), REPO_ROOT.parent.as_posix()
+    text = f'run_dir = "{repo}/runs/demo"\ncremad_root = "{beside}/shared/data/crema-d"; {beside}/corpora/A, {repo}.'
+    assert shown_in(text) == ('run_dir = "runs/demo"\ncremad_root = "../shared/data/crema-d"; ../corpora/A, ..')
+    assert shown_in(f"{beside}/sharedx /nonexistent/x") == "../sharedx /nonexistent/x"
+
+
+def test_a_published_page_shows_the_injected_run_dir_and_warnings_relative(tmp_path: Path) -> None:
+    run_dir = (REPO_ROOT / "runs" / "demo").as_posix()
+    injected = nbformat.v4.new_code_cell(f'run_dir = "{run_dir}"', metadata={"tags": ["injected-parameters"]})
+    injected.outputs = [nbformat.v4.new_output("stream", name="stderr", text=f"{run_dir}/x.jpg: 2 faces found\n"),
+                        nbformat.v4.new_output("execute_result", {"text/plain": f"'{run_dir}'"}, execution_count=1)]
+    nbformat.write(nbformat.v4.new_notebook(cells=[injected]), tmp_path / "01.ipynb")
+    (tmp_path / "site").mkdir()
+    page = nbformat.read(present(tmp_path / "01.ipynb", tmp_path / "site"), as_version=4).cells[0]
+    assert page.source == 'run_dir = "runs/demo"' and "hide-input" in page.metadata.tags
+    assert page.outputs[0].text == "runs/demo/x.jpg: 2 faces found\n"
+    assert page.outputs[1].data["text/plain"] == "'runs/demo'"

@@ -67,7 +67,8 @@ def summary(prediction: Prediction, bundle: Bundle) -> dict:
         result.update(fps=prediction.clip.video_fps, frame_step=prediction.clip.frame_step,
                       processed_frames=len(prediction.frames),
                       frames_without_face=int((~prediction.frames["face"]).sum()),
-                      windows=table[table["span"] == "window"].drop(columns=["file", "span", "status"]).to_dict("records"))
+                      windows=table[table["span"] == "window"].drop(columns=["file", "span", "status"])
+                      .to_dict("records"))
     else:
         result["faces"] = int(whole["faces"])
     return result
