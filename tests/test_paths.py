@@ -97,9 +97,12 @@ def test_a_published_page_shows_the_injected_run_dir_and_warnings_relative(tmp_p
     injected = nbformat.v4.new_code_cell(f'run_dir = "{run_dir}"', metadata={"tags": ["injected-parameters"]})
     injected.outputs = [nbformat.v4.new_output("stream", name="stderr", text=f"{run_dir}/x.jpg: 2 faces found\n"),
                         nbformat.v4.new_output("execute_result", {"text/plain": f"'{run_dir}'"}, execution_count=1)]
-    nbformat.write(nbformat.v4.new_notebook(cells=[injected]), tmp_path / "01.ipynb")
+    papermill = {"papermill": {"parameters": {"run_dir": run_dir}, "input_path": f"{REPO_ROOT}/_build/01.ipynb"}}
+    nbformat.write(nbformat.v4.new_notebook(cells=[injected], metadata=papermill), tmp_path / "01.ipynb")
     (tmp_path / "site").mkdir()
-    page = nbformat.read(present(tmp_path / "01.ipynb", tmp_path / "site"), as_version=4).cells[0]
+    presented = nbformat.read(present(tmp_path / "01.ipynb", tmp_path / "site"), as_version=4)
+    assert presented.metadata.papermill == {"parameters": {"run_dir": "runs/demo"}, "input_path": "_build/01.ipynb"}
+    page = presented.cells[0]
     assert page.source == 'run_dir = "runs/demo"' and "hide-input" in page.metadata.tags
     assert page.outputs[0].text == "runs/demo/x.jpg: 2 faces found\n"
     assert page.outputs[1].data["text/plain"] == "'runs/demo'"

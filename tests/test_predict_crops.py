@@ -58,6 +58,7 @@ def test_with_crops_every_photo_of_a_folder_of_face_crops_gets_a_label(bundle: P
     assert summary.loc[summary["status"] == "crop", "reason"].str.contains("whole photo taken as the face").all()
     assert "3/3 file(s) predicted (2 photo(s) taken whole as face crops)" in captured.out
     assert "--crops" not in captured.err and (out / "inner_96.png.json").is_file()
+    assert pd.read_csv(out / "inner_96.png.frames.csv")["face"].tolist() == [False]  # dlib found none
 
 
 def test_without_crops_the_folder_ends_with_a_hint_naming_the_flag(bundle: Path, crops: Path, tmp_path: Path,

@@ -90,6 +90,7 @@ def present(executed: Path, target_dir: Path, student: bool = False) -> Path:
             tags.append("hide-input")
         _paths_shown(cell)
     notebook.cells = cells
+    notebook.metadata = nbformat.from_dict(json.loads(shown_in(json.dumps(notebook.metadata))))  # papermill's paths
     target = target_dir / executed.name
     nbformat.write(notebook, target)
     return target

@@ -31,17 +31,16 @@ PHOTO_DETECT_SCALE = 1024
 VIDEO_SUFFIXES = (".mp4", ".avi", ".flv", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".m4v", ".wmv", ".3gp")
 """Video files a folder scan picks up (with IMAGE_SUFFIXES); a file named on the command line is tried whatever its
 suffix."""
-
-
 CROP_EYES = (0.15, 0.7)
 """Inter-ocular distance, as a fraction of a photo's width, that dlib's landmarks inside a whole photo taken as the
 face must have (with both eyes inside it and the eye line within CROP_TILT degrees) to be used for the alignment."""
 CROP_TILT = 30.0
+"""The largest tilt (degrees) of the eye line of a whole photo's landmarks that crop_landmarks accepts."""
 
 
 class PredictError(InputDataError):
     """An input file cannot be predicted; `status` says why in the summary table: missing, empty, unreadable or
-    no_face."""
+    no_face (a photo without a face found, unless predicted with crops)."""
 
     def __init__(self, message: str, status: str = "unreadable") -> None:
         super().__init__(message)
@@ -152,19 +151,18 @@ def crop_landmarks(image: np.ndarray) -> np.ndarray | None:
     eyes = np.stack(eye_centres(landmarks))
     spread = float(np.linalg.norm(eyes[1] - eyes[0])) / width
     inside = bool(((eyes >= 0) & (eyes <= [width, height])).all())
-    return landmarks if inside and CROP_EYES[0] <= spread <= CROP_EYES[1] and abs(eye_angle(landmarks)) <= CROP_TILT \
-        else None
+    level = abs(eye_angle(landmarks)) <= CROP_TILT
+    return landmarks if inside and level and CROP_EYES[0] <= spread <= CROP_EYES[1] else None
 
 
 def as_face_crop(image: np.ndarray, size: int, fill: str = "black") -> tuple[np.ndarray, str]:
     """A photo that is already a face crop as a size x size face: aligned on dlib's landmarks inside the whole photo
     when they look like a face (crop_landmarks), else the photo resized as it is; and which of the two, in words."""
+    taken = "no face found: the whole photo taken as the face"
     landmarks = crop_landmarks(image)
     if landmarks is not None:
-        return warp_face(image, landmarks, size, fill)[0], "no face found: the whole photo taken as the face, " \
-                                                           "aligned on dlib's landmarks inside it"
-    return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA), "no face found: the whole photo " \
-                                                                          "taken as the face, resized as it is"
+        return warp_face(image, landmarks, size, fill)[0], f"{taken}, aligned on dlib's landmarks inside it"
+    return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA), f"{taken}, resized as it is"
 
 
 class Predictor:
@@ -273,7 +271,7 @@ class Predictor:
         table = _with_classes(pd.DataFrame({"span": ["photo"], "faces": [faces]}), probabilities,
                               self.bundle.photo_classes)
         firing = self.firing(self.features(crops))
-        frames = pd.DataFrame({"frame": [0], "time_s": [0.0], "face": [True]})
+        frames = pd.DataFrame({"frame": [0], "time_s": [0.0], "face": [status == "ok"]})  # dlib found it
         for e, emotion in enumerate(self.bundle.meta["expert_emotions"]):
             frames[f"expert_{emotion}"] = firing[:, e]
         return Prediction(path, "photo", table.assign(file=str(path), status=status), frames, [(0.0, aligned)], None,
