@@ -6,7 +6,8 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from moede.paths import REPO_ROOT, shown
+
 
 KINDS = {
     "demo": "embedded synthetic demo corpus (generated, no download): NOT the paper's data",
@@ -30,7 +31,7 @@ class DataSource:
 
     def banner(self) -> str:
         """One line naming the corpus and warning when the numbers are not comparable with the paper."""
-        where = f" at {self.root}" if self.root else ""
+        where = f" at {shown(self.root)}" if self.root else ""
         return f"Data: {self.corpus}{where} ({KINDS[self.kind]})"
 
     def as_dict(self) -> dict[str, str | None]:

@@ -113,8 +113,10 @@ from moede.tables.imagenet import bundled_photos, imagenet_predictions
 # (tqdm shows the epochs) and keeps the epoch with the best development macro-F1.
 
 # %%
+from moede.paths import shown
+
 sfer = train_sfer_stage(cfg, static)
-print(f"SFER: {'reused from ' if sfer.reused else 'trained, saved to '}{sfer.checkpoint}; initialisation "
+print(f"SFER: {'reused from ' if sfer.reused else 'trained, saved to '}{shown(sfer.checkpoint)}; initialisation "
       f"{sfer.metrics['init']}; best dev epoch {sfer.metrics['best_epoch']} of {cfg.sfer_epochs}")
 
 # %% [markdown]

@@ -87,10 +87,11 @@ cfg = start_chapter(globals())
 
 # %%
 from moede.book.display import load_results, show_saved, source_text
+from moede.paths import shown
 
 tables = load_results(cfg)
 banner(cfg, *sorted({source_text(table) for table in tables.values()}))
-print(f"{len(tables)} result tables found in {cfg.run_dir}/results: {', '.join(tables)}")
+print(f"{len(tables)} result tables found in {shown(cfg.run_dir)}/results: {', '.join(tables)}")
 
 # %%
 show_saved(tables)

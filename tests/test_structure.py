@@ -19,7 +19,8 @@ LAZY = {"moede.cli"}  # imports its subcommands inside them so that `moede --hel
 # Bottom to top. A part (a subpackage, or a module directly under moede/) imports only parts of its own layer or of
 # lower ones: a move that breaks this is a design change, to be written down here.
 LAYERS = [
-    {"moede", "errors", "settings", "sources", "io", "threads", "signals", "processes", "distributed"},  # utilities
+    {"moede", "errors", "settings", "paths", "sources", "io", "threads", "signals", "processes",
+     "distributed"},  # utilities
     {"data", "align", "models"},  # corpora, face alignment, networks (and where a run keeps them)
     {"features"},  # expert features of aligned clips, cached
     {"evaluation"},  # metrics, t-tests, floors, FLOPs

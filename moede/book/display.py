@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from moede.config import RunConfig
+from moede.paths import shown
 from moede.tables.paper import paper_complexity, paper_vs_run
 from moede.sources import DataSource
 from moede.stages.outputs import RESULTS, source_of
@@ -28,7 +29,7 @@ SUMMARY_TITLES = {"significance": "Matched-pair t-tests against the single featu
 
 def banner(cfg: RunConfig, *sources: DataSource | str | None) -> None:
     """Print the profile, run directory and data source(s) at the top of a chapter's output."""
-    lines = [f"Profile: {cfg.profile} | run dir: {cfg.run_dir} | device: {cfg.device} | seed: {cfg.seed} | "
+    lines = [f"Profile: {cfg.profile} | run dir: {shown(cfg.run_dir)} | device: {cfg.device} | seed: {cfg.seed} | "
              f"precision: {cfg.precision}",
              f"Initialisation: {cfg.initialisation().describe()}"
              + (f"; blocks 0-{cfg.trainable_from - 1} of every MobileNetV2 stay frozen at it"

@@ -17,6 +17,7 @@ from moede.book.chapters import BUILD_DIR, CHAPTERS, Chapter
 from moede.book.runner import read_status
 from moede.book.student import STUDENT_DIR, is_solution
 from moede.io import write_json
+from moede.paths import shown, shown_in
 from moede.sources import REPO_ROOT
 
 SITE_FILES = ("_config.yml", "_toc.yml")
@@ -51,16 +52,32 @@ def check_executed(build_dir: Path = BUILD_DIR, chapters: tuple[Chapter, ...] = 
 
 def _build_info(records: dict) -> str:
     params = next(iter(records.values()))["parameters"]
-    lines = [f"Profile **{params['profile']}**, run directory `{params['run_dir']}`, seed {params['seed']}, "
+    lines = [f"Profile **{params['profile']}**, run directory `{shown(params['run_dir'])}`, seed {params['seed']}, "
              f"device `{params['device']}`; site built {time.strftime('%Y-%m-%d %H:%M')}.", "",
              "| notebook | executed | seconds |", "|---|---|---|"]
     lines += [f"| {name} | {r.get('finished', '')} | {r.get('seconds', '')} |" for name, r in records.items()]
     return "\n".join(lines) + "\n"
 
 
+TEXT_OUTPUTS = ("text/plain", "text/html", "text/markdown")
+
+
+def _paths_shown(cell: dict) -> None:
+    """Write the builder's absolute paths in a cell's source and text outputs as moede.paths.shown does (the injected
+    parameters hold absolute paths; a warning may name a file)."""
+    cell["source"] = shown_in(cell["source"])
+    for output in cell.get("outputs", []):
+        if "text" in output:
+            output["text"] = shown_in(output["text"])
+        for kind in TEXT_OUTPUTS:
+            if isinstance(output.get("data", {}).get(kind), str):
+                output["data"][kind] = shown_in(output["data"][kind])
+
+
 def present(executed: Path, target_dir: Path, student: bool = False) -> Path:
     """Copy an executed notebook for the site: drop the default `parameters` cell (papermill's injected cell,
-    holding this run's values, stays, folded), and for students the solutions; fold the configuration cell's code."""
+    holding this run's values, stays, folded), and for students the solutions; fold the configuration cell's code;
+    write the builder's paths relative (moede.paths.shown_in)."""
     import nbformat
 
     notebook = nbformat.read(executed, as_version=4)
@@ -71,7 +88,9 @@ def present(executed: Path, target_dir: Path, student: bool = False) -> Path:
         folded = "injected-parameters" in tags or "start_chapter(" in cell.source
         if cell.cell_type == "code" and folded and "hide-input" not in tags:
             tags.append("hide-input")
+        _paths_shown(cell)
     notebook.cells = cells
+    notebook.metadata = nbformat.from_dict(json.loads(shown_in(json.dumps(notebook.metadata))))  # papermill's paths
     target = target_dir / executed.name
     nbformat.write(notebook, target)
     return target

@@ -16,7 +16,8 @@ examples:
 
 Per file, OUT gets <name>.windows.csv (or .photo.csv), <name>.frames.csv, <name>.json and <name>.png (the timeline);
 --annotate adds <name>.annotated.mp4. OUT/summary.csv has one row per input file (status ok, or why not: missing,
-empty, unreadable, no_face, not_written). A folder is searched for photos and videos; other files are ignored.
+empty, unreadable, no_face, not_written; crop with --crops: a photo without a face found, taken whole as the face).
+A folder is searched for photos and videos; other files are ignored.
 Exit code 0 when at least one file was predicted (the others' reasons are in summary.csv), 3 when none was, 4 when
 an output could not be written.
 """
@@ -46,6 +47,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--stride", type=float, default=None, metavar="SECONDS", help="window stride (default: half)")
     p.add_argument("--annotate", action="store_true", help="also write the video with face box and emotion")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda ...")
+    p.add_argument("--crops", action="store_true",
+                   help="photos are face crops: one without a face found is taken whole as the face (status crop: "
+                        "aligned on dlib's landmarks inside it when they look like a face, else resized as it is)")
 
 
 def _fail(command: str, error: Exception) -> int:
@@ -71,8 +75,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     """Predict every given file, one line each, and write the summary table: exit 0 when at least one file was
     predicted and every other one has its reason in the table, 3 when none was, 4 when an output was not written."""
-    from moede.predict.outputs import SUMMARY, ensure_writable, failure_row, summary_row, write_outputs, \
-        write_summary
+    from moede.predict.outputs import PREDICTED, SUMMARY, crops_hint, ensure_writable, failure_row, summary_row, \
+        write_outputs, write_summary
     from moede.predict.pipeline import PredictError, Predictor, input_files, iter_predictions, open_models
 
     ensure_writable(args.out)
@@ -80,7 +84,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if ignored:
         print(f"moede predict: {len(ignored)} file(s) that are neither photos nor videos ignored (e.g. "
               f"{ignored[0]})")
-    predictor = Predictor(open_models(args.model, args.run_dir), args.device)
+    predictor = Predictor(open_models(args.model, args.run_dir), args.device, crops=args.crops)
     rows, unwritten = [], None
     for path, result in iter_predictions(files, predictor, args.window, args.stride):
         if isinstance(result, PredictError):
@@ -97,8 +101,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
         rows.append(summary_row(result))
         print(f"{path}: {result.label}" + (f" ({result.note})" if result.note else ""))
     write_summary(rows, args.out)
-    predicted = sum(row["status"] == "ok" for row in rows)
-    print(f"{predicted}/{len(files)} file(s) predicted -> {args.out}; one row per file in {args.out / SUMMARY}")
+    predicted = sum(row["status"] in PREDICTED for row in rows)
+    taken = sum(row["status"] == "crop" for row in rows)
+    crops = f" ({taken} photo(s) taken whole as face crops)" if taken else ""
+    print(f"{predicted}/{len(files)} file(s) predicted{crops} -> {args.out}; one row per file in {args.out / SUMMARY}")
+    hint = crops_hint(rows)  # None with --crops: every readable photo was predicted
+    if hint:
+        print(f"moede predict: {hint}", file=sys.stderr)
     if unwritten is not None:
         return EXIT_OUTPUT
     if not predicted:

@@ -23,8 +23,14 @@ from moede.predict.pipeline import (Prediction, PredictError, Predictor, input_f
 
 SUMMARY = "summary.csv"
 SUMMARY_COLUMNS = ["file", "kind", "status", "reason", "faces", "prediction"]
-"""The summary table's first columns (then prob_<class>): status is ok, missing, empty, unreadable, no_face or
-not_written; faces counts a photo's faces or a video's processed frames with a face."""
+"""The summary table's first columns (then prob_<class>): status is ok, crop (a photo without a face found, taken
+whole as the face: predict crops=True), missing, empty, unreadable, no_face or not_written; faces counts a photo's
+faces or a video's processed frames with a face."""
+PREDICTED = ("ok", "crop")
+"""The statuses of a file that got a prediction."""
+HINT_SHARE = 0.1
+"""Without crops, a run where at least this share of the photos (and at least two) had no face found ends with a hint
+naming --crops."""
 
 
 def ensure_writable(out: Path) -> None:
@@ -51,7 +57,8 @@ def summary(prediction: Prediction, bundle: Bundle) -> dict:
     table = prediction.table
     whole = table[table["span"] != "window"].iloc[0]
     probs = {c.removeprefix("prob_"): float(whole[c]) for c in table if c.startswith("prob_")}
-    result = {"file": str(prediction.path), "kind": prediction.kind, "prediction": prediction.label,
+    result = {"file": str(prediction.path), "kind": prediction.kind, "status": prediction.status,
+              "prediction": prediction.label,
               "probabilities": probs, "model": str(bundle.path or bundle.meta["run_dir"]),
               "models": "SFER" if prediction.kind == "photo" else f"MoEDE ({bundle.meta['moede_row']}, partition "
                                                                    f"{bundle.meta['moede_partition']})",
@@ -60,7 +67,8 @@ def summary(prediction: Prediction, bundle: Bundle) -> dict:
         result.update(fps=prediction.clip.video_fps, frame_step=prediction.clip.frame_step,
                       processed_frames=len(prediction.frames),
                       frames_without_face=int((~prediction.frames["face"]).sum()),
-                      windows=table[table["span"] == "window"].drop(columns=["file", "span"]).to_dict("records"))
+                      windows=table[table["span"] == "window"].drop(columns=["file", "span", "status"])
+                      .to_dict("records"))
     else:
         result["faces"] = int(whole["faces"])
     return result
@@ -106,10 +114,11 @@ def write_outputs(prediction: Prediction, out: Path, bundle: Bundle, annotate: b
 
 
 def summary_row(prediction: Prediction) -> dict:
-    """The summary table's row of a predicted file: status ok, its faces, prediction and probabilities."""
+    """The summary table's row of a predicted file: status ok (or crop), its faces, prediction and probabilities."""
     whole = prediction.table[prediction.table["span"] != "window"].iloc[0]
     faces = int(whole["faces"]) if prediction.kind == "photo" else int(prediction.frames["face"].sum())
-    return {"file": str(prediction.path), "kind": prediction.kind, "status": "ok", "reason": prediction.note or "",
+    return {"file": str(prediction.path), "kind": prediction.kind, "status": prediction.status,
+            "reason": prediction.note or "",
             "faces": faces, "prediction": prediction.label,
             **{c: float(whole[c]) for c in prediction.table if c.startswith("prob_")}}
 
@@ -122,6 +131,17 @@ def failure_row(path: Path, status: str, reason: str) -> dict:
             "faces": 0 if status == "no_face" else None, "prediction": None}
 
 
+def crops_hint(rows: list[dict]) -> str | None:
+    """A line naming --crops when many photos of a run without it had no face found (HINT_SHARE, at least two), else
+    None."""
+    photos = [row for row in rows if row["kind"] == "photo"]
+    faceless = sum(row["status"] == "no_face" for row in photos)
+    if faceless < 2 or faceless < HINT_SHARE * len(photos):
+        return None
+    return (f"{faceless} of {len(photos)} photos had no face found; if they are already face crops (as FER corpora "
+            "are), run again with --crops to take each whole photo as the face")
+
+
 def write_summary(rows: list[dict], out: Path) -> Path:
     """Write the summary table (one row per input file) to out/summary.csv atomically."""
     frame = pd.DataFrame(rows)
@@ -132,12 +152,13 @@ def write_summary(rows: list[dict], out: Path) -> Path:
 def predict(paths: Sequence[str | Path], model: str | Path | Bundle | None = None,
             run_dir: str | Path | None = None,
             out: str | Path | None = None, window_s: float | None = None, stride_s: float | None = None,
-            annotate: bool = False, device: str = "cpu") -> pd.DataFrame:
+            annotate: bool = False, device: str = "cpu", crops: bool = False) -> pd.DataFrame:
     """Predict photos, videos and folders of them with a bundle (or a run dir); write each file's outputs to `out`
-    when given; return one table of every window, whole clip and photo. Raises PredictError on the first bad file."""
+    when given; return one table of every window, whole clip and photo (its status column: ok, or crop for a photo
+    without a face found taken whole as the face when `crops`). Raises PredictError on the first bad file."""
     if out is not None:
         ensure_writable(Path(out))
-    predictor = Predictor(open_models(model, run_dir), device)
+    predictor = Predictor(open_models(model, run_dir), device, crops=crops)
     tables = []
     for path, result in iter_predictions(input_files(paths)[0], predictor, window_s, stride_s):
         if isinstance(result, PredictError):

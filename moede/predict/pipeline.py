@@ -15,8 +15,8 @@ import torch
 from tqdm.auto import tqdm
 
 from moede.align.batch import IMAGE_SUFFIXES, read_rgb
-from moede.align.face import align_face, warp_face
-from moede.align.landmarks import Box, as_rgb, largest_confident, rect_to_box
+from moede.align.face import align_face, eye_angle, eye_centres, warp_face
+from moede.align.landmarks import Box, as_rgb, largest_confident, predict_landmarks, rect_to_box
 from moede.align.models import face_detector
 from moede.align.video import FrameLandmarker, VideoReadError, nearest_detected, read_frames
 from moede.data.colour import as_colour
@@ -31,11 +31,16 @@ PHOTO_DETECT_SCALE = 1024
 VIDEO_SUFFIXES = (".mp4", ".avi", ".flv", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".m4v", ".wmv", ".3gp")
 """Video files a folder scan picks up (with IMAGE_SUFFIXES); a file named on the command line is tried whatever its
 suffix."""
+CROP_EYES = (0.15, 0.7)
+"""Inter-ocular distance, as a fraction of a photo's width, that dlib's landmarks inside a whole photo taken as the
+face must have (with both eyes inside it and the eye line within CROP_TILT degrees) to be used for the alignment."""
+CROP_TILT = 30.0
+"""The largest tilt (degrees) of the eye line of a whole photo's landmarks that crop_landmarks accepts."""
 
 
 class PredictError(InputDataError):
     """An input file cannot be predicted; `status` says why in the summary table: missing, empty, unreadable or
-    no_face."""
+    no_face (a photo without a face found, unless predicted with crops)."""
 
     def __init__(self, message: str, status: str = "unreadable") -> None:
         super().__init__(message)
@@ -70,6 +75,7 @@ class Prediction:
     thumbnails: list[tuple[float, np.ndarray]]  # (time s, aligned crop) for the figure's strip
     clip: AlignedClip | None
     note: str | None
+    status: str = "ok"  # "crop": a photo in which dlib found no face, taken whole as the face (predict crops=True)
 
     @property
     def label(self) -> str:
@@ -137,11 +143,34 @@ def find_faces(image: np.ndarray, max_side: int | None = PHOTO_DETECT_SCALE) -> 
     return None, 0
 
 
-class Predictor:
-    """A bundle's models ready to run: the experts as one fast extractor, their heads, MoEDE, SFER (and FTFE)."""
+def crop_landmarks(image: np.ndarray) -> np.ndarray | None:
+    """dlib's 68 landmarks inside a whole RGB photo taken as the face box, or None when they do not look like a face
+    (eyes outside the photo, too close together or too far apart for CROP_EYES, tilted beyond CROP_TILT)."""
+    height, width = image.shape[:2]
+    landmarks = predict_landmarks(image, (0, 0, width, height))
+    eyes = np.stack(eye_centres(landmarks))
+    spread = float(np.linalg.norm(eyes[1] - eyes[0])) / width
+    inside = bool(((eyes >= 0) & (eyes <= [width, height])).all())
+    level = abs(eye_angle(landmarks)) <= CROP_TILT
+    return landmarks if inside and level and CROP_EYES[0] <= spread <= CROP_EYES[1] else None
 
-    def __init__(self, bundle: Bundle, device: str = "cpu", batch_size: int = 64) -> None:
-        self.bundle, self.device, self.batch_size = bundle, device, batch_size
+
+def as_face_crop(image: np.ndarray, size: int, fill: str = "black") -> tuple[np.ndarray, str]:
+    """A photo that is already a face crop as a size x size face: aligned on dlib's landmarks inside the whole photo
+    when they look like a face (crop_landmarks), else the photo resized as it is; and which of the two, in words."""
+    taken = "no face found: the whole photo taken as the face"
+    landmarks = crop_landmarks(image)
+    if landmarks is not None:
+        return warp_face(image, landmarks, size, fill)[0], f"{taken}, aligned on dlib's landmarks inside it"
+    return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA), f"{taken}, resized as it is"
+
+
+class Predictor:
+    """A bundle's models ready to run: the experts as one fast extractor, their heads, MoEDE, SFER (and FTFE);
+    `crops` takes a photo in which dlib finds no face as an aligned face crop (status 'crop') instead of failing."""
+
+    def __init__(self, bundle: Bundle, device: str = "cpu", batch_size: int = 64, crops: bool = False) -> None:
+        self.bundle, self.device, self.batch_size, self.crops = bundle, device, batch_size, crops
         experts = [plain_expert(expert) for expert in bundle.experts]  # LoRA experts run merged (same outputs)
         self.extractor = SequentialExperts([expert.features for expert in experts]).eval().to(device)
         self.heads = [expert.classifier.to(device) for expert in experts]
@@ -215,30 +244,38 @@ class Predictor:
                 frames[f"ftfe_{name}"] = per_frame[:, c]
         picks = np.unique(np.linspace(0, len(clip.crops) - 1, min(8, len(clip.crops))).round().astype(int))
         thumbs = [(float(frames["time_s"].iloc[i]), clip.crops[i]) for i in picks]
-        return Prediction(path, "video", table.assign(file=str(path)), frames, thumbs, clip, self.bundle.experts_note)
+        return Prediction(path, "video", table.assign(file=str(path), status="ok"), frames, thumbs, clip,
+                          self.bundle.experts_note)
 
     def predict_photo(self, path: Path) -> Prediction:
-        """The SFER's classes and the experts' firing for the largest face of a photo (warns when there are more)."""
+        """The SFER's classes and the experts' firing for the largest face of a photo (warns when there are more);
+        with `crops`, a photo without a face found is taken whole as the face (status 'crop')."""
         image = read_rgb(path)
         if image is None:
             raise PredictError(f"OpenCV cannot decode image {path}; is it an intact image file?")
         image = as_rgb(image)
         box, faces = find_faces(image)
-        if box is None:
-            raise PredictError(f"no face found in photo {path}; use a photo with a visible frontal face",
-                               status="no_face")
+        status, note = "ok", None
+        if box is None and not self.crops:
+            raise PredictError(f"no face found in photo {path}; use a photo with a visible frontal face, or if it "
+                               "is already a face crop, predict with --crops (crops=True)", status="no_face")
         if faces > 1:
             warnings.warn(f"{path}: {faces} faces found; predicting the largest", stacklevel=2)
-        face = align_face(image, box=box, size=self.bundle.image_size, source=path, fill=self.bundle.fill)
-        crops = face.image[None]
+        if box is None:
+            aligned, note = as_face_crop(image, self.bundle.image_size, self.bundle.fill)
+            status = "crop"
+        else:
+            aligned = align_face(image, box=box, size=self.bundle.image_size, source=path, fill=self.bundle.fill).image
+        crops = aligned[None]
         probabilities = self.image_probabilities(self.sfer, crops, "sfer")
         table = _with_classes(pd.DataFrame({"span": ["photo"], "faces": [faces]}), probabilities,
                               self.bundle.photo_classes)
         firing = self.firing(self.features(crops))
-        frames = pd.DataFrame({"frame": [0], "time_s": [0.0], "face": [True]})
+        frames = pd.DataFrame({"frame": [0], "time_s": [0.0], "face": [status == "ok"]})  # dlib found it
         for e, emotion in enumerate(self.bundle.meta["expert_emotions"]):
             frames[f"expert_{emotion}"] = firing[:, e]
-        return Prediction(path, "photo", table.assign(file=str(path)), frames, [(0.0, face.image)], None, None)
+        return Prediction(path, "photo", table.assign(file=str(path), status=status), frames, [(0.0, aligned)], None,
+                          note, status)
 
     def predict_file(self, path: Path, window_s: float | None = None, stride_s: float | None = None) -> Prediction:
         """A photo (by its suffix) or a video."""

@@ -46,6 +46,7 @@ from moede.tables.dynamic_tables import (ABLATION_FULL, DIFFERENCE, MOEDE_ROW, S
                                           clip_resampling, clip_units, colour_table, complexity_table, f1_differences,
                                           open_choices_table, pooled_table, scores, seed_spread_table, table5, table6,
                                           table7, table8)
+from moede.paths import shown
 from moede.sources import DataSource
 from moede.stages.keys import STAGES, checked
 from moede.stages.outputs import save_result
@@ -127,9 +128,9 @@ def _ensure_static(cfg: RunConfig, banks: tuple[str, ...]) -> dict[str, list[Pat
 def _experts_text(cfg: RunConfig, experts_cfg: RunConfig) -> str:
     """One line saying which experts made the DFER features."""
     if experts_cfg is cfg:
-        return f"DFER experts: those of the static chapters ({cfg.run_dir / 'models'})"
-    return (f"DFER experts: trained as in chapters 2-4 but on the drawn-face demo corpus ({experts_cfg.run_dir}), "
-            "because the clips are drawn faces and the static chapters' experts learned from real photos "
+        return f"DFER experts: those of the static chapters ({shown(cfg.run_dir / 'models')})"
+    return (f"DFER experts: trained as in chapters 2-4 but on the drawn-face demo corpus "
+            f"({shown(experts_cfg.run_dir)}), because the clips are drawn faces and the static chapters' experts learned from real photos "
             "(set dfer_experts='static' to use those)")
 
 

@@ -13,6 +13,7 @@ import pandas as pd
 from moede.config import PROFILES, RunConfig
 from moede.data.corpus import VideoCorpus, video_corpora
 from moede.errors import InputDataError, SettingError
+from moede.paths import shown
 from moede.stages.resolve import corpus_kind, corpus_root, static_kind
 
 
@@ -30,7 +31,7 @@ class RootCheck:
     def describe(self) -> str:
         """One line with the counts found, e.g. 'CREMA-D at /data/cremad: 7442 of 7442 labelled clips found'."""
         note = f"; {self.note}" if self.note else ""
-        return f"{self.corpus} at {self.root}: {self.found} of {self.labelled} labelled {self.unit} found{note}"
+        return f"{self.corpus} at {shown(self.root)}: {self.found} of {self.labelled} labelled {self.unit} found{note}"
 
 
 def _read_static(root: Path) -> tuple[str, pd.DataFrame]:

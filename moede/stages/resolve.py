@@ -16,6 +16,7 @@ from moede.data.corpus import VideoCorpus, find_corpus
 from moede.data.demo import demo_static
 from moede.data.ferplus import describe, read_ferplus
 from moede.data.imagefolder import read_image_folder
+from moede.paths import shown
 from moede.sources import DataSource, shared_data_root
 
 
@@ -135,7 +136,7 @@ def resolve_video(cfg: RunConfig, name: str) -> pd.DataFrame:
     title = corpus.title if kind == "corpus" else f"{corpus.title}, the {len(frame)} real clips of ../shared/data"
     frame = _with_source(frame, DataSource(title, kind, str(root)))
     if frame.attrs.get("missing_media") and "listed" in frame.attrs:
-        print(f"{corpus.title} at {root}: {len(frame)} of the {frame.attrs['listed']} clips listed"
+        print(f"{corpus.title} at {shown(root)}: {len(frame)} of the {frame.attrs['listed']} clips listed"
               f"{_read_with(settings)} have a video; the other {frame.attrs['missing_media']} are skipped")
     partitions = corpus.find_partitions(root)
     frame.attrs["partitions_dir"] = str(partitions) if partitions else None
