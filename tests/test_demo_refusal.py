@@ -36,7 +36,7 @@ def test_the_full_book_refuses_demo_data_naming_the_missing_options(no_shared: N
     code = main(["book", "--profile", "full", "--run-dir", str(tmp_path / "run"), "--build-dir", str(tmp_path / "b")])
     assert code == EXIT_USAGE and notebooks == []
     err = one_line_error(capsys, "book")
-    assert "give the corpora with --affectnet, --cremad, --msp-improv, or pass --allow-demo-data" in err
+    assert "give the corpora with --affectnet (or --ferplus), --cremad, --msp-improv, or pass --allow-demo-data" in err
     assert not (tmp_path / "run").exists() and not (tmp_path / "b").exists()
 
 
@@ -52,11 +52,11 @@ def test_train_refuses_only_for_the_corpora_its_stage_reads(no_shared: None, tmp
                                                             capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["train", "sfer", "--profile", "full", "--run-dir", str(tmp_path / "run")]) == EXIT_USAGE
     err = one_line_error(capsys, "train")
-    assert "give the corpora with --affectnet, or pass" in err and "--cremad" not in err
+    assert "give the corpora with --affectnet (or --ferplus), or pass" in err and "--cremad" not in err
 
 
 def test_a_notebook_refuses_through_start_chapter(no_shared: None, tmp_path: Path) -> None:
-    with pytest.raises(SettingError, match="--affectnet, --cremad, --msp-improv"):
+    with pytest.raises(SettingError, match="--affectnet \\(or --ferplus\\), --cremad, --msp-improv"):
         start_chapter({"profile": "full", "run_dir": str(tmp_path)})
     assert start_chapter({"profile": "full", "run_dir": str(tmp_path), "allow_demo_data": True}).allow_demo_data
 
@@ -83,6 +83,6 @@ def test_given_corpora_and_shared_faces_are_not_demo_data(tmp_path: Path, monkey
 def test_info_says_the_full_profile_would_not_start(no_shared: None, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["info", "--profile", "full"]) == 0
     out = capsys.readouterr().out
-    assert "WILL NOT START" in out and "--affectnet, --cremad, --msp-improv" in out
+    assert "WILL NOT START" in out and "--affectnet (or --ferplus), --cremad, --msp-improv" in out
     assert main(["info", "--profile", "full", "--allow-demo-data"]) == 0
     assert "WILL NOT START" not in capsys.readouterr().out

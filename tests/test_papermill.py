@@ -72,7 +72,7 @@ def test_p_profile_full_without_corpora_stops(converted: dict[str, Path], tmp_pa
     done = _papermill(converted["08_summary"], tmp_path / "out.ipynb", "-p", "profile", "full", "-p", "run_dir",
                       str(tmp_path / "run"))
     assert done.returncode != 0 and "SettingError" in done.stderr
-    assert "give the corpora with --affectnet, --cremad, --msp-improv" in done.stderr  # moede book's own words
+    assert "give the corpora with --affectnet (or --ferplus), --cremad, --msp-improv" in done.stderr  # moede book's own words
 
 
 def test_start_chapter_reads_the_names_bound_before_it() -> None:
