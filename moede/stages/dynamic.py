@@ -281,7 +281,10 @@ def partition_job(cfg: RunConfig, features: DFERFeatures, label: str, model: Vid
 
 
 def clip_actors(features: DFERFeatures) -> dict[str, str]:
-    """Each clip's actor (its `speaker`): the independent unit the tables' intervals resample."""
+    """Each clip's actor (its `speaker`): the independent unit the tables' intervals resample; empty (clips then
+    resampled one by one) for a clip table without speakers."""
+    if "speaker" not in features.clips:
+        return {}
     return dict(zip(features.clips["sample_id"], features.clips["speaker"].astype(str)))
 
 
