@@ -53,7 +53,7 @@ def _dfer(run_dir: Path) -> dict[str, object]:
 def stages(out: Path) -> dict[str, object]:
     """The SFER stage, one expert and a tiny MoEDE (see the module's docstring)."""
     import moede.stages.resolve as resolve
-    from moede.config import RunConfig
+    from moede.config import RunConfig, seed_everything
     from moede.data.emotions import AFFECTNET
     from moede.stages.static import _datasets, _split_paths, _train_expert, prepare_static, train_sfer_stage
 
@@ -64,6 +64,8 @@ def stages(out: Path) -> dict[str, object]:
                                 device="cpu")
     frame = prepare_static(cfg)
     sfer = train_sfer_stage(cfg, frame)
+    seed_everything(cfg.seed)  # as the stage's job does before each training: the new head must not depend on
+    # whether the SFER was trained in this process or reused from an earlier one
     expert = _train_expert(cfg, sfer.model, *_datasets(frame, cfg), _split_paths(frame), AFFECTNET.index("happy"),
                            "happy", EpochCheckpoint.beside(cfg.run_dir / "expert.pt", {"expert": EPOCHS}, "happy"))
     return {"sfer": sfer.model.state_dict(), "sfer_history": sfer.history.drop(columns="seconds"),

@@ -5,6 +5,7 @@ uninterrupted one; a checkpoint of other settings is never resumed; the checkpoi
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import os
 import signal
 import subprocess
@@ -216,8 +217,10 @@ def _finish(mode: str, out: Path, processes: int = 1, *extra: str) -> subprocess
 
 
 def _written(out: Path, pattern: str = "*.resume") -> bool:
-    """Whether an epoch checkpoint matching `pattern` under `out` is written (not a temporary file being written)."""
-    return any(not p.name.startswith(".") for p in out.rglob(pattern))
+    """Whether an epoch checkpoint matching `pattern` under `out` is written (not a temporary file being written);
+    folders the worker removes while they are walked (its temporary data trees) are passed over, not an error."""
+    return any(not name.startswith(".") and fnmatch.fnmatch(name, pattern)
+               for _, _, names in os.walk(out) for name in names)
 
 
 def _kill_at_random(mode: str, out: Path, processes: int, window: float, rng: np.random.Generator,
