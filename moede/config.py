@@ -137,6 +137,9 @@ class RunConfig:
     # reads them); batches and their augmentation are drawn in the training process, so results do not depend on it
     precision: str = "fp32"  # the static models' training and dev passes: "fp32" (the paper's), "bf16" (autocast,
     # CPU or GPU) or "fp16" (autocast and a gradient scaler, CUDA only); the DFER models train in fp32
+    recompute_activations: bool = False  # the static models' training keeps each block's input only and recomputes
+    # its activations in the backward pass (moede.models.recompute): about half the memory of a step, the same
+    # weights bit for bit (benchmarks/bench_scale.py measures memory and time)
     clip_batch_size: int = 16  # clips per batch of the DFER models
     partitions: int = 2  # CREMA-D speaker-independent partitions of Table 5 (the paper: 5)
     ablation_partitions: int | None = 1  # Table 7 on the first this many partitions (None: all)

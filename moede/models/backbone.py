@@ -29,6 +29,7 @@ import torchvision
 from torch import nn
 
 from moede.models.mobilenet import padding_of, replace_head, use_padding
+from moede.models.recompute import run_blocks
 from moede.models.registry import register_model
 
 if TYPE_CHECKING:
@@ -69,6 +70,7 @@ class BackboneClassifier(nn.Module):
         self.architecture = architecture
         self.features, self.classifier = network.features, network.classifier
         self.moede_init: str | None = None
+        self.recompute_activations = False  # set by moede.models.recompute.recomputing while a training runs
         replace_head(use_padding(self, padding), num_classes)  # padding first: the order of the published runs
 
     @property
@@ -83,7 +85,7 @@ class BackboneClassifier(nn.Module):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """The unpooled feature map (B, num_features, h, w) of images x (B, 3, H, W), as timm's `forward_features`."""
-        return self.features(x)
+        return run_blocks(self.features, x, self.recompute_activations)
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         """Global average pooling of a feature map x (B, num_features, h, w), then the classifier: logits

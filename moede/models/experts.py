@@ -38,6 +38,7 @@ from torchvision.ops.misc import Conv2dNormActivation, SqueezeExcitation
 from moede.models.backbone import BackboneClassifier, output_channels
 from moede.models.lora import plain_expert
 from moede.models.mobilenet import SamePadConv2d, padding_of
+from moede.models.recompute import run_blocks
 from moede.models.registry import register_model
 
 log = logging.getLogger(__name__)
@@ -145,6 +146,7 @@ class ExpertBank(nn.Module):
         self.backbone = backbone or getattr(experts[0], "architecture", "mobilenet_v2")
         self.num_features = output_channels(_features_of(experts[0]))
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.recompute_activations = False  # set by moede.models.recompute.recomputing while a training runs
         reason = why_not_stackable(_features_of(experts[0]))
         if reason is None and grouped:
             self.mode = "grouped"
@@ -169,7 +171,7 @@ class ExpertBank(nn.Module):
         if self.mode == "sequential":
             return self.forward_from(x, 0)
         images = x.repeat(1, self.n_experts, 1, 1).contiguous(memory_format=self.memory_format)
-        out = self.stacked(images).mean(dim=(2, 3))
+        out = run_blocks(self.stacked, images, self.recompute_activations).mean(dim=(2, 3))
         return out.view(x.shape[0], self.n_experts, self.num_features)
 
     def forward_from(self, activations: torch.Tensor, start: int) -> torch.Tensor:
@@ -178,10 +180,11 @@ class ExpertBank(nn.Module):
         `start`."""
         if self.mode == "sequential":
             x = activations.contiguous(memory_format=self.memory_format)
-            return torch.stack([network[start:](x).mean(dim=(2, 3)) for network in self.separate], dim=1)
+            return torch.stack([run_blocks(network[start:], x, self.recompute_activations).mean(dim=(2, 3))
+                                for network in self.separate], dim=1)
         x = activations.repeat(1, self.n_experts, 1, 1).contiguous(memory_format=self.memory_format)
-        return self.stacked[start:](x).mean(dim=(2, 3)).view(activations.shape[0], self.n_experts,
-                                                                  self.num_features)
+        out = run_blocks(self.stacked[start:], x, self.recompute_activations)
+        return out.mean(dim=(2, 3)).view(activations.shape[0], self.n_experts, self.num_features)
 
     def rebuilt(self, grouped: bool = True) -> "ExpertBank":
         """A bank of copies of these experts, grouped when `grouped` and the backbone allows it (the form a checkpoint

@@ -24,6 +24,7 @@ NOT_OUTPUT: dict[str, str] = {
     "cache_dir": "where converted ImageNet weights are kept",
     "device": "where training runs",
     "loader_workers": "how many processes read the faces (batches and augmentation are drawn in the training one)",
+    "recompute_activations": "how memory is traded for time: the same weights bit for bit (tests/test_recompute.py)",
     "allow_random_init": "a guard of the full profile",
     "allow_demo_data": "a guard of the full profile",
     "ablation_partitions": "how many partitions Table 7 trains, not what one model learns",

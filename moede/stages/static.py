@@ -169,8 +169,9 @@ def _datasets(frame: pd.DataFrame, cfg: RunConfig) -> tuple[FaceImageDataset, Fa
 
 
 def _loading(cfg: RunConfig) -> dict[str, Any]:
-    """train_classifier's reading and precision options of `cfg`: its loader workers and precision."""
-    return {"loader_workers": cfg.loader_workers, "precision": cfg.precision}
+    """train_classifier's reading, precision and memory options of `cfg`."""
+    return {"loader_workers": cfg.loader_workers, "precision": cfg.precision,
+            "recompute_activations": cfg.recompute_activations}
 
 
 def _frozen_blocks(cfg: RunConfig, model: nn.Module) -> nn.Module:

@@ -14,6 +14,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from moede.models.fusion import ExpertFusion
+from moede.models.recompute import run_blocks
 from moede.training.images import FaceImageDataset, FeatureDataset
 
 
@@ -38,7 +39,8 @@ class FromBlock(nn.Module):
     def forward(self, activations: torch.Tensor) -> torch.Tensor:
         """Logits (B, classes) for activations (B, C, h, w) of `features[:start]`."""
         x = activations.contiguous(memory_format=torch.channels_last)
-        return self.model.classifier(self.model.features[self.start:](x).mean(dim=(2, 3)))
+        features = run_blocks(self.model.features[self.start:], x, self.model.recompute_activations)
+        return self.model.classifier(features.mean(dim=(2, 3)))
 
     def finish(self) -> nn.Module:
         """The trained model, its weights in the default memory format."""

@@ -14,6 +14,7 @@ from tqdm.auto import tqdm
 
 from moede.distributed import ShardedBatchSampler, current, global_batch, sum_over_ranks
 from moede.evaluation.metrics import summary
+from moede.models.recompute import recomputing
 from moede.training.augment import BatchAffine
 from moede.training.images import FaceImageDataset
 from moede.training.loop import fit
@@ -98,9 +99,9 @@ def weighted_loss(loss_fn: nn.CrossEntropyLoss, logits: torch.Tensor,
     return nn.functional.cross_entropy(logits, targets, weight=weight, reduction="sum") / share, share
 
 
-def _train_epoch(model: nn.Module, loader: DataLoader, loss_fn: nn.CrossEntropyLoss, device: str | torch.device,
-                 optimizer: torch.optim.Optimizer, desc: str, augmenter: BatchAffine | None = None,
-                 precision: str = "fp32") -> tuple[dict[str, float], int]:
+def train_pass(model: nn.Module, loader: DataLoader, loss_fn: nn.CrossEntropyLoss, device: str | torch.device,
+               optimizer: torch.optim.Optimizer, desc: str, augmenter: BatchAffine | None = None,
+               precision: str = "fp32") -> tuple[dict[str, float], int]:
     """Run one training pass (batches augmented on the device by `augmenter`, forward under `precision`); return its
     train_loss (the mean over samples of each batch's (weighted) mean loss, the same number under torchrun as in one
     process) and the number of images seen over all ranks."""
@@ -131,8 +132,8 @@ def train_classifier(model: nn.Module, train: FaceImageDataset, dev: FaceImageDa
                      device: str | torch.device = "cpu", loss_weights: torch.Tensor | None = None,
                      sampler: Sampler[int] | None = None, select_by: str = "f1_macro", optimizer_name: str = "adam",
                      seed: int = 0, patience: int | None = None, desc: str = "training", loader_workers: int = 0,
-                     precision: str = "fp32", augmenter: BatchAffine | None = None,
-                     resume: EpochCheckpoint | None = None,
+                     precision: str = "fp32", recompute_activations: bool = False,
+                     augmenter: BatchAffine | None = None, resume: EpochCheckpoint | None = None,
                      stateful: Mapping[str, object] | None = None) -> TrainResult:
     """Train with Adam (or `optimizer_name`: moede.training.optimizers) and (weighted) cross-entropy for `epochs`
     in the one loop (moede.training.loop.fit); keep the epoch best on dev by `select_by` (the first one on ties).
@@ -141,7 +142,8 @@ def train_classifier(model: nn.Module, train: FaceImageDataset, dev: FaceImageDa
     `sampler` (e.g. BalancedEpochSampler) replaces shuffling; the history has one row per epoch with
     train_loss, dev_loss, dev_accuracy, dev_f1_macro (percent) and seconds; `patience`: early stopping (see fit).
     Faces read from files are read by `loader_workers` processes; `precision` (moede.training.precision) is the
-    forward passes'. When `train.augment`, each batch is augmented on the device by `augmenter` (default: a
+    forward passes'; `recompute_activations` trades memory for time (moede.models.recompute: the same weights bit for
+    bit). When `train.augment`, each batch is augmented on the device by `augmenter` (default: a
     BatchAffine seeded from `seed`; pass one to save and restore its state_dict).
     `resume`: the epoch checkpoint to continue from and write (see fit), which saves the shuffling generator, a
     stateful `sampler` and every object of `stateful` (e.g. an augmentation's generator) with the weights.
@@ -164,8 +166,8 @@ def train_classifier(model: nn.Module, train: FaceImageDataset, dev: FaceImageDa
 
     def train_epoch(module: nn.Module, optimizer: torch.optim.Optimizer, epoch: int) -> tuple[dict[str, float], int]:
         """One pass over the training images."""
-        return _train_epoch(module, train_loader, loss_fn, device, optimizer, f"epoch {epoch} train", augmenter,
-                            precision)
+        return train_pass(module, train_loader, loss_fn, device, optimizer, f"epoch {epoch} train", augmenter,
+                          precision)
 
     def score_dev(trained: nn.Module) -> tuple[dict[str, float], np.ndarray]:
         """Dev loss (weighted as in training), accuracy and F1-macro; the logits, kept for the best epoch."""
@@ -183,9 +185,10 @@ def train_classifier(model: nn.Module, train: FaceImageDataset, dev: FaceImageDa
         states["sampler"] = sampler
     if augmenter is not None:
         states["augmenter"] = augmenter
-    result = fit(model, train_epoch, score_dev, epochs=epochs, learning_rate=learning_rate,
-                 optimizer_name=optimizer_name, select_by=select_by, patience=patience, device=device, desc=desc,
-                 resume=resume, stateful={**states, **(stateful or {})})
+    with recomputing(model, recompute_activations):
+        result = fit(model, train_epoch, score_dev, epochs=epochs, learning_rate=learning_rate,
+                     optimizer_name=optimizer_name, select_by=select_by, patience=patience, device=device, desc=desc,
+                     resume=resume, stateful={**states, **(stateful or {})})
     if channels_last:  # checkpoints hold the default memory format
         result.model.to(memory_format=torch.contiguous_format)
     result.model, result.dev_targets = result.model.cpu().eval(), dev.targets.numpy()
