@@ -2,7 +2,7 @@
 official-layout AffectNet corpora of 2,000, 8,000 and 32,000 training faces.
 
     python benchmarks/bench_scale.py [--sizes 2000,8000,32000] [--steps 2] [--workers 2] [--precision fp32]
-                                     [--formats] [--keep DIR]
+                                     [--recompute] [--formats] [--keep DIR]
 
 Each corpus lists the real faces of ../shared/data/facial_expressions many times (file names are links to the 2,756
 photos; a centred face box is given, so dlib only places landmarks in it), or drawn demo faces with their landmarks
@@ -13,8 +13,9 @@ own reuse of crops made from the same photo and settings). Per size, in subproce
 batches of 64 faces at 224 px (its sampler cut to that many draws), while the peak memory of the whole process tree
 (workers included) is sampled with psutil: the sum of RSS (pages shared by forked workers counted in each) and of
 PSS (shared pages divided among the processes that map them). The augmenting loader (faces decoded by `--workers`
-DataLoader workers, augmented batch-wise in the training process) is timed apart over 10 batches. `--formats` also
-times one training step in the default memory format, channels-last, and channels-last under bf16.
+DataLoader workers, augmented batch-wise in the training process) is timed apart over 10 batches. `--recompute`
+trains with recompute_activations=true. `--formats` also times one training step in the default memory format,
+channels-last, channels-last with recomputed activations and channels-last under bf16.
 """
 
 from __future__ import annotations
@@ -94,11 +95,11 @@ def _corpus(base: Path, listing: pd.DataFrame, n: int) -> Path:
     return root
 
 
-def _config(root: Path, run_dir: Path, cache: Path, workers: int, precision: str) -> RunConfig:
+def _config(root: Path, run_dir: Path, cache: Path, workers: int, precision: str, recompute: bool) -> RunConfig:
     """The full profile on `root`, as `moede train sfer --profile full` with the issue's --set options."""
     return RunConfig.for_profile("full", affectnet_root=root, run_dir=run_dir, cache_dir=cache,
                                  align_landmarks="dataset", sfer_epochs=1, device="cpu", loader_workers=workers,
-                                 precision=precision)
+                                 precision=precision, recompute_activations=recompute)
 
 
 def _child(args: argparse.Namespace) -> None:
@@ -108,7 +109,8 @@ def _child(args: argparse.Namespace) -> None:
     import moede.training.static as training
     from moede.stages.static import prepare_static, train_sfer_stage
 
-    cfg = _config(Path(args.root), Path(args.run_dir), Path(args.cache), args.workers, args.precision)
+    cfg = _config(Path(args.root), Path(args.run_dir), Path(args.cache), args.workers, args.precision,
+                  args.recompute)
     start = time.perf_counter()
     if args.child == "align":
         frame = prepare_static(cfg)
@@ -190,14 +192,17 @@ def _store_cost(cfg: RunConfig, n: int = 200) -> dict[str, float]:
 
 
 def _formats(cfg: RunConfig) -> pd.DataFrame:
-    """Seconds of one training step of 64 faces at 224 px: default format, channels-last, channels-last + bf16."""
+    """Seconds of one training step of 64 faces at 224 px: default format, channels-last, channels-last with
+    recomputed activations, channels-last + bf16."""
     from moede.models.backbone import build_backbone
+    from moede.models.recompute import recomputing
     from moede.training.precision import autocast
 
     rows = []
-    for name, layout, precision in (("default format, fp32", torch.contiguous_format, "fp32"),
-                                    ("channels-last, fp32", torch.channels_last, "fp32"),
-                                    ("channels-last, bf16", torch.channels_last, "bf16")):
+    for name, layout, precision, recompute in (("default format, fp32", torch.contiguous_format, "fp32", False),
+                                               ("channels-last, fp32", torch.channels_last, "fp32", False),
+                                               ("channels-last, fp32, recomputed", torch.channels_last, "fp32", True),
+                                               ("channels-last, bf16", torch.channels_last, "bf16", False)):
         torch.manual_seed(0)
         model = build_backbone("mobilenet_v2", len(AFFECTNET), cfg.initialisation()).module.train()
         model.to(memory_format=layout)
@@ -207,10 +212,10 @@ def _formats(cfg: RunConfig) -> pd.DataFrame:
         seconds = []
         for _ in range(3):
             start = time.perf_counter()
-            with autocast(precision, "cpu"):
+            with autocast(precision, "cpu"), recomputing(model, recompute):
                 loss = torch.nn.functional.cross_entropy(model(images).float(), targets)
-            optimizer.zero_grad()
-            loss.backward()
+                optimizer.zero_grad()
+                loss.backward()
             optimizer.step()
             seconds.append(time.perf_counter() - start)
         rows.append({"step": name, "best of 2 s": min(seconds[1:]), "img/s": BATCH / min(seconds[1:])})
@@ -224,6 +229,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2, help="SFER training batches per size")
     parser.add_argument("--workers", type=int, default=2, help="loader_workers")
     parser.add_argument("--precision", default="fp32")
+    parser.add_argument("--recompute", action="store_true", help="recompute_activations=true")
     parser.add_argument("--formats", action="store_true", help="also time a step per memory format and bf16")
     parser.add_argument("--keep", type=Path, help="build (and keep) the corpora and runs in this folder")
     for name in ("child", "root", "run_dir", "cache"):
@@ -247,10 +253,11 @@ def main() -> None:
             if not (run_dir / "aligned" / "static").exists():
                 shared_crops.mkdir(exist_ok=True)
                 (run_dir / "aligned" / "static").symlink_to(shared_crops)
-            cfg = _config(root, run_dir, cache, args.workers, args.precision)
+            cfg = _config(root, run_dir, cache, args.workers, args.precision, args.recompute)
             cfg.initialisation()  # converts the shipped ImageNet weights once, outside the measured runs
             common = ["--root", str(root), "--run-dir", str(run_dir), "--cache", str(cache), "--workers",
-                      str(args.workers), "--precision", args.precision, "--steps", str(args.steps)]
+                      str(args.workers), "--precision", args.precision, "--steps", str(args.steps),
+                      *(["--recompute"] if args.recompute else [])]
             aligned, align_rss, _ = _run_child(["--child", "align", *common])
             trained, rss, pss = _run_child(["--child", "train", *common])
             rows.append({"train faces": n, "aligned s": aligned["seconds"], "align peak RSS GB": align_rss / 1e9,
@@ -261,7 +268,7 @@ def main() -> None:
         table = pd.DataFrame(rows)
         table["loader / step"] = table["loader img/s"] / table["train step img/s"]
         print(f"\nfull profile SFER at {SIZE} px, batch {BATCH}, {args.steps} steps per size, loader_workers "
-              f"{args.workers}, precision {args.precision}, {torch.get_num_threads()} torch threads, "
+              f"{args.workers}, precision {args.precision}, recompute_activations {args.recompute}, {torch.get_num_threads()} torch threads, "
               f"{len(photos)} distinct photos ({'../shared' if shared_data_root() else 'drawn'})")
         print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
         print(f"peak PSS from {sizes[0]} to {sizes[-1]} faces: "

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -52,12 +53,16 @@ def _check(table: pd.DataFrame) -> pd.DataFrame:
 
 def test_hours_are_items_x_epochs_x_the_measured_cost_and_unmeasured_stages_are_refused(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    costs = {"image_step": 0.5, "forward": 0.25, "clip_step": 2.0}
-    for name, seconds in costs.items():
-        monkeypatch.setattr(plan_module.Warmup, name, lambda *args, seconds=seconds, **kwargs: seconds)
-    monkeypatch.setattr(plan_module, "_alignment_seconds", lambda *args: (None, 0.125, 1000.0))
+    costs = {"image_step": (0.5, 3.0), "forward": (0.25, 1.5), "clip_step": (2.0, 0.5)}
+    for name, cost in costs.items():
+        monkeypatch.setattr(plan_module.Warmup, name, lambda *args, cost=cost, **kwargs: cost)
+    monkeypatch.setattr(plan_module, "_alignment_cost",
+                        lambda *args: plan_module.AlignmentCost(None, 0.125, 0.75, 1000.0, 20_000.0))
     measured = _check(plan(_tiny(tmp_path), steps=1, corpora=FAKE)).set_index("stage")
     assert measured.loc["SFER", "hours"] == 108 * 6 * 0.5 / 3600
+    assert measured.loc["SFER", "ram_gb"] == 3.0 and measured.loc["SFER dev scoring", "ram_gb"] == 1.5, \
+        "each stage's own warm-up peak, not the corpus' faces (they are read from files)"
+    assert math.isclose(measured.loc["CREMA-D: alignment (frames)", "disk_gb"], 20 / 0.7 * 9 * 20_000 / 1e9)
     assert measured.loc["CREMA-D: MoEDE with auxiliary (FFE)", "hours"] == 2 * 20 * 5 * 2.0 / 3600
     assert measured.loc["CREMA-D: alignment (frames)", "items"] == round(20 / 0.7 * 9)
 
@@ -66,6 +71,15 @@ def test_hours_are_items_x_epochs_x_the_measured_cost_and_unmeasured_stages_are_
 def test_the_warm_up_measures_every_model_on_tiny_settings(tmp_path: Path) -> None:
     measured = _check(plan(_tiny(tmp_path), steps=1, corpora=FAKE))
     assert (measured["seconds_per_item"] > 0).all()
+
+
+def test_the_peak_ram_of_a_warm_up_is_its_own() -> None:
+    plan_module._reset_peak_ram()
+    held = np.ones(200_000_000 // 8)  # 200 MB, touched
+    grown = plan_module._peak_ram_gb()
+    del held
+    plan_module._reset_peak_ram()
+    assert plan_module._peak_ram_gb() < grown - 0.15, "the peak starts again after a reset (Linux)"
 
 
 def test_without_corpora_the_published_counts_are_used_and_said(tmp_path: Path) -> None:

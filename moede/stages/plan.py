@@ -1,6 +1,8 @@
 """A measured plan of a profile's whole protocol (`moede plan`): per stage, the images or clips x epochs, the cost
 per item measured on the chosen device by a short warm-up of the actual model at the profile's image and batch size
-(forward, backward and optimiser step, timed after a first untimed step), the projected hours, the RAM and the disk.
+(the training loop's own pass: augmentation on the device, precision, memory format, recomputed activations; timed
+after a first untimed step), the projected hours, the peak RAM of that warm-up (faces are read from their files, so
+it does not grow with the corpus) and the disk (face crops and compressed clip frames at their measured sizes).
 
 The corpora's counts are the user's corpora's when given; otherwise the paper's corpora's published counts (the
 AffectNet, CREMA-D and MSP-IMPROV papers'; the MoEDE text gives only some of them), while the warm-up runs on what is
@@ -32,8 +34,11 @@ from moede.models.dfer import collate_clips, dfer_loss
 from moede.models.experts import ExpertBank
 from moede.models.fusion import ExpertFusion
 from moede.models.mobilenet import replace_head
+from moede.models.recompute import recomputing
+from moede.training.augment import BatchAffine
 from moede.training.images import FaceImageDataset
 from moede.training.optimizers import make_optimizer
+from moede.training.static import train_pass
 
 NOT_MEASURED = "not measured"
 COLUMNS = ["stage", "item", "items", "epochs", "seconds_per_item", "hours", "ram_gb", "disk_gb", "cost", "note"]
@@ -148,9 +153,23 @@ def find_corpora(cfg: RunConfig) -> Corpora:
     return corpora
 
 
+def _reset_peak_ram() -> None:
+    """Start a new peak of this process's resident memory (Linux: /proc/self/clear_refs; elsewhere the peak stays
+    the process's since its start, an upper bound)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
 def _peak_ram_gb() -> float:
-    """This process's peak resident memory so far, in GB (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
+    """This process's peak resident memory since the last `_reset_peak_ram`, in GB (the process's peak where the
+    system keeps no resettable one)."""
+    try:
+        status = Path("/proc/self/status").read_text()
+        return next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")) * 1024 / 1e9
+    except (OSError, StopIteration, ValueError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
 
 
 def _timed(step: Callable[[], None], steps: int, device: str) -> float:
@@ -179,42 +198,44 @@ class Warmup:
     device: str
 
     def images(self, n: int) -> FaceImageDataset:
-        """n generated faces at the profile's image size (augmented when the profile augments)."""
+        """n generated faces at the profile's image size."""
         data = torch.randint(0, 256, (n, 3, self.cfg.image_size, self.cfg.image_size), dtype=torch.uint8)
         return FaceImageDataset(data, [i % len(AFFECTNET) for i in range(n)],
-                                self.cfg.initialisation().normalisation, self.cfg.augment)
+                                self.cfg.initialisation().normalisation)
 
-    def image_step(self, model: nn.Module, n_classes: int, batch_size: int | None = None) -> float:
-        """Seconds per training face of `model`: a batch of `batch_size` (default cfg.batch_size) augmented faces
-        through the loader, forward, weighted cross-entropy, backward, optimiser step."""
+    def image_step(self, model: nn.Module, n_classes: int, batch_size: int | None = None) -> tuple[float, float]:
+        """Seconds per training face of `model` and the peak RAM in GB of its steps: one batch of `batch_size`
+        (default cfg.batch_size) faces through the training loop's pass (moede.training.static.train_pass:
+        augmentation on the device when the profile augments, cfg.precision, channels-last, cfg's activation
+        recomputation), weighted cross-entropy, backward, optimiser step."""
         batch_size = batch_size or self.cfg.batch_size
-        model.to(self.device).train()
+        model.to(self.device, memory_format=torch.channels_last).train()
         optimizer = make_optimizer(self.cfg.optimizer, model.parameters(), self.cfg.learning_rate)
         dataset = self.images(batch_size)
         dataset.targets %= n_classes
         loader = DataLoader(dataset, batch_size=batch_size)
         loss_fn = nn.CrossEntropyLoss(weight=torch.ones(n_classes, device=self.device))
-
-        def step() -> None:
-            for images, targets in loader:
-                loss = loss_fn(model(images.to(self.device)), targets.to(self.device))
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-
-        return _timed(step, self.steps, self.device) / batch_size
+        augmenter = BatchAffine(dataset.normalisation, self.cfg.seed) if self.cfg.augment else None
+        _reset_peak_ram()
+        with recomputing(model, self.cfg.recompute_activations):
+            seconds = _timed(lambda: train_pass(model, loader, loss_fn, self.device, optimizer, "plan", augmenter,
+                                                self.cfg.precision), self.steps, self.device)
+        return seconds / batch_size, _peak_ram_gb()
 
     @torch.no_grad()
-    def forward(self, model: nn.Module) -> float:
-        """Seconds per face of `model` in eval mode (dev scoring, feature extraction), batches of cfg.batch_size."""
+    def forward(self, model: nn.Module) -> tuple[float, float]:
+        """Seconds per face of `model` in eval mode (dev scoring, feature extraction), batches of cfg.batch_size,
+        and the peak RAM in GB of those passes."""
         model.to(self.device).eval()
-        batch = self.images(self.cfg.batch_size).relabel(torch.zeros(self.cfg.batch_size), augment=False)
+        batch = self.images(self.cfg.batch_size)
         images = torch.stack([batch[i][0] for i in range(len(batch))]).to(self.device)
-        return _timed(lambda: model(images), self.steps, self.device) / self.cfg.batch_size
+        _reset_peak_ram()
+        return _timed(lambda: model(images), self.steps, self.device) / self.cfg.batch_size, _peak_ram_gb()
 
-    def clip_step(self, model: nn.Module, experts: int, frames: int) -> float:
-        """Seconds per training clip of DFER `model`: cfg.clip_batch_size clips of `frames` frames of `experts` x
-        1280 features, forward, loss (auxiliary ones included), backward, optimiser step."""
+    def clip_step(self, model: nn.Module, experts: int, frames: int) -> tuple[float, float]:
+        """Seconds per training clip of DFER `model` and the peak RAM in GB of its steps: cfg.clip_batch_size clips
+        of `frames` frames of `experts` x 1280 features, forward, loss (auxiliary ones included), backward, optimiser
+        step."""
         model.to(self.device).train()
         optimizer = make_optimizer(self.cfg.optimizer, model.parameters(), self.cfg.dfer_learning_rate)
         batch = [(torch.randn(frames, experts, FEATURE_DIM), i % 4) for i in range(self.cfg.clip_batch_size)]
@@ -227,7 +248,8 @@ class Warmup:
             loss.backward()
             optimizer.step()
 
-        return _timed(step, self.steps, self.device) / self.cfg.clip_batch_size
+        _reset_peak_ram()
+        return _timed(step, self.steps, self.device) / self.cfg.clip_batch_size, _peak_ram_gb()
 
 
 def _network(cfg: RunConfig, n_classes: int) -> nn.Module:
@@ -246,13 +268,29 @@ def _row(stage: str, item: str, items: float, epochs: int, seconds: float | None
             "ram_gb": ram_gb, "disk_gb": disk_gb, "cost": "measured" if measured else NOT_MEASURED, "note": note}
 
 
-def _alignment_seconds(cfg: RunConfig, corpora: Corpora, samples: int) -> tuple[float | None, float | None, float]:
-    """Seconds per photo and per video frame of the alignment (dlib, cfg.align_landmarks ignored: the full
-    profile's dlib), measured on real photos and one real clip when found, and bytes per aligned face crop."""
+@dataclass
+class AlignmentCost:
+    """What the alignment warm-up measured: seconds per photo and per video frame (None: nothing to measure), the
+    peak RAM, and the bytes of one aligned face crop (PNG) and of one stored clip frame (JPEG in the clip's .npz)."""
+
+    photo_seconds: float | None
+    frame_seconds: float | None
+    ram_gb: float
+    face_bytes: float
+    frame_bytes: float
+
+
+def _alignment_cost(cfg: RunConfig, corpora: Corpora, samples: int) -> AlignmentCost:
+    """The alignment's cost (dlib, cfg.align_landmarks ignored: the full profile's dlib), measured on real photos
+    and one real clip when found; sizes default to a share of the raw bytes where nothing was written."""
     from moede.align import align_images, align_video_to_folder
+    from moede.features.frames import encode_frames
+    from moede.align.batch import read_rgb
 
     photo = frame_seconds = None
     face_bytes = 3 * cfg.image_size ** 2 * 0.6  # a PNG crop's typical share of the raw bytes until one is written
+    frame_bytes = 3 * cfg.image_size ** 2 * 0.11  # a JPEG q95 frame's (moede.features.frames) until one is written
+    _reset_peak_ram()
     with tempfile.TemporaryDirectory() as out:
         if corpora.sample_faces:
             paths = corpora.sample_faces[:samples + 1]
@@ -268,48 +306,52 @@ def _alignment_seconds(cfg: RunConfig, corpora: Corpora, samples: int) -> tuple[
             frames = align_video_to_folder(corpora.sample_clips[0], Path(out) / "clip", cfg.image_size,
                                            max_frames=samples * 4)
             frame_seconds = (time.perf_counter() - began) / max(len(frames), 1)
-    return photo, frame_seconds, face_bytes
+            if len(frames):
+                stored = encode_frames(np.stack([read_rgb(p) for p in frames["crop"]]))
+                frame_bytes = float(sum(a.nbytes for a in stored.values())) / len(frames)
+    return AlignmentCost(photo, frame_seconds, _peak_ram_gb(), face_bytes, frame_bytes)
 
 
-def _static_rows(cfg: RunConfig, corpora: Corpora, warm: Warmup, face_bytes: float, photo_seconds: float | None,
-                 bank_seconds: float, fusion_batch: int) -> list[dict[str, object]]:
+def _static_rows(cfg: RunConfig, corpora: Corpora, warm: Warmup, alignment: AlignmentCost,
+                 bank: tuple[float, float], fusion_batch: int) -> list[dict[str, object]]:
     """Alignment of the photos, the SFER, the eight experts and the two fusions (training and dev scoring; the
-    fusions' training steps measured at `fusion_batch` faces, their scoring as the eight-expert bank's forward)."""
+    fusions' training steps measured at `fusion_batch` faces, their scoring as the eight-expert bank's forward,
+    `bank`: its seconds per face and peak RAM)."""
     n_train, n_dev = sum(corpora.train_faces.values()), corpora.dev_faces
-    faces_gb = (n_train + n_dev) * 3 * cfg.image_size ** 2 / 1e9  # held in memory (moede.training.images)
-    rows = [_row("alignment (photos)", "photo", n_train + n_dev, 1, photo_seconds, _peak_ram_gb(),
-                 (n_train + n_dev) * face_bytes / 1e9, "dlib detection, landmarks, rotation, crop; disk: the crops")]
+    bank_seconds, bank_ram = bank
+    rows = [_row("alignment (photos)", "photo", n_train + n_dev, 1, alignment.photo_seconds, alignment.ram_gb,
+                 (n_train + n_dev) * alignment.face_bytes / 1e9,
+                 "dlib detection, landmarks, rotation, crop; disk: the PNG crops training reads")]
     sfer = _network(cfg, len(AFFECTNET))
     if cfg.trainable_from:
-        return rows + [_row("SFER", "face", n_train, cfg.sfer_epochs, None, faces_gb, 0.0,
+        return rows + [_row("SFER", "face", n_train, cfg.sfer_epochs, None, 0.0, 0.0,
                             "trainable_from > 0 (cached frozen-block activations) is not measured by the plan")]
-    train_s, dev_s = warm.image_step(sfer, len(AFFECTNET)), warm.forward(sfer)
+    (train_s, train_ram), (dev_s, dev_ram) = warm.image_step(sfer, len(AFFECTNET)), warm.forward(sfer)
     model_gb = _checkpoint_gb(sfer)
     checkpoints_gb = 5 * model_gb  # the final checkpoint + the epoch checkpoint (weights, Adam's two, best weights)
-    rows += [_row("SFER", "face", n_train, cfg.sfer_epochs, train_s, faces_gb + _peak_ram_gb(), checkpoints_gb),
-             _row("SFER dev scoring", "face", n_dev, cfg.sfer_epochs, dev_s, faces_gb + _peak_ram_gb(), 0.0)]
+    rows += [_row("SFER", "face", n_train, cfg.sfer_epochs, train_s, train_ram, checkpoints_gb),
+             _row("SFER dev scoring", "face", n_dev, cfg.sfer_epochs, dev_s, dev_ram, 0.0)]
     expert = replace_head(sfer, 2)
-    expert_s = warm.image_step(expert, 2)
+    expert_s, expert_ram = warm.image_step(expert, 2)
     for emotion, positives in corpora.train_faces.items():
         rows.append(_row(f"expert {emotion}", "face", positives + min(positives, n_train - positives),
-                         cfg.expert_epochs, expert_s, faces_gb + _peak_ram_gb(), checkpoints_gb,
+                         cfg.expert_epochs, expert_s, expert_ram, checkpoints_gb,
                          "all positives + as many negatives, drawn each epoch"))
-    rows.append(_row("experts dev scoring", "face", n_dev * len(AFFECTNET), cfg.expert_epochs, dev_s,
-                     faces_gb + _peak_ram_gb(), 0.0, "eight experts"))
+    rows.append(_row("experts dev scoring", "face", n_dev * len(AFFECTNET), cfg.expert_epochs, dev_s, dev_ram, 0.0,
+                     "eight experts"))
     for name, fine_tune in (("FFE", False), ("FTFE", True)):
         fusion = ExpertFusion(ExpertBank([_network(cfg, 2) for _ in AFFECTNET]), n_classes=len(AFFECTNET),
                               fine_tune=fine_tune, relu=cfg.fusion_relu)
         if fine_tune or cfg.augment:  # the bank runs on every (augmented) batch
-            rows.append(_row(name, "face", n_train, cfg.fusion_epochs,
-                             warm.image_step(fusion, len(AFFECTNET), fusion_batch), faces_gb + _peak_ram_gb(),
-                             5 * _checkpoint_gb(fusion), f"steps of {fusion_batch} faces (the profile's batch: "
-                                                         f"{cfg.batch_size})"))
+            seconds, ram = warm.image_step(fusion, len(AFFECTNET), fusion_batch)
+            rows.append(_row(name, "face", n_train, cfg.fusion_epochs, seconds, ram, 5 * _checkpoint_gb(fusion),
+                             f"steps and RAM of {fusion_batch} faces (the profile's batch: {cfg.batch_size})"))
         else:  # the head trains on the bank's features, computed once
-            rows.append(_row(name, "face", n_train, 1, bank_seconds, faces_gb + _peak_ram_gb(),
-                             5 * _checkpoint_gb(fusion), "the frozen bank's features of the training faces, once (the "
-                                                         "head's epochs on them: negligible)"))
-        rows.append(_row(f"{name} dev scoring", "face", n_dev, cfg.fusion_epochs, bank_seconds,
-                         faces_gb + _peak_ram_gb(), 0.0, "the eight-expert bank's forward (the head's is negligible)"))
+            rows.append(_row(name, "face", n_train, 1, bank_seconds, bank_ram, 5 * _checkpoint_gb(fusion),
+                             "the frozen bank's features of the training faces, once (the head's epochs on them: "
+                             "negligible)"))
+        rows.append(_row(f"{name} dev scoring", "face", n_dev, cfg.fusion_epochs, bank_seconds, bank_ram, 0.0,
+                         "the eight-expert bank's forward (the head's is negligible)"))
         del fusion
     return rows
 
@@ -320,8 +362,8 @@ def _frames_used(cfg: RunConfig, frames: float) -> float:
     return float(min(kept, cfg.max_frames) if cfg.max_frames else kept)
 
 
-def _video_rows(cfg: RunConfig, corpora: Corpora, warm: Warmup, frame_seconds: float | None,
-                bank_seconds: dict[str, float]) -> list[dict[str, object]]:
+def _video_rows(cfg: RunConfig, corpora: Corpora, warm: Warmup, alignment: AlignmentCost,
+                banks_cost: dict[str, tuple[float, float]]) -> list[dict[str, object]]:
     """Per video corpus: frame alignment, feature extraction of each bank and every DFER model x partitions."""
     from moede.models.dfer import MoEDE
     from moede.stages.dynamic import (ClipShape, baseline_models, moede_factory, moede_model, sfe_model,
@@ -338,13 +380,14 @@ def _video_rows(cfg: RunConfig, corpora: Corpora, warm: Warmup, frame_seconds: f
                              "frames per clip unknown (no real clip): alignment, features, DFER not measured"))
             continue
         used = _frames_used(cfg, frames)
-        raw_frames_gb = all_clips * frames * (3 * cfg.image_size ** 2 + 128) / 1e9
-        rows.append(_row(f"{title}: alignment (frames)", "frame", all_clips * frames, 1, frame_seconds,
-                         _peak_ram_gb(), raw_frames_gb, f"{frames:.0f} frames per clip; disk: raw .npy frames"))
+        frames_gb = all_clips * frames * alignment.frame_bytes / 1e9
+        rows.append(_row(f"{title}: alignment (frames)", "frame", all_clips * frames, 1, alignment.frame_seconds,
+                         alignment.ram_gb, frames_gb, f"{frames:.0f} frames per clip; disk: the clips' compressed "
+                                                      f"frames, {alignment.frame_bytes / 1e3:.1f} KB each"))
         banks = {"ffe": 8, "ftfe": 8, "sfe": 1, "imagenet": 1} if corpus == "cremad" else {"ffe": 8, "sfe": 1}
         for bank, experts in banks.items():
-            rows.append(_row(f"{title}: {bank} features", "frame", all_clips * used, 1, bank_seconds[bank],
-                             _peak_ram_gb(), all_clips * used * experts * FEATURE_DIM * 2 / 1e9,
+            rows.append(_row(f"{title}: {bank} features", "frame", all_clips * used, 1, *banks_cost[bank],
+                             all_clips * used * experts * FEATURE_DIM * 2 / 1e9,
                              f"{used:.0f} frames per clip after frame_step/max_frames; float16 cache"))
         shape = ClipShape(len(classes), FEATURE_DIM, int(used))
         models = dict(table5_models(cfg)) if corpus == "cremad" else {"SFE": sfe_model(cfg), "MoEDE": moede_model(
@@ -356,10 +399,11 @@ def _video_rows(cfg: RunConfig, corpora: Corpora, warm: Warmup, frame_seconds: f
         for name, model in models.items():
             bank, factory = (model.bank, model.factory) if hasattr(model, "bank") else model
             network = factory(shape)
-            seconds = warm.clip_step(network, network.n_experts if isinstance(network, MoEDE) else 1, int(used))
+            seconds, ram = warm.clip_step(network, network.n_experts if isinstance(network, MoEDE) else 1,
+                                          int(used))
             runs = min(n_ablation, partitions) if name.startswith("ablation") else partitions
             rows.append(_row(f"{title}: {name}", "clip", corpora.train_clips[corpus] * runs, cfg.dfer_epochs,
-                             seconds, _peak_ram_gb(), runs * 5 * _checkpoint_gb(network),
+                             seconds, ram, runs * 5 * _checkpoint_gb(network),
                              f"{runs} partition(s) x {corpora.train_clips[corpus]} training clips; {bank} features"))
     return rows
 
@@ -378,12 +422,12 @@ def plan(cfg: RunConfig, steps: int = 2, corpora: Corpora | None = None, align_s
     device = cfg.torch_device()
     fusion_batch = fusion_batch or (cfg.batch_size if device.startswith("cuda") else min(cfg.batch_size, 8))
     warm = Warmup(cfg, steps, device)
-    photo_seconds, frame_seconds, face_bytes = _alignment_seconds(cfg, corpora, align_samples)
+    alignment = _alignment_cost(cfg, corpora, align_samples)
     experts = [_network(cfg, 2) for _ in AFFECTNET]
     single, bank = warm.forward(experts[0]), warm.forward(fast_extractor(ExpertBank(experts)))
-    rows = _static_rows(cfg, corpora, warm, face_bytes, photo_seconds, bank, fusion_batch)
-    rows += _video_rows(cfg, corpora, warm, frame_seconds, {"ffe": bank, "ftfe": bank, "sfe": single,
-                                                             "imagenet": single})
+    rows = _static_rows(cfg, corpora, warm, alignment, bank, fusion_batch)
+    rows += _video_rows(cfg, corpora, warm, alignment, {"ffe": bank, "ftfe": bank, "sfe": single,
+                                                         "imagenet": single})
     table = pd.DataFrame(rows, columns=COLUMNS)
     measured = table[table["cost"] == "measured"]
     total = {"stage": "total (measured stages)", "item": "", "items": int(measured["items"].sum()), "epochs": 0,
