@@ -259,6 +259,8 @@ def main() -> None:
                       str(args.workers), "--precision", args.precision, "--steps", str(args.steps),
                       *(["--recompute"] if args.recompute else [])]
             aligned, align_rss, _ = _run_child(["--child", "align", *common])
+            for trained_before in ("models", "results"):  # a kept run's SFER would be reused, not trained
+                shutil.rmtree(run_dir / trained_before, ignore_errors=True)
             trained, rss, pss = _run_child(["--child", "train", *common])
             rows.append({"train faces": n, "aligned s": aligned["seconds"], "align peak RSS GB": align_rss / 1e9,
                          "SFER peak RSS GB": rss / 1e9, "SFER peak PSS GB": pss / 1e9,

@@ -38,11 +38,14 @@ PROFILES: dict[str, dict[str, Any]] = {
     # augmentation, Adam at 1e-3, 60 SFER epochs, 20 expert epochs, 20 DFER epochs; the fusions "trained similarly
     # to the eight-class model" (60 epochs, augmented, FFE too) with no non-linearity named between their layers;
     # every face's region and landmarks found by dlib, AffectNet's too (a corpus' own landmarks are not used).
-    # Faces at 224x224, MobileNetV2's ImageNet size: the paper states no face size (book/open_choices.md).
+    # Faces at 224x224, MobileNetV2's ImageNet size: the paper states no face size (book/open_choices.md). The static
+    # trainings recompute activations in the backward pass (the same weights; the SFER run's process tree peaks at
+    # 3.3-3.6 GB instead of 6.4-6.5 GB, a bare step takes 6% longer on the 2-core CPU: benchmarks/bench_scale.py);
+    # set it false on a GPU with memory to spare.
     "full": dict(image_size=224, sfer_epochs=60, expert_epochs=20, fusion_epochs=60, dfer_epochs=20,
                  fusion_relu=False, augment=True, standardize_features=False, batch_size=64, clip_batch_size=16,
                  partitions=5, ablation_partitions=None, msp_improv_partitions=6, max_frames=None, frame_step=1,
-                 baselines="paper", align_landmarks="dlib", loader_workers=4),
+                 baselines="paper", align_landmarks="dlib", loader_workers=4, recompute_activations=True),
 }
 
 STATIC_CORPORA = ("auto", "demo")
@@ -139,7 +142,7 @@ class RunConfig:
     # CPU or GPU) or "fp16" (autocast and a gradient scaler, CUDA only); the DFER models train in fp32
     recompute_activations: bool = False  # the static models' training keeps each block's input only and recomputes
     # its activations in the backward pass (moede.models.recompute): about half the memory of a step, the same
-    # weights bit for bit (benchmarks/bench_scale.py measures memory and time)
+    # weights bit for bit (benchmarks/bench_scale.py measures memory and time; the full profile's default)
     clip_batch_size: int = 16  # clips per batch of the DFER models
     partitions: int = 2  # CREMA-D speaker-independent partitions of Table 5 (the paper: 5)
     ablation_partitions: int | None = 1  # Table 7 on the first this many partitions (None: all)
