@@ -30,6 +30,14 @@ sys.path.insert(0, str(Path(__file__).parent))
 from ddp_worker import ArrayClips  # noqa: E402
 
 EPOCHS = 4
+MADE: list[EpochCheckpoint] = []  # the epoch checkpoints trained here, removed once result.pt holds the models
+
+
+def _checkpoint(final: Path, key: object, label: str) -> EpochCheckpoint:
+    """The epoch checkpoint beside `final`, removed by `main` once the results are saved (as moede.training.reuse
+    removes a stage's after writing its model)."""
+    MADE.append(EpochCheckpoint.beside(final, key, label))
+    return MADE[-1]
 TIMING = ["seconds", "clips_per_second"]  # the history's timing columns: never equal between two runs
 
 
@@ -46,7 +54,7 @@ def _dfer(run_dir: Path) -> dict[str, object]:
     torch.manual_seed(0)
     result = train_dfer(MoEDE(feature_dim=4, hidden=3, n_classes=3), source, ids[:18], labels[:18], ids[18:],
                         labels[18:], epochs=EPOCHS, learning_rate=1e-2, batch_size=6, seed=0,
-                        resume=EpochCheckpoint.beside(run_dir / "dfer.pt", {"dfer": EPOCHS}, "tiny MoEDE"))
+                        resume=_checkpoint(run_dir / "dfer.pt", {"dfer": EPOCHS}, "tiny MoEDE"))
     return {"dfer": result.model.state_dict(), "dfer_history": result.history.drop(columns=TIMING)}
 
 
@@ -67,7 +75,7 @@ def stages(out: Path) -> dict[str, object]:
     seed_everything(cfg.seed)  # as the stage's job does before each training: the new head must not depend on
     # whether the SFER was trained in this process or reused from an earlier one
     expert = _train_expert(cfg, sfer.model, *_datasets(frame, cfg), _split_paths(frame), AFFECTNET.index("happy"),
-                           "happy", EpochCheckpoint.beside(cfg.run_dir / "expert.pt", {"expert": EPOCHS}, "happy"))
+                           "happy", _checkpoint(cfg.run_dir / "expert.pt", {"expert": EPOCHS}, "happy"))
     return {"sfer": sfer.model.state_dict(), "sfer_history": sfer.history.drop(columns="seconds"),
             "expert": expert.model.state_dict(), "expert_history": expert.history.drop(columns="seconds"),
             **_dfer(cfg.run_dir)}
@@ -98,7 +106,7 @@ def tiny_classifier(resume: EpochCheckpoint, epochs: int = EPOCHS,
 
 def ddp(out: Path) -> dict[str, object]:
     """The tiny classifier and a tiny MoEDE, each trained by every rank together."""
-    static = tiny_classifier(EpochCheckpoint.beside(out / "run" / "static.pt", {"static": 1}, "classifier"))
+    static = tiny_classifier(_checkpoint(out / "run" / "static.pt", {"static": 1}, "classifier"))
     return {"static": static.model.state_dict(), "static_history": static.history.drop(columns="seconds"),
             **_dfer(out / "run")}
 
@@ -133,6 +141,8 @@ def main() -> int:
     init_from_environment(timeout_s=60)
     result = stages(args.out) if args.mode == "stages" else ddp(args.out)
     run_on_main(lambda: torch.save(result, args.out / "result.pt"))
+    for checkpoint in MADE:
+        checkpoint.remove()
     shutdown()
     return 0
 

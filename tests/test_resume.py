@@ -38,14 +38,18 @@ class Crash(RuntimeError):
 
 def _classifier(tmp_path: Path, key: object = "k", epochs: int = 4, stateful: dict[str, object] | None = None,
                 resume: EpochCheckpoint | None = None):
-    """resume_worker's tiny classifier, resuming from tmp_path (or `resume`), its epoch checkpoint made with `key`."""
-    return tiny_classifier(resume or EpochCheckpoint.beside(tmp_path / "m.pt", key, "tiny"), epochs, stateful)
+    """resume_worker's tiny classifier, resuming from tmp_path (or `resume`), its epoch checkpoint made with `key`
+    and removed once it is trained, as a caller that has saved the model does (moede.training.reuse)."""
+    checkpoint = resume or EpochCheckpoint.beside(tmp_path / "m.pt", key, "tiny")
+    result = tiny_classifier(checkpoint, epochs, stateful)
+    checkpoint.remove()
+    return result
 
 
 def _crashing(monkeypatch: pytest.MonkeyPatch, epoch: int) -> None:
     """Make the static training pass raise Crash in `epoch` (1-based)."""
     passes = [0]
-    real = static._train_epoch
+    real = static.train_pass
 
     def crash(*args, **kwargs):
         passes[0] += 1
@@ -53,7 +57,7 @@ def _crashing(monkeypatch: pytest.MonkeyPatch, epoch: int) -> None:
             raise Crash(f"epoch {epoch}")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(static, "_train_epoch", crash)
+    monkeypatch.setattr(static, "train_pass", crash)
 
 
 def _same_training(a, b) -> None:
@@ -114,7 +118,7 @@ def test_more_stateful_objects_are_saved_and_a_stateless_one_is_refused(
 
     def run(generator: torch.Generator, crash_at: int | None = None) -> list[float]:
         drawn: list[float] = []
-        real = static._train_epoch
+        real = static.train_pass
 
         def pass_drawing(*args, **kwargs):
             if len(drawn) + 1 == crash_at:
@@ -123,7 +127,7 @@ def test_more_stateful_objects_are_saved_and_a_stateless_one_is_refused(
             return real(*args, **kwargs)
 
         with monkeypatch.context() as patch:
-            patch.setattr(static, "_train_epoch", pass_drawing)
+            patch.setattr(static, "train_pass", pass_drawing)
             try:
                 _classifier(tmp_path, stateful={"augment": generator})
             except Crash:
@@ -168,7 +172,8 @@ def test_a_dfer_training_resumes_bit_identical(tmp_path: Path, monkeypatch: pyte
 
 
 def test_fit_with_early_stopping_resumes_its_stopped_state(tmp_path: Path) -> None:
-    """A kill after the checkpoint of the epoch that stopped training (before its deletion) trains no further."""
+    """A kill after the checkpoint of the epoch that stopped training (before the caller saved the model and
+    deleted it) trains no further."""
     x, y = torch.randn(8, 2), torch.tensor([0, 1] * 4)
     scores = iter([50.0, 40.0, 40.0, 90.0])
 
@@ -184,16 +189,37 @@ def test_fit_with_early_stopping_resumes_its_stopped_state(tmp_path: Path) -> No
         return {"dev_loss": 0.0, "dev_accuracy": accuracy, "dev_f1_macro": accuracy}, None
 
     checkpoint = EpochCheckpoint.beside(tmp_path / "m.pt", "k", "linear")
-    kept = checkpoint.remove
-    object.__setattr__(checkpoint, "remove", lambda: None)  # as if killed just before the deletion
     torch.manual_seed(0)
     first = fit(nn.Linear(2, 2), train_epoch, score_dev, epochs=4, learning_rate=0.1, patience=2,
                 resume=checkpoint)
-    assert checkpoint.path.is_file() and list(first.history["epoch"]) == [1, 2, 3]
-    object.__setattr__(checkpoint, "remove", kept)
+    assert checkpoint.path.is_file() and list(first.history["epoch"]) == [1, 2, 3], "kept for the caller"
     again = fit(nn.Linear(2, 2), train_epoch, score_dev, epochs=4, learning_rate=0.1, patience=2, resume=checkpoint)
-    assert list(again.history["epoch"]) == [1, 2, 3] and again.best_epoch == 1 and not checkpoint.path.exists()
+    assert list(again.history["epoch"]) == [1, 2, 3] and again.best_epoch == 1
     assert next(scores) == 90.0, "no epoch was trained or scored again"
+    _same_training(first, again)
+
+
+def test_the_epoch_checkpoint_outlives_a_kill_before_the_final_checkpoint_is_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """train_or_reuse deletes a training's epoch checkpoint only once the model's checkpoint is written."""
+    from moede.training import reuse
+    from moede.training.reuse import Trained
+
+    def train() -> Trained:
+        tiny_classifier(EpochCheckpoint.beside(tmp_path / "m.pt", "k", "tiny"))
+        return Trained(MoEDE(feature_dim=4, hidden=3, n_classes=3), {})  # a registered model stands for it
+
+    def killed(*args: object, **kwargs: object) -> None:
+        raise Crash("while the model's checkpoint is written")
+
+    epoch_checkpoint = EpochCheckpoint.beside(tmp_path / "m.pt", "k", "tiny").path
+    with monkeypatch.context() as patch:
+        patch.setattr(reuse, "save_checkpoint", killed)
+        with pytest.raises(Crash):
+            reuse.train_or_reuse(tmp_path / "m.pt", "k", train, config={}, classes=("a", "b"), source=None)
+    assert epoch_checkpoint.is_file(), "what a rerun resumes from (its last epoch: nothing is trained again)"
+    reuse.train_or_reuse(tmp_path / "m.pt", "k", train, config={}, classes=("a", "b"), source=None)
+    assert (tmp_path / "m.pt").is_file() and not epoch_checkpoint.exists()
 
 
 def _env() -> dict[str, str]:
@@ -307,7 +333,8 @@ def test_two_gloo_processes_killed_at_a_random_moment_end_bit_identical(tmp_path
     reference = _finish("ddp", tmp_path / "reference", 2)
     assert reference.returncode == 0, reference.stderr[-2000:]
     seed = int(np.random.default_rng().integers(2**31))
-    _kill_at_random("ddp", tmp_path / "random", 2, 0.3, np.random.default_rng(seed), pattern="dfer.*.resume")
+    # the tiny MoEDE trains its 3 epochs after the first checkpoint in about 0.2 s: a kill within 0.1 s lands in them
+    _kill_at_random("ddp", tmp_path / "random", 2, 0.1, np.random.default_rng(seed), pattern="dfer.*.resume")
     killed = _finish("ddp", tmp_path / "in_write", 2, "--kill-in-write", "2")
     assert killed.returncode != 0 and _written(tmp_path / "in_write", "static.*.resume")
     for folder, model in (("random", "tiny MoEDE"), ("in_write", "classifier from epoch 1 of 4")):

@@ -52,7 +52,9 @@ def fit(model: nn.Module, train_epoch: TrainEpoch, score_dev: ScoreDev, *, epoch
     `patience` epochs in a row have not beaten the best dev score; the history then also has the column
     epochs_without_improvement (its last row equals `patience` when training stopped early).
     With `resume`, an epoch checkpoint is written there after each epoch, a run started again with the same settings
-    continues from the last one written (ending bit for bit as an uninterrupted run) and it is deleted at the end;
+    continues from the last one written (ending bit for bit as an uninterrupted run); it is kept after the last
+    epoch until the caller has saved what was trained and calls `resume.remove()` (moede.training.reuse does, once
+    the final checkpoint is written), so that no kill loses a finished training;
     `stateful` names every object the passes draw random numbers from or keep a position in (samplers, generators:
     anything moede.training.resume.is_stateful accepts), saved and restored with it.
     """
@@ -100,8 +102,6 @@ def fit(model: nn.Module, train_epoch: TrainEpoch, score_dev: ScoreDev, *, epoch
             break
     model = parallel.finish()
     model.load_state_dict(progress["best_state"])
-    if resume is not None:
-        resume.remove()
     return TrainResult(model=model, history=pd.DataFrame(rows), best_epoch=progress["best_epoch"],
                        best_dev_score=progress["best_score"], dev_logits=progress["best_logits"],
                        seconds=progress["seconds"] + time.perf_counter() - start)

@@ -15,6 +15,7 @@ from torch import nn
 from moede.distributed import broadcast_from_main, current, run_on_main, share_out
 from moede.models.checkpoint import load_checkpoint, load_metadata, save_checkpoint
 from moede.sources import DataSource
+from moede.training.resume import EpochCheckpoint
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +81,11 @@ def _reusable(job: Job) -> Trained | None:
 
 
 def _save(job: Job, trained: Trained) -> None:
-    """Write the job's checkpoint of a model trained now."""
+    """Write the job's checkpoint of a model trained now, then delete the epoch checkpoint its training kept
+    (moede.training.resume), which until then is what a killed run resumes from."""
     save_checkpoint(trained.model, job.path, config=job.config, classes=job.classes, metrics=trained.metrics,
                     source=job.source, extra=trained.extra)
+    EpochCheckpoint.beside(job.path, job.key, job.path.stem).remove()
 
 
 def train_or_reuse_all(jobs: Sequence[Job], spread: bool = False) -> list[Trained]:
