@@ -44,6 +44,7 @@ augment: Optional[bool] = None  # the paper's RandomAffine augmentation of the s
 batch_size: Optional[int] = None  # faces per batch of the static models; None takes the profile's (demo 32, full 64)
 loader_workers: Optional[int] = None  # processes reading the static models' faces from their files (0: the training process reads them); batches and their augmentation are drawn in the training process, so results do not depend on it; None takes the profile's (demo 0, full 4)
 precision: str = "fp32"  # the static models' training and dev passes: "fp32" (the paper's), "bf16" (autocast, CPU or GPU) or "fp16" (autocast and a gradient scaler, CUDA only); the DFER models train in fp32
+recompute_activations: Optional[bool] = None  # the static models' training keeps each block's input only and recomputes its activations in the backward pass (moede.models.recompute): about half the memory of a step, the same weights bit for bit (benchmarks/bench_scale.py measures memory and time; the full profile's default); None takes the profile's (demo False, full True)
 clip_batch_size: Optional[int] = None  # clips per batch of the DFER models; None takes the profile's (demo 16, full 16)
 partitions: Optional[int] = None  # CREMA-D speaker-independent partitions of Table 5 (the paper: 5); None takes the profile's (demo 2, full 5)
 ablation_partitions: Optional[int] = None  # Table 7 on the first this many partitions (None: all); None takes the profile's (demo 1, full None)

@@ -255,6 +255,15 @@ def test_chromium_check_reports_a_broken_image(tiny_site: Path, tmp_path: Path):
 
 
 @needs_chromium
+def test_chromium_check_reports_a_page_that_does_not_say_what_its_chapter_must(tiny_site: Path) -> None:
+    page = "notebooks/01_tiny.html"
+    text = (tiny_site / "html" / page).read_text()
+    said = next(word for word in ("tiny", "Tiny", "html") if word in text)
+    reports = {r.page: r for r in check_site(tiny_site, expectations={}, phrases={page: (said, "95% interval")})}
+    assert reports[page].problems == ["the page does not say '95% interval'"]
+
+
+@needs_chromium
 def test_chromium_check_reports_a_solution_on_a_student_page(tiny_site: Path, tmp_path: Path):
     leaky = tmp_path / "_build"
     shutil.copytree(tiny_site, leaky)
@@ -290,12 +299,15 @@ def test_whole_book_on_the_smallest_settings(tmp_path: Path, monkeypatch: pytest
     executed = run_notebooks(cfg, build_dir=build)
     assert [p.stem for p in executed] == [c.name for c in CHAPTERS]
     for path, chapter in zip(executed, CHAPTERS):
-        outputs = [o for c in nbformat.read(path, as_version=4).cells for o in c.get("outputs", [])]
+        cells = nbformat.read(path, as_version=4).cells
+        outputs = [o for c in cells for o in c.get("outputs", [])]
         html = [o["data"]["text/html"] for o in outputs if "text/html" in o.get("data", {})]
         images = [o for o in outputs if "image/png" in o.get("data", {})]
         assert sum(h.count("<table") for h in html) >= chapter.tables, chapter.name
         assert len(images) >= chapter.figures, chapter.name
         assert any("Profile: demo" in o.get("text", "") for o in outputs), f"{chapter.name}: no banner"
+        said = " ".join([*html, *(c.source for c in cells if c.cell_type == "markdown")])
+        assert all(phrase in said for phrase in chapter.says), f"{chapter.name}: {chapter.says}"
     written = {p.stem for p in (tmp_path / "run" / "results").glob("*.csv")}
     assert {"table1", "table5", "table8", "complexity"} <= written
     build_site(build)

@@ -3,7 +3,8 @@
 For every page of the last build the rendered DOM (`chromium --dump-dom`) must hold at least the chapter's expected
 number of <table> and <img> elements, each image file must exist, be non-empty and be a real PNG/JPEG/SVG, and no
 error output (a Python traceback, papermill's exception marker) may appear. A chapter with exercises must render
-them, and a student build (moede book --student) no solution. A screenshot of each page is saved.
+them, a student build (moede book --student) no solution, and every chapter the phrases of its `says` (its intervals
+and power statements). A screenshot of each page is saved.
 """
 
 from __future__ import annotations
@@ -103,9 +104,10 @@ def _image_problem(src: str, page_file: Path) -> str | None:
 
 
 def check_page(html_dir: Path, page: str, chromium: str, shots: Path, profile: Path,
-               expect: tuple[int, int] = (0, 0), exercises: int = 0, student: bool = False) -> PageReport:
-    """Render one page in Chromium, save a screenshot, and report missing tables/figures/exercises, error outputs
-    and, on a `student` page, any solution."""
+               expect: tuple[int, int] = (0, 0), exercises: int = 0, student: bool = False,
+               says: tuple[str, ...] = ()) -> PageReport:
+    """Render one page in Chromium, save a screenshot, and report missing tables/figures/exercises/phrases (`says`),
+    error outputs and, on a `student` page, any solution."""
     page_file = html_dir / page
     report = PageReport(page)
     url = page_file.resolve().as_uri()
@@ -125,6 +127,7 @@ def check_page(html_dir: Path, page: str, chromium: str, shots: Path, profile: P
         report.problems.append(f"{parser.tagged.get(EXERCISE_TAG, 0)} exercise(s) rendered, expected {exercises}")
     if student and parser.tagged.get(SOLUTION_TAG, 0):
         report.problems.append(f"{parser.tagged[SOLUTION_TAG]} solution(s) shown on a student page")
+    report.problems += [f"the page does not say {phrase!r}" for phrase in says if phrase not in dom.stdout]
     markers = [m for m in ERROR_MARKERS if m in dom.stdout] + sorted(set(parser.error_classes))
     if markers:
         report.problems.append(f"error output on the page: {', '.join(markers)}")
@@ -157,8 +160,10 @@ def page_expectations() -> dict[str, tuple[int, int]]:
 
 
 def check_site(build_dir: Path = BUILD_DIR, chromium: str | None = None,
-               expectations: dict[str, tuple[int, int]] | None = None) -> list[PageReport]:
-    """Check every page of the last built site in headless Chromium; screenshots go to build_dir/check/."""
+               expectations: dict[str, tuple[int, int]] | None = None,
+               phrases: dict[str, tuple[str, ...]] | None = None) -> list[PageReport]:
+    """Check every page of the last built site in headless Chromium (`phrases`: what each page must say, by default
+    each chapter's `says`); screenshots go to build_dir/check/."""
     chromium = chromium or find_chromium()
     if chromium is None:
         raise FileNotFoundError("Chromium is not installed; on Debian/Ubuntu: apt-get install chromium")
@@ -166,6 +171,7 @@ def check_site(build_dir: Path = BUILD_DIR, chromium: str | None = None,
     record = site_record(build_dir)
     pages, student = record["pages"], record.get("student", False)
     exercises = {f"notebooks/{c.name}.html": c.exercises for c in CHAPTERS}
+    phrases = {f"notebooks/{c.name}.html": c.says for c in CHAPTERS} if phrases is None else phrases
     expectations = page_expectations() if expectations is None else expectations
     missing = [p for p in expectations if p not in pages and p.startswith("notebooks/")]
     reports = [PageReport(p, problems=["page missing from the built site"]) for p in missing]
@@ -176,5 +182,6 @@ def check_site(build_dir: Path = BUILD_DIR, chromium: str | None = None,
                 reports.append(redirect)
                 continue
             reports.append(check_page(html_dir, page, chromium, Path(build_dir) / "check", Path(profile),
-                                      expectations.get(page, (0, 0)), exercises.get(page, 0), student))
+                                      expectations.get(page, (0, 0)), exercises.get(page, 0), student,
+                                      phrases.get(page, ())))
     return reports
