@@ -10,6 +10,7 @@ import pandas as pd
 
 from moede.config import RunConfig
 from moede.evaluation import bootstrap
+from moede.evaluation.metrics import confusion
 from moede.predict import predict
 from moede.predict.bundle import bundle_from_run
 from moede.predict.media import against_truth, real_media
@@ -69,11 +70,13 @@ def predict_scores(every: pd.DataFrame, classes: Sequence[str]) -> pd.DataFrame:
     prediction = every["prediction"].map(index).fillna(n).to_numpy(dtype=int)  # n: no class
     actors = every["actor"].astype(str).tolist()
     draws = bootstrap.resampling(actors, "actors")
-    matrices = bootstrap.resampled_confusion(truth, prediction, actors, n + 1, draws)
-    samples = {"Accuracy": bootstrap.accuracy(matrices),
-               "F1-macro": bootstrap.class_f1(matrices)[:, :n].mean(axis=1)}
-    matrix = np.bincount(truth * (n + 1) + prediction, minlength=(n + 1) ** 2).reshape(1, n + 1, n + 1)
-    point = {"Accuracy": bootstrap.accuracy(matrix)[0], "F1-macro": bootstrap.class_f1(matrix)[0, :n].mean()}
+
+    def scores(matrices: np.ndarray) -> dict[str, np.ndarray]:
+        """Accuracy and F1-macro over the n classes (not 'no class') of (resamples, n + 1, n + 1) counts."""
+        return {"Accuracy": bootstrap.accuracy(matrices), "F1-macro": bootstrap.class_f1(matrices)[:, :n].mean(axis=1)}
+
+    samples = scores(bootstrap.resampled_confusion(truth, prediction, actors, n + 1, draws))
+    point = {metric: value[0] for metric, value in scores(confusion(truth, prediction, n + 1)[None]).items()}
     row = {"clips": len(every), "actors": len(set(actors))}
     for metric in ("Accuracy", "F1-macro"):
         low, high = bootstrap.percentile_interval(samples[metric])
