@@ -130,8 +130,8 @@ def _experts_text(cfg: RunConfig, experts_cfg: RunConfig) -> str:
     if experts_cfg is cfg:
         return f"DFER experts: those of the static chapters ({shown(cfg.run_dir / 'models')})"
     return (f"DFER experts: trained as in chapters 2-4 but on the drawn-face demo corpus "
-            f"({shown(experts_cfg.run_dir)}), because the clips are drawn faces and the static chapters' experts learned from real photos "
-            "(set dfer_experts='static' to use those)")
+            f"({shown(experts_cfg.run_dir)}), because the clips are drawn faces and the static chapters' experts "
+            "learned from real photos (set dfer_experts='static' to use those)")
 
 
 def _bank(name: str, paths: list[Path]) -> ExpertBank:
@@ -451,15 +451,15 @@ def _tests_frame(tests: dict, model: str, baseline: str, caption: str, results: 
     if not tests:
         return pd.DataFrame(columns=columns)
     frame = pd.DataFrame({name: t.as_dict() for name, t in tests.items()}).T
-    rows = dict(results.predictions)
+    rows, units = dict(results.predictions), clip_units(results)
     if MOEDE_ROW in rows:
         rows.update(auxiliary_results(rows[MOEDE_ROW]))
-    frame[DIFFERENCE] = pd.Series(f1_differences(rows, pairs, results.classes, clip_units(results)))
+    frame[DIFFERENCE] = pd.Series(f1_differences(rows, pairs, results.classes, units))
     frame = frame.rename(columns={"mean_a": columns[0], "mean_b": columns[1], "n": "pairs"})[columns]
     frame = frame.astype({columns[0]: float, columns[1]: float, "t": float, "p": float}).round(
         {columns[0]: 2, columns[1]: 2, "t": 2, "p": 4})
     frame.attrs.update(source=results.source, caption=caption,
-                       interval=clip_resampling(rows, clip_units(results)).describe()
+                       interval=clip_resampling(rows, units).describe()
                        + "; the difference is of Table 5's F1-macro (mean over partitions), the t-test's of subsets")
     return frame
 

@@ -168,10 +168,11 @@ def _with_uncertainty(table: pd.DataFrame, results: Results, rows: Rows, classes
                       baseline: str) -> pd.DataFrame:
     """`table` with the intervals of `with_intervals` and, when `baseline` is a row, each other row's paired F1-macro
     difference against it (`f1_differences`)."""
-    table = with_intervals(table, rows, classes, clip_units(results))
+    units = clip_units(results)
+    table = with_intervals(table, rows, classes, units)
     if baseline in rows:
         pairs = {name: (name, baseline) for name in table.index if name != baseline}
-        differences = f1_differences(rows, pairs, classes, clip_units(results))
+        differences = f1_differences(rows, pairs, classes, units)
         table[f"{DIFFERENCE} vs {'SFE' if baseline == SFE_ROW else baseline}"] = [
             differences.get(name) for name in table.index]
     return table
@@ -227,7 +228,8 @@ def power_table(results: DFERResults, baselines: bool = False) -> pd.DataFrame:
     paper = paper_table(paper_name)["F1-macro"]
     rows = results.predictions
     others = [sfe, *(name for name in BASELINES if baselines and name in rows)]
-    units, draws = clip_units(results), clip_resampling(rows, clip_units(results))
+    units = clip_units(results)
+    draws = clip_resampling(rows, units)
     table = {}
     for other in [name for name in others if name in rows]:
         a, b = Predictions.pooled(rows[moede]), Predictions.pooled(rows[other])
