@@ -172,16 +172,18 @@ def _peak_ram_gb() -> float:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
 
 
-def _timed(step: Callable[[], None], steps: int, device: str) -> float:
-    """Seconds per call of `step` over `steps` calls, after one untimed call (the warm-up)."""
+def _timed(step: Callable[[], None], steps: int, device: str) -> tuple[float, float]:
+    """Seconds per call of `step` over `steps` calls, after one untimed call (the warm-up), and the peak RAM in GB
+    of those calls."""
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+    _reset_peak_ram()
     step()
     sync()
     began = time.perf_counter()
     for _ in range(steps):
         step()
     sync()
-    return (time.perf_counter() - began) / steps
+    return (time.perf_counter() - began) / steps, _peak_ram_gb()
 
 
 def _checkpoint_gb(model: nn.Module) -> float:
@@ -216,11 +218,10 @@ class Warmup:
         loader = DataLoader(dataset, batch_size=batch_size)
         loss_fn = nn.CrossEntropyLoss(weight=torch.ones(n_classes, device=self.device))
         augmenter = BatchAffine(dataset.normalisation, self.cfg.seed) if self.cfg.augment else None
-        _reset_peak_ram()
         with recomputing(model, self.cfg.recompute_activations):
-            seconds = _timed(lambda: train_pass(model, loader, loss_fn, self.device, optimizer, "plan", augmenter,
-                                                self.cfg.precision), self.steps, self.device)
-        return seconds / batch_size, _peak_ram_gb()
+            seconds, ram = _timed(lambda: train_pass(model, loader, loss_fn, self.device, optimizer, "plan",
+                                                     augmenter, self.cfg.precision), self.steps, self.device)
+        return seconds / batch_size, ram
 
     @torch.no_grad()
     def forward(self, model: nn.Module) -> tuple[float, float]:
@@ -229,8 +230,8 @@ class Warmup:
         model.to(self.device).eval()
         batch = self.images(self.cfg.batch_size)
         images = torch.stack([batch[i][0] for i in range(len(batch))]).to(self.device)
-        _reset_peak_ram()
-        return _timed(lambda: model(images), self.steps, self.device) / self.cfg.batch_size, _peak_ram_gb()
+        seconds, ram = _timed(lambda: model(images), self.steps, self.device)
+        return seconds / self.cfg.batch_size, ram
 
     def clip_step(self, model: nn.Module, experts: int, frames: int) -> tuple[float, float]:
         """Seconds per training clip of DFER `model` and the peak RAM in GB of its steps: cfg.clip_batch_size clips
@@ -248,8 +249,8 @@ class Warmup:
             loss.backward()
             optimizer.step()
 
-        _reset_peak_ram()
-        return _timed(step, self.steps, self.device) / self.cfg.clip_batch_size, _peak_ram_gb()
+        seconds, ram = _timed(step, self.steps, self.device)
+        return seconds / self.cfg.clip_batch_size, ram
 
 
 def _network(cfg: RunConfig, n_classes: int) -> nn.Module:
