@@ -270,7 +270,8 @@ def main() -> None:
         table = pd.DataFrame(rows)
         table["loader / step"] = table["loader img/s"] / table["train step img/s"]
         print(f"\nfull profile SFER at {SIZE} px, batch {BATCH}, {args.steps} steps per size, loader_workers "
-              f"{args.workers}, precision {args.precision}, recompute_activations {args.recompute}, {torch.get_num_threads()} torch threads, "
+              f"{args.workers}, precision {args.precision}, recompute_activations {args.recompute}, "
+              f"{torch.get_num_threads()} torch threads, "
               f"{len(photos)} distinct photos ({'../shared' if shared_data_root() else 'drawn'})")
         print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
         print(f"peak PSS from {sizes[0]} to {sizes[-1]} faces: "

@@ -26,7 +26,10 @@ def _faces(n: int, seed: int = 0) -> FaceImageDataset:
     return FaceImageDataset(images, data.integers(0, 3, n), IMAGENET_STATS, augment=True)
 
 
-def _trained(model: nn.Module, recompute: bool) -> tuple[dict[str, torch.Tensor], list[float]]:
+Trained = tuple[dict[str, torch.Tensor], list[float]]  # a model's state and its train losses (`_trained`)
+
+
+def _trained(model: nn.Module, recompute: bool) -> Trained:
     """`model`'s state (weights and batch-norm statistics) and train losses after two augmented epochs."""
     train, dev = _faces(20), _faces(6, seed=1)
     result = train_classifier(model, train, dev.relabel(dev.targets, augment=False), n_classes=3, epochs=2,
@@ -34,7 +37,7 @@ def _trained(model: nn.Module, recompute: bool) -> tuple[dict[str, torch.Tensor]
     return result.model.state_dict(), result.history["train_loss"].tolist()
 
 
-def _assert_same(a: tuple[dict[str, torch.Tensor], list[float]], b: tuple[dict[str, torch.Tensor], list[float]]) -> None:
+def _assert_same(a: Trained, b: Trained) -> None:
     assert a[0].keys() == b[0].keys()
     differing = [k for k in a[0] if not torch.equal(a[0][k], b[0][k])]
     assert not differing, f"recomputation changed {differing[:3]}"

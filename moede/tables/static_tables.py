@@ -15,6 +15,7 @@ from moede.evaluation.cams import CamResult, face_shares, pooled_share
 from moede.evaluation.metrics import BINARY_COLUMNS, binary_row, class_table, summary
 from moede.evaluation.power import ALPHA, POWER, bootstrap_items_needed, power_row
 from moede.evaluation.similarity import similarity_frame
+from moede.tables.paper import paper_table
 from moede.training.outcomes import ExpertsResult, FusionResult, StaticResult
 
 
@@ -102,8 +103,6 @@ def fusion_power(fusion: FusionResult) -> pd.DataFrame:
     """How many development faces the paper's Table 3 F1-macro gap of the FTFE over the FFE would need for p < 0.05,
     one-tailed, at 80% power, beside how many are here: from the per-face paired correctness differences
     (moede.evaluation.power; faces independent) and from the face bootstrap's standard error of the F1-macro gap."""
-    from moede.tables.paper import paper_table
-
     ffe, ftfe = (result.predictions.sort_values("sample_id") for result in (fusion.ffe, fusion.ftfe))
     if list(ffe["sample_id"]) != list(ftfe["sample_id"]):
         raise ValueError("the FFE and FTFE were scored on different development faces; rerun chapter 4's fusions")

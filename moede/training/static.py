@@ -19,12 +19,12 @@ from moede.training.augment import BatchAffine
 from moede.training.images import FaceImageDataset
 from moede.training.loop import fit
 from moede.training.outcomes import TrainResult
-from moede.training.resume import EpochCheckpoint, is_stateful
 from moede.training.precision import autocast, checked_precision, grad_scaler
+from moede.training.resume import EpochCheckpoint, is_stateful
 
-# On the (busy) 2-core VM a full-profile SFER step (64 faces at 224 px, every layer trained) ran 19.3 s channels-last
-# against 23.0 s in the default format, peak RSS 6.2 against 6.5 GB (one quick run; benchmarks/bench_scale.py
-# --formats times it again): models trained on images train so.
+# On the 2-core VM a full-profile SFER step (64 faces at 224 px, every layer trained) takes 2.83 s channels-last
+# against 5.60 s in the default format (benchmarks/bench_scale.py --formats, book/measurements.md): models trained
+# on images train so.
 CHANNELS_LAST = torch.channels_last
 
 
@@ -149,9 +149,7 @@ def train_classifier(model: nn.Module, train: FaceImageDataset, dev: FaceImageDa
     stateful `sampler` and every object of `stateful` (e.g. an augmentation's generator) with the weights.
     """
     precision = checked_precision(precision, device)
-    if getattr(train, "augment", False) and augmenter is None:
-        augmenter = BatchAffine(train.normalisation, seed)
-    augmenter = augmenter if getattr(train, "augment", False) else None
+    augmenter = (augmenter or BatchAffine(train.normalisation, seed)) if getattr(train, "augment", False) else None
     weight = None if loss_weights is None else loss_weights.to(device)
     loss_fn = nn.CrossEntropyLoss(weight=weight)
     # the loader also draws each epoch's base seed from `generator`, as DataLoader(shuffle=True, generator=...) does
